@@ -1,0 +1,233 @@
+//! `HubClient`: one mutual-TLS channel to a hub, with the profile's token on every call.
+
+use std::error::Error as _;
+
+use slt_proto::v1 as pb;
+use slt_proto::v1::incident_service_client::IncidentServiceClient;
+use tonic::metadata::AsciiMetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::{Code, Request, Status};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::ClientError;
+use crate::profile::{Profile, read_profile_file};
+
+/// Largest message sent or accepted (the hub's limit).
+const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// The service whose health `connect` checks.
+const INCIDENT_SERVICE: &str = "slt.v1.IncidentService";
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct BearerToken(AsciiMetadataValue);
+
+impl Interceptor for BearerToken {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// A connected hub.
+#[derive(Clone)]
+pub struct HubClient {
+    incidents: IncidentServiceClient<InterceptedService<Channel, BearerToken>>,
+    endpoint: String,
+}
+
+impl HubClient {
+    /// Connects with the profile's certificate and token, and makes a health call so that a
+    /// certificate the hub refuses fails here, with a clear message, not on the first real call.
+    pub async fn connect(profile: &Profile) -> Result<HubClient, ClientError> {
+        let ca = read_profile_file("CA certificate", &profile.ca)?;
+        let cert = read_profile_file("client certificate", &profile.cert)?;
+        let key = read_profile_file("client key", &profile.key)?;
+        let token = read_profile_file("token", &profile.token)?;
+        let bearer =
+            AsciiMetadataValue::try_from(format!("Bearer {}", token.trim())).map_err(|_| {
+                ClientError::Profile {
+                    path: profile.token.display().to_string(),
+                    message: "the token file does not hold a JWT".into(),
+                }
+            })?;
+
+        let connect_error = |detail: String| ClientError::Connect {
+            endpoint: profile.endpoint.clone(),
+            detail,
+        };
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .identity(Identity::from_pem(cert, key));
+        let channel = Endpoint::from_shared(profile.endpoint.clone())
+            .map_err(|error| connect_error(error.to_string()))?
+            .tls_config(tls)
+            .map_err(|error| connect_error(error_chain(&error)))?
+            .connect()
+            .await
+            .map_err(|error| connect_error(error_chain(&error)))?;
+
+        let mut health = HealthClient::new(channel.clone());
+        match health
+            .check(HealthCheckRequest {
+                service: INCIDENT_SERVICE.to_string(),
+            })
+            .await
+        {
+            Ok(_) => {}
+            Err(status) if status.code() == Code::Unauthenticated => {
+                return Err(ClientError::Unauthenticated(status.message().to_string()));
+            }
+            Err(status) => {
+                return Err(connect_error(format!(
+                    "the hub refused the connection ({}). Check that the profile's certificate \
+                     was issued by the hub's CA and is not expired or revoked, and that the \
+                     profile's CA file is the hub's",
+                    status_chain(&status)
+                )));
+            }
+        }
+
+        let incidents = IncidentServiceClient::with_interceptor(channel, BearerToken(bearer))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(HubClient {
+            incidents,
+            endpoint: profile.endpoint.clone(),
+        })
+    }
+
+    /// The hub's endpoint.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Submits one batch (1..1000 incidents), all-or-nothing on validation.
+    pub async fn submit(
+        &mut self,
+        incidents: Vec<pb::Incident>,
+    ) -> Result<Vec<pb::SubmitResult>, ClientError> {
+        let response = self
+            .incidents
+            .submit_incidents(pb::SubmitIncidentsRequest { incidents })
+            .await?;
+        Ok(response.into_inner().results)
+    }
+
+    /// One incident, redacted for this profile.
+    pub async fn get(&mut self, id: &str) -> Result<pb::Incident, ClientError> {
+        let response = self
+            .incidents
+            .get_incident(pb::GetIncidentRequest { id: id.to_string() })
+            .await?;
+        response
+            .into_inner()
+            .incident
+            .ok_or_else(|| ClientError::Rpc {
+                code: Code::Internal,
+                message: "the hub sent no incident".into(),
+            })
+    }
+
+    /// One page of incidents.
+    pub async fn list(
+        &mut self,
+        filter: pb::IncidentFilter,
+        page_size: i32,
+        page_token: String,
+    ) -> Result<pb::ListIncidentsResponse, ClientError> {
+        let response = self
+            .incidents
+            .list_incidents(pb::ListIncidentsRequest {
+                filter: Some(filter),
+                page_size,
+                page_token,
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// Every incident matching `filter`, following page tokens to the end.
+    pub async fn list_all(
+        &mut self,
+        filter: pb::IncidentFilter,
+    ) -> Result<Vec<pb::Incident>, ClientError> {
+        let mut all = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self.list(filter.clone(), 1_000, token).await?;
+            all.extend(page.incidents);
+            if page.next_page_token.is_empty() {
+                return Ok(all);
+            }
+            token = page.next_page_token;
+        }
+    }
+
+    /// Replaces an incident's content; `expected_version` is the version last seen.
+    pub async fn amend(
+        &mut self,
+        incident: pb::Incident,
+        expected_version: u64,
+    ) -> Result<pb::Incident, ClientError> {
+        let response = self
+            .incidents
+            .amend_incident(pb::AmendIncidentRequest {
+                incident: Some(incident),
+                expected_version,
+            })
+            .await?;
+        response.into_inner().incident.ok_or_else(no_incident)
+    }
+
+    /// Retracts an incident with a reason.
+    pub async fn retract(
+        &mut self,
+        id: &str,
+        reason: &str,
+        expected_version: u64,
+    ) -> Result<pb::Incident, ClientError> {
+        let response = self
+            .incidents
+            .retract_incident(pb::RetractIncidentRequest {
+                id: id.to_string(),
+                reason: reason.to_string(),
+                expected_version,
+            })
+            .await?;
+        response.into_inner().incident.ok_or_else(no_incident)
+    }
+}
+
+fn no_incident() -> ClientError {
+    ClientError::Rpc {
+        code: Code::Internal,
+        message: "the hub sent no incident".into(),
+    }
+}
+
+/// An error and its sources, joined: transport errors hide the useful part (the TLS alert) in
+/// the chain.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.contains(&text) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+fn status_chain(status: &Status) -> String {
+    match status.source() {
+        Some(source) => format!("{}: {}", status.message(), error_chain(source)),
+        None => status.message().to_string(),
+    }
+}

@@ -1,0 +1,85 @@
+//! The canonical proto3 JSON mapping of API messages (the JSON that grpcurl and buf curl speak):
+//! lowerCamelCase or original field names and enum names accepted on input; lowerCamelCase
+//! with default values omitted on output.
+
+use prost::Message;
+use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage, SerializeOptions};
+use slt_proto::v1 as pb;
+
+use crate::ClientError;
+
+fn pool() -> Result<DescriptorPool, ClientError> {
+    DescriptorPool::decode(slt_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|error| ClientError::Json(format!("descriptor set: {error}")))
+}
+
+/// Parses one Incident or a JSON array of them.
+pub fn incidents_from_json(text: &str) -> Result<Vec<pb::Incident>, ClientError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|error| ClientError::Json(error.to_string()))?;
+    let items = match value {
+        serde_json::Value::Array(items) => items,
+        single => vec![single],
+    };
+    let pool = pool()?;
+    let descriptor = pool
+        .get_message_by_name("slt.v1.Incident")
+        .ok_or_else(|| ClientError::Json("slt.v1.Incident is not in the descriptor set".into()))?;
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let dynamic = DynamicMessage::deserialize_with_options(
+                descriptor.clone(),
+                item,
+                &DeserializeOptions::new(),
+            )
+            .map_err(|error| ClientError::Json(format!("incident [{index}]: {error}")))?;
+            dynamic
+                .transcode_to::<pb::Incident>()
+                .map_err(|error| ClientError::Json(format!("incident [{index}]: {error}")))
+        })
+        .collect()
+}
+
+/// Canonical JSON of any API message, by its full protobuf name (e.g. `slt.v1.Incident`).
+pub fn to_json<M: Message>(message: &M, full_name: &str) -> Result<serde_json::Value, ClientError> {
+    let pool = pool()?;
+    let descriptor = pool
+        .get_message_by_name(full_name)
+        .ok_or_else(|| ClientError::Json(format!("{full_name} is not in the descriptor set")))?;
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
+        .map_err(|error| ClientError::Json(error.to_string()))?;
+    dynamic
+        .serialize_with_options(serde_json::value::Serializer, &SerializeOptions::new())
+        .map_err(|error| ClientError::Json(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips_with_either_field_name_style() {
+        let camel = r#"{"id":"0192f5d2-0000-7000-8000-000000000001","occurredOn":{"year":2021,"month":3,"day":4},
+            "country":"AFG","threatCategory":"THREAT_CATEGORY_CRIME","incidentTypes":["INCIDENT_TYPE_ROBBERY"]}"#;
+        let snake = r#"[{"id":"0192f5d2-0000-7000-8000-000000000001","occurred_on":{"year":2021,"month":3,"day":4},
+            "country":"AFG","threat_category":"THREAT_CATEGORY_CRIME","incident_types":["INCIDENT_TYPE_ROBBERY"]}]"#;
+        let from_camel = incidents_from_json(camel).expect("camel");
+        let from_snake = incidents_from_json(snake).expect("snake");
+        assert_eq!(from_camel, from_snake);
+        assert_eq!(
+            from_camel[0].threat_category,
+            pb::ThreatCategory::Crime as i32
+        );
+        let json = to_json(&from_camel[0], "slt.v1.Incident").expect("to json");
+        assert_eq!(json["threatCategory"], "THREAT_CATEGORY_CRIME");
+        assert_eq!(json["occurredOn"]["year"], 2021);
+    }
+
+    #[test]
+    fn unknown_enum_names_are_errors() {
+        let bad = r#"{"threatCategory":"THREAT_CATEGORY_VOLCANO"}"#;
+        assert!(incidents_from_json(bad).is_err());
+    }
+}

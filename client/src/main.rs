@@ -1,0 +1,393 @@
+//! `slt`: the partner CLI. A thin shell over the slt-client SDK.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use slt_client::{ClientError, HubClient, Profile, json, proto as pb};
+
+#[derive(Parser)]
+#[command(name = "slt", version, about = "SLT Hub partner CLI")]
+struct Cli {
+    /// Client profile (endpoint, CA, certificate, key, token).
+    #[arg(long, env = "SLT_PROFILE", global = true)]
+    profile: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    format: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Submit one incident or a JSON array of them (canonical proto3 JSON); '-' reads stdin.
+    Submit { file: PathBuf },
+    /// Show one incident.
+    Get { id: String },
+    /// List incidents you may see.
+    List(ListArgs),
+    /// Replace an incident's content (the file holds the complete incident, with its id).
+    Amend {
+        file: PathBuf,
+        /// The version you last saw.
+        #[arg(long)]
+        expected_version: u64,
+    },
+    /// Retract an incident.
+    Retract {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        /// The version you last saw.
+        #[arg(long)]
+        expected_version: u64,
+    },
+}
+
+#[derive(clap::Args)]
+struct ListArgs {
+    /// ISO country code (alpha-3 or alpha-2); repeatable.
+    #[arg(long = "country")]
+    countries: Vec<String>,
+    /// admin1 name; repeatable.
+    #[arg(long)]
+    admin1: Vec<String>,
+    /// Occurred on or after (YYYY-MM-DD).
+    #[arg(long)]
+    from: Option<String>,
+    /// Occurred on or before (YYYY-MM-DD).
+    #[arg(long)]
+    to: Option<String>,
+    /// Incident type (e.g. KILLING); repeatable.
+    #[arg(long = "type")]
+    types: Vec<String>,
+    /// Threat category (e.g. CRIME); repeatable.
+    #[arg(long = "category")]
+    categories: Vec<String>,
+    /// Verification status (e.g. VERIFIED, RETRACTED); repeatable.
+    #[arg(long = "verification")]
+    verifications: Vec<String>,
+    /// Origin organisation (matches only incidents you see at T2); repeatable.
+    #[arg(long = "origin-org")]
+    origin_orgs: Vec<String>,
+    /// Page size (default 100, at most 1000).
+    #[arg(long, default_value_t = 100)]
+    page_size: i32,
+    /// Continue from a previous page's token.
+    #[arg(long, default_value = "")]
+    page_token: String,
+    /// Follow page tokens to the end.
+    #[arg(long)]
+    all: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            if let Some(ClientError::InvalidArgument { violations, .. }) =
+                error.downcast_ref::<ClientError>()
+            {
+                for violation in violations {
+                    eprintln!("  {}: {}", violation.field, violation.description);
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Some(profile_path) = cli.profile else {
+        bail!("no profile: pass --profile FILE or set SLT_PROFILE");
+    };
+    let profile = Profile::load(&profile_path)?;
+    let mut hub = HubClient::connect(&profile).await?;
+    match cli.command {
+        Command::Submit { file } => {
+            let incidents = json::incidents_from_json(&read_input(&file)?)?;
+            if incidents.is_empty() {
+                bail!("{} holds no incident", file.display());
+            }
+            let mut results = Vec::new();
+            // Each batch is all-or-nothing on its own; 1,000 is the hub's batch limit.
+            for batch in incidents.chunks(1_000) {
+                results.extend(hub.submit(batch.to_vec()).await?);
+            }
+            print_submit_results(cli.format, &results)
+        }
+        Command::Get { id } => {
+            let incident = hub.get(&id).await?;
+            print_incidents(cli.format, std::slice::from_ref(&incident), true)
+        }
+        Command::List(args) => {
+            let filter = list_filter(&args)?;
+            if args.all {
+                let incidents = hub.list_all(filter).await?;
+                print_incidents(cli.format, &incidents, false)
+            } else {
+                let page = hub.list(filter, args.page_size, args.page_token).await?;
+                print_incidents(cli.format, &page.incidents, false)?;
+                if !page.next_page_token.is_empty() && cli.format == Format::Table {
+                    eprintln!("more: --page-token {}", page.next_page_token);
+                }
+                Ok(())
+            }
+        }
+        Command::Amend {
+            file,
+            expected_version,
+        } => {
+            let mut incidents = json::incidents_from_json(&read_input(&file)?)?;
+            if incidents.len() != 1 {
+                bail!("{} must hold exactly one incident", file.display());
+            }
+            let incident = hub.amend(incidents.remove(0), expected_version).await?;
+            print_incidents(cli.format, std::slice::from_ref(&incident), true)
+        }
+        Command::Retract {
+            id,
+            reason,
+            expected_version,
+        } => {
+            let incident = hub.retract(&id, &reason, expected_version).await?;
+            print_incidents(cli.format, std::slice::from_ref(&incident), true)
+        }
+    }
+}
+
+fn read_input(file: &PathBuf) -> anyhow::Result<String> {
+    if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+}
+
+/// Accepts `KILLING`, `killing` or `INCIDENT_TYPE_KILLING`.
+fn enum_value(
+    flag: &str,
+    value: &str,
+    prefix: &str,
+    parse: fn(&str) -> Option<i32>,
+) -> anyhow::Result<i32> {
+    let upper = value.trim().to_ascii_uppercase().replace('-', "_");
+    let full = if upper.starts_with(prefix) {
+        upper
+    } else {
+        format!("{prefix}{upper}")
+    };
+    parse(&full).with_context(|| format!("--{flag} '{value}' is not a known value"))
+}
+
+fn date(flag: &str, text: &str) -> anyhow::Result<slt_proto::google::r#type::Date> {
+    let parts: Vec<&str> = text.split('-').collect();
+    let [year, month, day] = parts.as_slice() else {
+        bail!("--{flag} '{text}': expected YYYY-MM-DD");
+    };
+    let number = |part: &str| {
+        part.parse::<i32>()
+            .with_context(|| format!("--{flag} '{text}': expected YYYY-MM-DD"))
+    };
+    Ok(slt_proto::google::r#type::Date {
+        year: number(year)?,
+        month: number(month)?,
+        day: number(day)?,
+    })
+}
+
+fn list_filter(args: &ListArgs) -> anyhow::Result<pb::IncidentFilter> {
+    let map = |flag: &str, values: &[String], prefix: &str, parse: fn(&str) -> Option<i32>| {
+        values
+            .iter()
+            .map(|value| enum_value(flag, value, prefix, parse))
+            .collect::<anyhow::Result<Vec<i32>>>()
+    };
+    Ok(pb::IncidentFilter {
+        countries: args.countries.clone(),
+        admin1: args.admin1.clone(),
+        occurred_from: args.from.as_deref().map(|d| date("from", d)).transpose()?,
+        occurred_to: args.to.as_deref().map(|d| date("to", d)).transpose()?,
+        incident_types: map("type", &args.types, "INCIDENT_TYPE_", |name| {
+            pb::IncidentType::from_str_name(name).map(|v| v as i32)
+        })?,
+        threat_categories: map("category", &args.categories, "THREAT_CATEGORY_", |name| {
+            pb::ThreatCategory::from_str_name(name).map(|v| v as i32)
+        })?,
+        verifications: map(
+            "verification",
+            &args.verifications,
+            "VERIFICATION_",
+            |name| pb::Verification::from_str_name(name).map(|v| v as i32),
+        )?,
+        origin_orgs: args.origin_orgs.clone(),
+    })
+}
+
+fn print_submit_results(format: Format, results: &[pb::SubmitResult]) -> anyhow::Result<()> {
+    let outcome = |result: &pb::SubmitResult| {
+        pb::SubmitOutcome::try_from(result.outcome)
+            .map(|o| short(o.as_str_name(), "SUBMIT_OUTCOME_"))
+            .unwrap_or_else(|_| "?".into())
+    };
+    match format {
+        Format::Json => {
+            let values = results
+                .iter()
+                .map(|result| json::to_json(result, "slt.v1.SubmitResult"))
+                .collect::<Result<Vec<_>, _>>()?;
+            println!("{}", serde_json::to_string_pretty(&values)?);
+        }
+        Format::Table | Format::Csv => {
+            let rows: Vec<Vec<String>> = results
+                .iter()
+                .map(|r| vec![r.id.clone(), outcome(r), r.version.to_string()])
+                .collect();
+            print_rows(format, &["id", "outcome", "version"], &rows)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_incidents(format: Format, incidents: &[pb::Incident], single: bool) -> anyhow::Result<()> {
+    if format == Format::Json {
+        let values = incidents
+            .iter()
+            .map(|incident| json::to_json(incident, "slt.v1.Incident"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = if single && values.len() == 1 {
+            serde_json::to_string_pretty(&values[0])?
+        } else {
+            serde_json::to_string_pretty(&values)?
+        };
+        println!("{out}");
+        return Ok(());
+    }
+    let header = [
+        "id",
+        "version",
+        "occurred_on",
+        "country",
+        "admin1",
+        "category",
+        "types",
+        "victims",
+        "verification",
+        "distribution",
+        "redacted",
+    ];
+    let rows: Vec<Vec<String>> = incidents.iter().map(incident_row).collect();
+    print_rows(format, &header, &rows)?;
+    if single && format == Format::Table {
+        if let Some(incident) = incidents.first() {
+            if !incident.narrative.is_empty() {
+                println!("\nnarrative: {}", incident.narrative);
+            }
+            if !incident.retraction_reason.is_empty() {
+                println!("retracted: {}", incident.retraction_reason);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn short(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix).unwrap_or(name).to_string()
+}
+
+fn incident_row(incident: &pb::Incident) -> Vec<String> {
+    let date = incident
+        .occurred_on
+        .as_ref()
+        .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+        .unwrap_or_default();
+    let name = |value: i32, prefix: &str, lookup: fn(i32) -> Option<&'static str>| {
+        lookup(value).map(|n| short(n, prefix)).unwrap_or_default()
+    };
+    let types = incident
+        .incident_types
+        .iter()
+        .map(|t| {
+            name(*t, "INCIDENT_TYPE_", |v| {
+                pb::IncidentType::try_from(v).ok().map(|e| e.as_str_name())
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let victims: u64 = incident.victims.iter().map(|v| u64::from(v.count)).sum();
+    vec![
+        incident.id.clone(),
+        incident.version.to_string(),
+        date,
+        incident.country.clone(),
+        incident
+            .admin1
+            .as_ref()
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
+        name(incident.threat_category, "THREAT_CATEGORY_", |v| {
+            pb::ThreatCategory::try_from(v)
+                .ok()
+                .map(|e| e.as_str_name())
+        }),
+        types,
+        victims.to_string(),
+        name(incident.verification, "VERIFICATION_", |v| {
+            pb::Verification::try_from(v).ok().map(|e| e.as_str_name())
+        }),
+        name(incident.distribution, "DISTRIBUTION_", |v| {
+            pb::Distribution::try_from(v).ok().map(|e| e.as_str_name())
+        }),
+        incident.redacted_fields.join(","),
+    ]
+}
+
+fn print_rows(format: Format, header: &[&str], rows: &[Vec<String>]) -> anyhow::Result<()> {
+    if format == Format::Csv {
+        let mut writer = csv::Writer::from_writer(std::io::stdout());
+        writer.write_record(header)?;
+        for row in rows {
+            writer.write_record(row)?;
+        }
+        writer.flush()?;
+        return Ok(());
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(header.to_vec()));
+    for row in rows {
+        println!("{}", line(row.iter().map(String::as_str).collect()));
+    }
+    if rows.is_empty() {
+        println!("(none)");
+    }
+    Ok(())
+}

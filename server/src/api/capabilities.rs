@@ -1,0 +1,111 @@
+//! The one table from RPC method to what a caller must hold to call it. The guard consults it
+//! for every request; a method missing from the table is refused (fail closed), and a test
+//! checks that every method of every service we serve has an entry.
+
+use crate::identity::Role;
+
+/// What a method requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// A valid client certificate of a registered org; no token (health, reflection).
+    Certificate,
+    /// Create, amend or retract the caller's own org's incidents.
+    WriteIncidents,
+    /// Read incidents (redacted for the caller).
+    ReadIncidents,
+}
+
+impl Capability {
+    /// The roles that grant this capability (empty: no token needed).
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Capability::Certificate => &[],
+            Capability::WriteIncidents => &[Role::Reporter, Role::FocalPoint],
+            Capability::ReadIncidents => &[Role::Reporter, Role::Analyst, Role::FocalPoint],
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Certificate => "certificate",
+            Capability::WriteIncidents => "write incidents",
+            Capability::ReadIncidents => "read incidents",
+        }
+    }
+}
+
+/// Every method the hub serves, by gRPC path, and its capability.
+pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
+    (
+        "/slt.v1.IncidentService/SubmitIncidents",
+        Capability::WriteIncidents,
+    ),
+    (
+        "/slt.v1.IncidentService/GetIncident",
+        Capability::ReadIncidents,
+    ),
+    (
+        "/slt.v1.IncidentService/ListIncidents",
+        Capability::ReadIncidents,
+    ),
+    (
+        "/slt.v1.IncidentService/AmendIncident",
+        Capability::WriteIncidents,
+    ),
+    (
+        "/slt.v1.IncidentService/RetractIncident",
+        Capability::WriteIncidents,
+    ),
+    ("/grpc.health.v1.Health/Check", Capability::Certificate),
+    ("/grpc.health.v1.Health/Watch", Capability::Certificate),
+    ("/grpc.health.v1.Health/List", Capability::Certificate),
+    (
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        Capability::Certificate,
+    ),
+    (
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        Capability::Certificate,
+    ),
+];
+
+/// The capability a method requires, or `None` for a method the hub does not know.
+pub fn capability_for(path: &str) -> Option<Capability> {
+    METHOD_CAPABILITIES
+        .iter()
+        .find(|(method, _)| *method == path)
+        .map(|(_, capability)| *capability)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+    use prost_types::FileDescriptorSet;
+
+    /// Every RPC declared in our .proto files must be in the table.
+    #[test]
+    fn every_slt_rpc_has_a_capability() {
+        let set = FileDescriptorSet::decode(slt_proto::FILE_DESCRIPTOR_SET).expect("descriptors");
+        let mut checked = 0;
+        for file in &set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
+                    assert!(
+                        capability_for(&path).is_some(),
+                        "{path} has no entry in METHOD_CAPABILITIES"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 5, "the descriptor set lists our RPCs");
+    }
+
+    #[test]
+    fn unknown_methods_have_no_capability() {
+        assert_eq!(capability_for("/slt.v1.IncidentService/DropAll"), None);
+        assert_eq!(capability_for(""), None);
+    }
+}

@@ -1,0 +1,452 @@
+//! proto <-> domain. Decoding from proto names every bad field (path and reason) and never stops
+//! at the first; encoding to proto accepts only a `RedactedIncident`, so nothing can be sent
+//! that has not passed `policy::redact`.
+
+use prost_types::Timestamp;
+use slt_proto::google::r#type::Date as ProtoDate;
+use slt_proto::v1 as pb;
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::domain::{self, IncidentContent, IncidentDraft, IncidentFilter, Violations, validate};
+use crate::policy::RedactedIncident;
+
+/// A domain enum that has a proto twin named `<PREFIX><NAME>`.
+pub trait WireEnum: Sized + Copy {
+    /// `None` for UNSPECIFIED and for numbers the proto does not define.
+    fn from_wire(value: i32) -> Option<Self>;
+    fn to_wire(self) -> i32;
+}
+
+macro_rules! wire_enum {
+    ($domain:ty, $proto:ty, $prefix:literal) => {
+        impl WireEnum for $domain {
+            fn from_wire(value: i32) -> Option<Self> {
+                let proto = <$proto>::try_from(value).ok()?;
+                <$domain>::parse(proto.as_str_name().strip_prefix($prefix)?)
+            }
+
+            fn to_wire(self) -> i32 {
+                <$proto>::from_str_name(&format!("{}{}", $prefix, self.as_str()))
+                    .map_or(0, |proto| proto as i32)
+            }
+        }
+    };
+}
+
+wire_enum!(domain::DatePrecision, pb::DatePrecision, "DATE_PRECISION_");
+wire_enum!(domain::GeoPrecision, pb::GeoPrecision, "GEO_PRECISION_");
+wire_enum!(
+    domain::ThreatCategory,
+    pb::ThreatCategory,
+    "THREAT_CATEGORY_"
+);
+wire_enum!(domain::IncidentType, pb::IncidentType, "INCIDENT_TYPE_");
+wire_enum!(domain::MeansOfAttack, pb::MeansOfAttack, "MEANS_OF_ATTACK_");
+wire_enum!(domain::AttackContext, pb::AttackContext, "ATTACK_CONTEXT_");
+wire_enum!(domain::LocationType, pb::LocationType, "LOCATION_TYPE_");
+wire_enum!(domain::Motive, pb::Motive, "MOTIVE_");
+wire_enum!(
+    domain::PerpetratorType,
+    pb::PerpetratorType,
+    "PERPETRATOR_TYPE_"
+);
+wire_enum!(domain::OrgType, pb::OrgType, "ORG_TYPE_");
+wire_enum!(domain::VictimOutcome, pb::VictimOutcome, "VICTIM_OUTCOME_");
+wire_enum!(domain::StaffCategory, pb::StaffCategory, "STAFF_CATEGORY_");
+wire_enum!(domain::Sex, pb::Sex, "SEX_");
+wire_enum!(domain::OpsImpact, pb::OpsImpact, "OPS_IMPACT_");
+wire_enum!(domain::SourceType, pb::SourceType, "SOURCE_TYPE_");
+wire_enum!(domain::Verification, pb::Verification, "VERIFICATION_");
+wire_enum!(domain::Distribution, pb::Distribution, "DISTRIBUTION_");
+wire_enum!(domain::Tlp, pb::Tlp, "TLP_");
+
+/// Decodes an optional enum: UNSPECIFIED is `None`, an undefined number a violation.
+fn optional_enum<E: WireEnum>(violations: &mut Violations, field: String, value: i32) -> Option<E> {
+    if value == 0 {
+        return None;
+    }
+    let decoded = E::from_wire(value);
+    if decoded.is_none() {
+        violations.add(field, format!("{value} is not a defined value"));
+    }
+    decoded
+}
+
+/// Decodes a required enum: UNSPECIFIED and undefined numbers are violations.
+fn required_enum<E: WireEnum>(violations: &mut Violations, field: String, value: i32) -> Option<E> {
+    if value == 0 {
+        violations.add(field, "required");
+        return None;
+    }
+    optional_enum(violations, field, value)
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+/// Parses an incident id (a UUID).
+pub fn incident_id(violations: &mut Violations, field: &str, text: &str) -> Option<Uuid> {
+    if text.trim().is_empty() {
+        violations.add(field, "required: a UUID chosen by the submitting client");
+        return None;
+    }
+    match Uuid::parse_str(text.trim()) {
+        Ok(id) if !id.is_nil() => Some(id),
+        _ => {
+            violations.add(field, "not a UUID");
+            None
+        }
+    }
+}
+
+fn date_from_proto(violations: &mut Violations, field: &str, date: &ProtoDate) -> Option<Date> {
+    validate::calendar_date(violations, field, date.year, date.month, date.day)
+}
+
+fn date_to_proto(date: Date) -> ProtoDate {
+    ProtoDate {
+        year: date.year(),
+        month: i32::from(u8::from(date.month())),
+        day: i32::from(date.day()),
+    }
+}
+
+fn timestamp_to_proto(at: OffsetDateTime) -> Timestamp {
+    Timestamp {
+        seconds: at.unix_timestamp(),
+        nanos: i32::try_from(at.nanosecond()).unwrap_or(0),
+    }
+}
+
+/// Decodes and validates one incident of a request. `prefix` is its path (`incidents[2]`,
+/// `incident`). Returns `None` when anything is wrong; every problem is in `violations`.
+pub fn draft_from_proto(
+    violations: &mut Violations,
+    prefix: &str,
+    incident: &pb::Incident,
+    now: OffsetDateTime,
+) -> Option<IncidentDraft> {
+    let before = violations.len();
+    let path = |field: &str| format!("{prefix}.{field}");
+
+    let id = incident_id(violations, &path("id"), &incident.id);
+    let occurred_on = match &incident.occurred_on {
+        Some(date) => date_from_proto(violations, &path("occurred_on"), date),
+        None => {
+            violations.add(path("occurred_on"), "required");
+            None
+        }
+    };
+    let date_precision = optional_enum(violations, path("date_precision"), incident.date_precision)
+        .unwrap_or(domain::DatePrecision::Day);
+    let country = validate::country(violations, &path("country"), &incident.country);
+    let area = |area: &Option<pb::AdminArea>| {
+        area.as_ref()
+            .filter(|area| !(area.name.trim().is_empty() && area.pcode.trim().is_empty()))
+            .map(|area| domain::AdminArea {
+                name: area.name.trim().to_string(),
+                pcode: non_empty(&area.pcode),
+            })
+    };
+    let location = incident.location.as_ref().and_then(|location| {
+        let precision = required_enum(violations, path("location.precision"), location.precision)?;
+        Some(domain::Location {
+            latitude: location.latitude,
+            longitude: location.longitude,
+            precision,
+        })
+    });
+    let threat_category = required_enum(
+        violations,
+        path("threat_category"),
+        incident.threat_category,
+    );
+    let mut incident_types = Vec::new();
+    for (index, value) in incident.incident_types.iter().enumerate() {
+        if let Some(kind) = required_enum(
+            violations,
+            path(&format!("incident_types[{index}]")),
+            *value,
+        ) {
+            incident_types.push(kind);
+        }
+    }
+    let orgs = incident.affected_org_types.unwrap_or_default();
+    let mut victims = Vec::new();
+    for (index, victim) in incident.victims.iter().enumerate() {
+        let at = |field: &str| path(&format!("victims[{index}].{field}"));
+        let outcome = required_enum(violations, at("outcome"), victim.outcome);
+        let staff = optional_enum(violations, at("staff"), victim.staff)
+            .unwrap_or(domain::StaffCategory::Unknown);
+        let sex = optional_enum(violations, at("sex"), victim.sex).unwrap_or(domain::Sex::Unknown);
+        if let Some(outcome) = outcome {
+            victims.push(domain::VictimCount {
+                outcome,
+                staff,
+                sex,
+                count: victim.count,
+                estimated: victim.estimated,
+            });
+        }
+    }
+    let refs = incident.external_refs.clone().unwrap_or_default();
+    let private = incident.private.as_ref().map(|annex| domain::PrivateAnnex {
+        victim_identities: annex
+            .victim_identities
+            .iter()
+            .map(|victim| domain::VictimIdentity {
+                name: victim.name.clone(),
+                role: victim.role.clone(),
+                contact: victim.contact.clone(),
+            })
+            .collect(),
+        reporter_contact: annex.reporter_contact.clone(),
+        internal_narrative: annex.internal_narrative.clone(),
+        external_case_refs: annex.external_case_refs.clone(),
+    });
+
+    let content = IncidentContent {
+        // A placeholder keeps the whole-record checks running so every problem is reported.
+        occurred_on: occurred_on.unwrap_or(now.date()),
+        date_precision,
+        country: country.clone().unwrap_or_default(),
+        admin1: area(&incident.admin1),
+        admin2: area(&incident.admin2),
+        locality: non_empty(&incident.locality),
+        location,
+        threat_category: threat_category.unwrap_or(domain::ThreatCategory::ArmedConflict),
+        incident_types,
+        means_of_attack: optional_enum(
+            violations,
+            path("means_of_attack"),
+            incident.means_of_attack,
+        ),
+        attack_context: optional_enum(violations, path("attack_context"), incident.attack_context),
+        location_type: optional_enum(violations, path("location_type"), incident.location_type),
+        motive: optional_enum(violations, path("motive"), incident.motive),
+        perpetrator_type: optional_enum(
+            violations,
+            path("perpetrator_type"),
+            incident.perpetrator_type,
+        ),
+        perpetrator_name: non_empty(&incident.perpetrator_name),
+        affected_org_types: domain::AffectedOrgTypes {
+            un: orgs.un,
+            ingo: orgs.ingo,
+            nngo: orgs.nngo,
+            icrc: orgs.icrc,
+            ifrc_nrcs: orgs.ifrc_nrcs,
+            other: orgs.other,
+        },
+        victims,
+        ops_impact: optional_enum(violations, path("ops_impact"), incident.ops_impact),
+        source_type: optional_enum(violations, path("source_type"), incident.source_type),
+        verification: optional_enum(violations, path("verification"), incident.verification)
+            .unwrap_or(domain::Verification::Unverified),
+        narrative: non_empty(&incident.narrative),
+        external_refs: domain::ExternalRefs {
+            awsd: non_empty(&refs.awsd),
+            sind: non_empty(&refs.sind),
+            acled: non_empty(&refs.acled),
+        },
+        distribution: optional_enum(violations, path("distribution"), incident.distribution)
+            .unwrap_or(domain::Distribution::Community),
+        sharing_group: non_empty(&incident.sharing_group),
+        tlp: optional_enum(violations, path("tlp"), incident.tlp).unwrap_or(domain::Tlp::Amber),
+    };
+    validate::check_content(violations, prefix, &content, private.as_ref(), now);
+
+    if violations.len() > before {
+        return None;
+    }
+    Some(IncidentDraft {
+        id: id?,
+        content,
+        private: private.filter(|annex| !annex.is_empty()),
+    })
+}
+
+/// Decodes a ListIncidents filter.
+pub fn filter_from_proto(
+    violations: &mut Violations,
+    filter: &pb::IncidentFilter,
+) -> IncidentFilter {
+    let mut countries = Vec::new();
+    for (index, code) in filter.countries.iter().enumerate() {
+        if let Some(code) =
+            validate::country(violations, &format!("filter.countries[{index}]"), code)
+        {
+            countries.push(code);
+        }
+    }
+    IncidentFilter {
+        countries,
+        admin1: filter
+            .admin1
+            .iter()
+            .map(|name| name.trim().to_lowercase())
+            .collect(),
+        occurred_from: filter
+            .occurred_from
+            .as_ref()
+            .and_then(|date| date_from_proto(violations, "filter.occurred_from", date)),
+        occurred_to: filter
+            .occurred_to
+            .as_ref()
+            .and_then(|date| date_from_proto(violations, "filter.occurred_to", date)),
+        incident_types: enums(violations, "incident_types", &filter.incident_types),
+        threat_categories: enums(violations, "threat_categories", &filter.threat_categories),
+        verifications: enums(violations, "verifications", &filter.verifications),
+        origin_orgs: filter
+            .origin_orgs
+            .iter()
+            .map(|org| org.trim().to_string())
+            .collect(),
+    }
+}
+
+fn enums<E: WireEnum>(violations: &mut Violations, field: &str, values: &[i32]) -> Vec<E> {
+    values
+        .iter()
+        .enumerate()
+        .filter_map(|(index, value)| {
+            required_enum(violations, format!("filter.{field}[{index}]"), *value)
+        })
+        .collect()
+}
+
+/// Encodes an incident that has passed the policy engine.
+pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
+    let RedactedIncident {
+        incident,
+        redacted_fields,
+        ..
+    } = redacted;
+    let content = incident.content;
+    let area = |area: Option<domain::AdminArea>| {
+        area.map(|area| pb::AdminArea {
+            name: area.name,
+            pcode: area.pcode.unwrap_or_default(),
+        })
+    };
+    let wire = |value: Option<i32>| value.unwrap_or(0);
+    pb::Incident {
+        id: incident.id.to_string(),
+        version: incident.version,
+        origin_org: incident.origin_org,
+        origin_hub: incident.origin_hub,
+        origin_org_type: incident.origin_org_type.to_wire(),
+        occurred_on: Some(date_to_proto(content.occurred_on)),
+        date_precision: content.date_precision.to_wire(),
+        reported_at: Some(timestamp_to_proto(incident.reported_at)),
+        country: content.country,
+        admin1: area(content.admin1),
+        admin2: area(content.admin2),
+        locality: content.locality.unwrap_or_default(),
+        location: content.location.map(|location| pb::Location {
+            latitude: location.latitude,
+            longitude: location.longitude,
+            precision: location.precision.to_wire(),
+        }),
+        threat_category: content.threat_category.to_wire(),
+        incident_types: content
+            .incident_types
+            .iter()
+            .map(|kind| kind.to_wire())
+            .collect(),
+        means_of_attack: wire(content.means_of_attack.map(WireEnum::to_wire)),
+        attack_context: wire(content.attack_context.map(WireEnum::to_wire)),
+        location_type: wire(content.location_type.map(WireEnum::to_wire)),
+        motive: wire(content.motive.map(WireEnum::to_wire)),
+        perpetrator_type: wire(content.perpetrator_type.map(WireEnum::to_wire)),
+        perpetrator_name: content.perpetrator_name.unwrap_or_default(),
+        affected_org_types: Some(pb::AffectedOrgTypes {
+            un: content.affected_org_types.un,
+            ingo: content.affected_org_types.ingo,
+            nngo: content.affected_org_types.nngo,
+            icrc: content.affected_org_types.icrc,
+            ifrc_nrcs: content.affected_org_types.ifrc_nrcs,
+            other: content.affected_org_types.other,
+        }),
+        victims: content
+            .victims
+            .iter()
+            .map(|victim| pb::VictimCount {
+                outcome: victim.outcome.to_wire(),
+                staff: victim.staff.to_wire(),
+                sex: victim.sex.to_wire(),
+                count: victim.count,
+                estimated: victim.estimated,
+            })
+            .collect(),
+        ops_impact: wire(content.ops_impact.map(WireEnum::to_wire)),
+        source_type: wire(content.source_type.map(WireEnum::to_wire)),
+        verification: content.verification.to_wire(),
+        narrative: content.narrative.unwrap_or_default(),
+        private: incident.private.map(|annex| pb::PrivateAnnex {
+            victim_identities: annex
+                .victim_identities
+                .into_iter()
+                .map(|victim| pb::VictimIdentity {
+                    name: victim.name,
+                    role: victim.role,
+                    contact: victim.contact,
+                })
+                .collect(),
+            reporter_contact: annex.reporter_contact,
+            internal_narrative: annex.internal_narrative,
+            external_case_refs: annex.external_case_refs,
+        }),
+        external_refs: Some(pb::ExternalRefs {
+            awsd: content.external_refs.awsd.unwrap_or_default(),
+            sind: content.external_refs.sind.unwrap_or_default(),
+            acled: content.external_refs.acled.unwrap_or_default(),
+        }),
+        distribution: content.distribution.to_wire(),
+        sharing_group: content.sharing_group.unwrap_or_default(),
+        tlp: content.tlp.to_wire(),
+        retraction_reason: incident.retraction_reason.unwrap_or_default(),
+        updated_at: Some(timestamp_to_proto(incident.updated_at)),
+        redacted_fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<E: WireEnum + PartialEq + std::fmt::Debug>(all: &[E]) {
+        for value in all {
+            let wire = value.to_wire();
+            assert_ne!(wire, 0, "{value:?} has no proto twin");
+            assert_eq!(E::from_wire(wire), Some(*value));
+        }
+        assert_eq!(E::from_wire(0), None);
+        assert_eq!(E::from_wire(9_999), None);
+    }
+
+    #[test]
+    fn every_domain_enum_value_has_a_proto_twin() {
+        round_trips(domain::DatePrecision::ALL);
+        round_trips(domain::GeoPrecision::ALL);
+        round_trips(domain::ThreatCategory::ALL);
+        round_trips(domain::IncidentType::ALL);
+        round_trips(domain::MeansOfAttack::ALL);
+        round_trips(domain::AttackContext::ALL);
+        round_trips(domain::LocationType::ALL);
+        round_trips(domain::Motive::ALL);
+        round_trips(domain::PerpetratorType::ALL);
+        round_trips(domain::OrgType::ALL);
+        round_trips(domain::VictimOutcome::ALL);
+        round_trips(domain::StaffCategory::ALL);
+        round_trips(domain::Sex::ALL);
+        round_trips(domain::OpsImpact::ALL);
+        round_trips(domain::SourceType::ALL);
+        round_trips(domain::Verification::ALL);
+        round_trips(domain::Distribution::ALL);
+        round_trips(domain::Tlp::ALL);
+    }
+}

@@ -1,0 +1,415 @@
+//! `slt.v1.IncidentService`: composes the store (what exists) and the policy engine (who may
+//! see or change it). Every incident in a response was produced by `policy::redact`.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use prost::Message;
+use slt_proto::v1 as pb;
+use slt_proto::v1::incident_service_server::IncidentService;
+use time::OffsetDateTime;
+use tonic::{Request, Response, Status};
+
+use super::convert::{self, incident_to_proto};
+use super::guard::principal;
+use super::status::{invalid_argument, invalid_field, store_status};
+use crate::domain::{StoredIncident, Verification, Violations, validate};
+use crate::identity::{OrgRegistry, Principal};
+use crate::policy::{self, POLICY_VERSION, RedactedIncident, Tier};
+use crate::store::{ChangeKind, ListQuery, NewIncident, Store, SubmitOutcome};
+
+/// Most incidents in one SubmitIncidents call.
+pub const MAX_BATCH: usize = 1_000;
+/// Default and largest ListIncidents page.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = 1_000;
+
+pub struct IncidentApi {
+    store: Store,
+    hub_id: String,
+    orgs: Arc<OrgRegistry>,
+}
+
+impl IncidentApi {
+    pub fn new(store: Store, hub_id: String, orgs: Arc<OrgRegistry>) -> Self {
+        Self {
+            store,
+            hub_id,
+            orgs,
+        }
+    }
+
+    /// The incident if it exists and the caller may see it; NOT_FOUND alike otherwise, so that
+    /// existence does not leak.
+    async fn visible(
+        &self,
+        principal: &Principal,
+        id: uuid::Uuid,
+    ) -> Result<(StoredIncident, RedactedIncident), Status> {
+        let not_found = || Status::not_found(format!("incident {id} not found"));
+        let stored = self
+            .store
+            .get(id)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(not_found)?;
+        let redacted = policy::redact(stored.clone(), principal).ok_or_else(not_found)?;
+        Ok((stored, redacted))
+    }
+
+    /// Checks the caller may modify a visible incident at `expected_version`.
+    fn check_modifiable(
+        principal: &Principal,
+        stored: &StoredIncident,
+        expected_version: u64,
+    ) -> Result<(), Status> {
+        if !policy::may_modify(principal, stored) {
+            return Err(Status::permission_denied(
+                "only reporters and focal points of the incident's origin organisation may change it",
+            ));
+        }
+        if stored.is_retracted() {
+            return Err(Status::failed_precondition(
+                "the incident is retracted and can no longer be changed",
+            ));
+        }
+        if stored.version != expected_version {
+            return Err(store_status(crate::store::StoreError::VersionMismatch {
+                current: stored.version,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Writes a new version and returns it as the caller sees it.
+    async fn write_version(
+        &self,
+        principal: &Principal,
+        updated: StoredIncident,
+        expected_version: u64,
+        kind: ChangeKind,
+    ) -> Result<pb::Incident, Status> {
+        self.store
+            .update(&updated, expected_version, kind)
+            .await
+            .map_err(store_status)?;
+        let redacted = policy::redact(updated, principal).ok_or_else(|| {
+            Status::internal("the origin organisation can no longer see its incident")
+        })?;
+        Ok(incident_to_proto(redacted))
+    }
+}
+
+const EXPECTED_VERSION_REQUIRED: &str = "required: the version you last saw (1 or more)";
+
+/// Page tokens carry the last row key and a fingerprint of the filter they were issued for.
+fn encode_page_token(after: i64, fingerprint: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1:{after}:{fingerprint}"))
+}
+
+fn decode_page_token(token: &str, fingerprint: &str) -> Result<Option<i64>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad = || invalid_field("page_token", "not a page token issued for this filter");
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let mut parts = text.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some(after), Some(issued_for)) if issued_for == fingerprint => {
+            after.parse::<i64>().map(Some).map_err(|_| bad())
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn filter_fingerprint(filter: &Option<pb::IncidentFilter>) -> String {
+    let encoded = filter
+        .as_ref()
+        .map(Message::encode_to_vec)
+        .unwrap_or_default();
+    let digest = ring::digest::digest(&ring::digest::SHA256, &encoded);
+    crate::identity::keys::hex(&digest.as_ref()[..8])
+}
+
+#[tonic::async_trait]
+impl IncidentService for IncidentApi {
+    async fn submit_incidents(
+        &self,
+        request: Request<pb::SubmitIncidentsRequest>,
+    ) -> Result<Response<pb::SubmitIncidentsResponse>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        if request.incidents.is_empty() || request.incidents.len() > MAX_BATCH {
+            return Err(invalid_field(
+                "incidents",
+                &format!("send between 1 and {MAX_BATCH} incidents per call"),
+            ));
+        }
+        let org_type = self
+            .orgs
+            .get(&principal.org)
+            .map(|entry| entry.org_type)
+            .ok_or_else(|| Status::unauthenticated("organisation is not registered"))?;
+
+        let now = OffsetDateTime::now_utc();
+        let mut violations = Violations::new();
+        let drafts: Vec<_> = request
+            .incidents
+            .iter()
+            .enumerate()
+            .map(|(index, incident)| {
+                convert::draft_from_proto(
+                    &mut violations,
+                    &format!("incidents[{index}]"),
+                    incident,
+                    now,
+                )
+            })
+            .collect();
+        if !violations.is_empty() {
+            // All-or-nothing: one bad incident and nothing is written.
+            return Err(invalid_argument(violations.into_vec()));
+        }
+        let batch: Vec<NewIncident> = drafts
+            .into_iter()
+            .flatten()
+            .map(|draft| NewIncident {
+                submit_hash: draft.submission_hash(),
+                incident: StoredIncident {
+                    id: draft.id,
+                    version: 1,
+                    origin_org: principal.org.clone(),
+                    origin_hub: self.hub_id.clone(),
+                    origin_org_type: org_type,
+                    reported_at: now,
+                    updated_at: now,
+                    retraction_reason: None,
+                    content: draft.content,
+                    private: draft.private,
+                },
+            })
+            .collect();
+        let outcomes = self.store.submit(&batch).await.map_err(store_status)?;
+        let results = batch
+            .iter()
+            .zip(outcomes)
+            .map(|(item, outcome)| {
+                let (outcome, version) = match outcome {
+                    SubmitOutcome::Created => (pb::SubmitOutcome::Created, 1),
+                    SubmitOutcome::Unchanged { version } => (pb::SubmitOutcome::Unchanged, version),
+                    SubmitOutcome::Conflict {
+                        existing_version,
+                        existing_org,
+                    } => {
+                        // Another org's version number is none of the caller's business.
+                        let version = if existing_org == principal.org {
+                            existing_version
+                        } else {
+                            0
+                        };
+                        (pb::SubmitOutcome::Conflict, version)
+                    }
+                };
+                pb::SubmitResult {
+                    id: item.incident.id.to_string(),
+                    outcome: outcome as i32,
+                    version,
+                }
+            })
+            .collect();
+        Ok(Response::new(pb::SubmitIncidentsResponse {
+            results,
+            policy_version: POLICY_VERSION.to_string(),
+        }))
+    }
+
+    async fn get_incident(
+        &self,
+        request: Request<pb::GetIncidentRequest>,
+    ) -> Result<Response<pb::GetIncidentResponse>, Status> {
+        let principal = principal(&request)?;
+        let mut violations = Violations::new();
+        let id = convert::incident_id(&mut violations, "id", &request.get_ref().id);
+        let Some(id) = id else {
+            return Err(invalid_argument(violations.into_vec()));
+        };
+        let (_, redacted) = self.visible(&principal, id).await?;
+        Ok(Response::new(pb::GetIncidentResponse {
+            incident: Some(incident_to_proto(redacted)),
+            policy_version: POLICY_VERSION.to_string(),
+        }))
+    }
+
+    async fn list_incidents(
+        &self,
+        request: Request<pb::ListIncidentsRequest>,
+    ) -> Result<Response<pb::ListIncidentsResponse>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size if size < 0 => {
+                return Err(invalid_field("page_size", "must not be negative"));
+            }
+            size => u32::try_from(size)
+                .unwrap_or(MAX_PAGE_SIZE)
+                .min(MAX_PAGE_SIZE),
+        };
+        let mut violations = Violations::new();
+        let filter = convert::filter_from_proto(
+            &mut violations,
+            &request.filter.clone().unwrap_or_default(),
+        );
+        let fingerprint = filter_fingerprint(&request.filter);
+        let after = decode_page_token(&request.page_token, &fingerprint);
+        if let Err(status) = &after {
+            violations.add("page_token", status.message().to_string());
+        }
+        if !violations.is_empty() {
+            return Err(invalid_argument(violations.into_vec()));
+        }
+        let after = after?;
+
+        let Some(scope) = policy::visibility_scope(&principal) else {
+            return Ok(Response::new(pb::ListIncidentsResponse {
+                incidents: Vec::new(),
+                next_page_token: String::new(),
+                policy_version: POLICY_VERSION.to_string(),
+            }));
+        };
+        let page = self
+            .store
+            .list(&ListQuery {
+                scope: &scope,
+                filter: &filter,
+                after,
+                limit: page_size,
+            })
+            .await
+            .map_err(store_status)?;
+        let last_row = page.rows.last().map(|(row, _)| *row);
+        let incidents = page
+            .rows
+            .into_iter()
+            .filter_map(|(_, stored)| policy::redact(stored, &principal))
+            // The origin org is a T2 field: filtering on it must not reveal it below T2.
+            .filter(|redacted| filter.origin_orgs.is_empty() || redacted.tier >= Tier::T2)
+            .map(incident_to_proto)
+            .collect();
+        let next_page_token = match (page.more, last_row) {
+            (true, Some(row)) => encode_page_token(row, &fingerprint),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListIncidentsResponse {
+            incidents,
+            next_page_token,
+            policy_version: POLICY_VERSION.to_string(),
+        }))
+    }
+
+    async fn amend_incident(
+        &self,
+        request: Request<pb::AmendIncidentRequest>,
+    ) -> Result<Response<pb::AmendIncidentResponse>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let now = OffsetDateTime::now_utc();
+        let mut violations = Violations::new();
+        if request.expected_version == 0 {
+            violations.add("expected_version", EXPECTED_VERSION_REQUIRED);
+        }
+        let draft = match &request.incident {
+            Some(incident) => convert::draft_from_proto(&mut violations, "incident", incident, now),
+            None => {
+                violations.add("incident", "required");
+                None
+            }
+        };
+        let (Some(draft), true) = (draft, violations.is_empty()) else {
+            return Err(invalid_argument(violations.into_vec()));
+        };
+        let (stored, _) = self.visible(&principal, draft.id).await?;
+        Self::check_modifiable(&principal, &stored, request.expected_version)?;
+
+        let updated = StoredIncident {
+            version: stored.version + 1,
+            updated_at: now,
+            content: draft.content,
+            private: draft.private,
+            ..stored
+        };
+        let incident = self
+            .write_version(
+                &principal,
+                updated,
+                request.expected_version,
+                ChangeKind::Amend,
+            )
+            .await?;
+        Ok(Response::new(pb::AmendIncidentResponse {
+            incident: Some(incident),
+            policy_version: POLICY_VERSION.to_string(),
+        }))
+    }
+
+    async fn retract_incident(
+        &self,
+        request: Request<pb::RetractIncidentRequest>,
+    ) -> Result<Response<pb::RetractIncidentResponse>, Status> {
+        let principal = principal(&request)?;
+        let request = request.into_inner();
+        let mut violations = Violations::new();
+        let id = convert::incident_id(&mut violations, "id", &request.id);
+        let reason = request.reason.trim().to_string();
+        if reason.is_empty() {
+            violations.add("reason", "required: say why the incident is retracted");
+        }
+        violations.check_bytes("reason".into(), &reason, validate::MAX_REASON_BYTES);
+        if request.expected_version == 0 {
+            violations.add("expected_version", EXPECTED_VERSION_REQUIRED);
+        }
+        let (Some(id), true) = (id, violations.is_empty()) else {
+            return Err(invalid_argument(violations.into_vec()));
+        };
+        let (stored, _) = self.visible(&principal, id).await?;
+        Self::check_modifiable(&principal, &stored, request.expected_version)?;
+
+        let mut updated = stored;
+        updated.version += 1;
+        updated.updated_at = OffsetDateTime::now_utc();
+        updated.content.verification = Verification::Retracted;
+        updated.retraction_reason = Some(reason);
+        let incident = self
+            .write_version(
+                &principal,
+                updated,
+                request.expected_version,
+                ChangeKind::Retract,
+            )
+            .await?;
+        Ok(Response::new(pb::RetractIncidentResponse {
+            incident: Some(incident),
+            policy_version: POLICY_VERSION.to_string(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    #[test]
+    fn page_tokens_are_bound_to_their_filter() {
+        let token = encode_page_token(42, "abcd");
+        assert_eq!(decode_page_token(&token, "abcd").ok(), Some(Some(42)));
+        assert_eq!(
+            decode_page_token(&token, "ffff").map_err(|s| s.code()),
+            Err(Code::InvalidArgument)
+        );
+        assert!(decode_page_token("not-base64!", "abcd").is_err());
+        assert_eq!(decode_page_token("", "abcd").ok(), Some(None));
+    }
+}

@@ -1,0 +1,8 @@
+//! The gRPC surface: service implementations, proto <-> domain conversion, the guard that
+//! authenticates and authorises every call, and the mapping of errors to statuses.
+
+pub mod capabilities;
+pub mod convert;
+pub mod guard;
+pub mod incidents;
+pub mod status;

@@ -1,0 +1,145 @@
+//! The hub's configuration file (`hub.toml`). Relative paths in it resolve against the file's
+//! own directory, so a data directory can be moved as a whole.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::OrgEntry;
+use crate::identity::tls::TlsPaths;
+
+/// Environment variable that overrides `database_url` in every mode.
+pub const DATABASE_URL_ENV: &str = "SLT_HUB_DATABASE_URL";
+
+/// `hub.toml` as written on disk.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// This hub's id: the `iss` and `aud` of its tokens, `origin_hub` of its incidents.
+    pub hub_id: String,
+    /// The SPIFFE trust domain whose certificates this hub accepts.
+    pub trust_domain: String,
+    /// Where to listen (the dev default is loopback only).
+    pub listen: SocketAddr,
+    /// `sqlite://PATH`.
+    pub database_url: String,
+    /// Connections older than this are closed (gracefully) so that revoked clients cannot keep
+    /// an old connection forever.
+    #[serde(default = "default_max_connection_age")]
+    pub max_connection_age_seconds: u64,
+    pub tls: TlsFiles,
+    pub tokens: TokenFiles,
+    /// The organisations registered on this hub.
+    #[serde(default)]
+    pub orgs: Vec<OrgEntry>,
+}
+
+fn default_max_connection_age() -> u64 {
+    3600
+}
+
+/// TLS material (PEM files).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    #[serde(default)]
+    pub crl: Option<PathBuf>,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The hub's token signing key pair (Ed25519 PEM).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenFiles {
+    pub signing_key: PathBuf,
+    pub public_key: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read config {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config {path} is invalid: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl HubConfig {
+    /// Reads `path`, resolves relative paths against its directory and applies the
+    /// `SLT_HUB_DATABASE_URL` override.
+    pub fn load(path: &Path) -> Result<HubConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut config: HubConfig =
+            toml::from_str(&text).map_err(|error| ConfigError::Invalid {
+                path: path.display().to_string(),
+                message: error.to_string(),
+            })?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        config.resolve_paths(base);
+        if let Ok(url) = std::env::var(DATABASE_URL_ENV) {
+            config.database_url = url;
+        }
+        config.check().map_err(|message| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Makes every relative path absolute against `base`.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        };
+        resolve(&mut self.tls.ca);
+        if let Some(crl) = self.tls.crl.as_mut() {
+            resolve(crl);
+        }
+        resolve(&mut self.tls.cert);
+        resolve(&mut self.tls.key);
+        resolve(&mut self.tokens.signing_key);
+        resolve(&mut self.tokens.public_key);
+        if let Some(file) = self.database_url.strip_prefix("sqlite://") {
+            let file = Path::new(file);
+            if file.is_relative() {
+                self.database_url = format!("sqlite://{}", base.join(file).display());
+            }
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !crate::identity::peer::is_valid_id(&self.hub_id) {
+            return Err(format!("hub_id '{}' is not a valid id", self.hub_id));
+        }
+        for org in &self.orgs {
+            if !crate::identity::peer::is_valid_id(&org.id) {
+                return Err(format!("orgs: '{}' is not a valid org id", org.id));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn tls_paths(&self) -> TlsPaths {
+        TlsPaths {
+            ca: self.tls.ca.clone(),
+            crl: self.tls.crl.clone(),
+            cert: self.tls.cert.clone(),
+            key: self.tls.key.clone(),
+        }
+    }
+
+    pub fn max_connection_age(&self) -> Duration {
+        Duration::from_secs(self.max_connection_age_seconds.max(1))
+    }
+}

@@ -1,0 +1,248 @@
+//! Dev mode: a complete, self-contained environment in one directory (interfaces.md, "Dev mode
+//! layout"): a CA for trust domain `slt.dev`, the hub's certificate and keys, a certificate per
+//! dev org, a token and a client profile per org and role, `hub.toml`, and an example incident.
+//! Created on first start, reused after. Scripts and other-language clients rely on the layout.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use crate::config::{HubConfig, TlsFiles, TokenFiles};
+use crate::domain::OrgType;
+use crate::identity::keys::{self, KeyError};
+use crate::identity::token::TokenIssuer;
+use crate::identity::{OrgEntry, Role};
+use crate::pki::{self, CertificateAuthority, LeafSpec, PkiError};
+
+pub const DEV_TRUST_DOMAIN: &str = "slt.dev";
+pub const DEV_HUB_ID: &str = "dev-hub";
+/// Dev tokens live 30 days.
+pub const DEV_TOKEN_TTL_SECONDS: i64 = 30 * 24 * 3600;
+pub const DEFAULT_DEV_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 50051);
+
+/// The dev organisations and the roles each may hold.
+pub fn dev_orgs() -> Vec<OrgEntry> {
+    let org = |id: &str, name: &str, org_type, roles: &[Role]| OrgEntry {
+        id: id.to_string(),
+        name: name.to_string(),
+        org_type,
+        roles: roles.to_vec(),
+    };
+    vec![
+        org(
+            "undss",
+            "UN Department of Safety and Security",
+            OrgType::Un,
+            &[Role::FocalPoint, Role::Analyst],
+        ),
+        org(
+            "unhcr",
+            "UN Refugee Agency",
+            OrgType::Un,
+            &[Role::Reporter, Role::Analyst],
+        ),
+        org(
+            "ngo-alpha",
+            "NGO Alpha (international)",
+            OrgType::Ingo,
+            &[Role::Reporter, Role::Analyst, Role::FocalPoint],
+        ),
+        org(
+            "ngo-beta",
+            "NGO Beta (national)",
+            OrgType::Nngo,
+            &[Role::Reporter, Role::Analyst],
+        ),
+        org(
+            "audit-office",
+            "Audit Office",
+            OrgType::Un,
+            &[Role::Auditor],
+        ),
+        org(
+            "hub-admin",
+            "Hub Administration",
+            OrgType::Un,
+            &[Role::Admin],
+        ),
+    ]
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("could not issue a dev token: {0}")]
+    Token(#[from] jsonwebtoken::errors::Error),
+    #[error("could not write the dev config: {0}")]
+    Config(String),
+}
+
+/// The dev environment on disk.
+#[derive(Debug, Clone)]
+pub struct DevEnvironment {
+    pub dir: PathBuf,
+    pub config_path: PathBuf,
+    /// True when this call created it.
+    pub created: bool,
+}
+
+/// Creates the dev environment in `dir` unless `dir/hub.toml` exists already. `hub.toml` is
+/// written last, so an interrupted creation is simply redone on the next start.
+pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<DevEnvironment, DevError> {
+    let config_path = dir.join("hub.toml");
+    if config_path.exists() {
+        return Ok(DevEnvironment {
+            dir: dir.to_path_buf(),
+            config_path,
+            created: false,
+        });
+    }
+    create(dir, listen)?;
+    Ok(DevEnvironment {
+        dir: dir.to_path_buf(),
+        config_path,
+        created: true,
+    })
+}
+
+fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
+    let pki_dir = dir.join("pki");
+    let ca = CertificateAuthority::create(DEV_TRUST_DOMAIN)?;
+    pki::write_public(&pki_dir.join("ca.pem"), &ca.cert_pem)?;
+    pki::write_secret(&pki_dir.join("ca.key"), &ca.key_pem)?;
+    pki::write_public(&pki_dir.join("crl.pem"), &ca.empty_crl()?)?;
+
+    let hub = ca.issue(&LeafSpec::hub(
+        DEV_TRUST_DOMAIN,
+        DEV_HUB_ID,
+        &["localhost"],
+        &[
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ],
+    ))?;
+    pki::write_public(&pki_dir.join("hub.pem"), &hub.cert_pem)?;
+    pki::write_secret(&pki_dir.join("hub.key"), &hub.key_pem)?;
+
+    let token_keys = keys::generate_ed25519()?;
+    pki::write_secret(&pki_dir.join("token-signing.key"), &token_keys.private_pem)?;
+    pki::write_public(
+        &pki_dir.join("token-signing.pub.pem"),
+        &token_keys.public_pem,
+    )?;
+    // The audit log (a later issue) signs its checkpoints with this key; auditors get the
+    // public half.
+    let audit_keys = keys::generate_ed25519()?;
+    pki::write_secret(&pki_dir.join("audit-signing.key"), &audit_keys.private_pem)?;
+    pki::write_public(
+        &pki_dir.join("audit-signing.pub.pem"),
+        &audit_keys.public_pem,
+    )?;
+
+    let issuer = TokenIssuer::new(DEV_HUB_ID, &token_keys.private_pem, &token_keys.public_pem)?;
+    let orgs = dev_orgs();
+    let endpoint_host = if listen.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        listen.ip()
+    };
+    let endpoint = format!("https://{}", SocketAddr::new(endpoint_host, listen.port()));
+    for org in &orgs {
+        let cert = ca.issue(&LeafSpec::org(DEV_TRUST_DOMAIN, &org.id))?;
+        let org_dir = dir.join("orgs").join(&org.id);
+        pki::write_public(&org_dir.join("cert.pem"), &cert.cert_pem)?;
+        pki::write_secret(&org_dir.join("key.pem"), &cert.key_pem)?;
+        for role in &org.roles {
+            let name = format!("{}.{}", org.id, role.as_str());
+            let subject = format!("{}@{}", role.as_str(), org.id);
+            let token = issuer.issue(&org.id, &subject, &[*role], DEV_TOKEN_TTL_SECONDS)?;
+            pki::write_secret(&dir.join("tokens").join(format!("{name}.jwt")), &token)?;
+            let profile = format!(
+                "# SLT Hub client profile: {} as {} (dev mode). Paths are relative to this file.\n\
+                 endpoint = \"{endpoint}\"\n\
+                 ca = \"../pki/ca.pem\"\n\
+                 cert = \"../orgs/{}/cert.pem\"\n\
+                 key = \"../orgs/{}/key.pem\"\n\
+                 token = \"../tokens/{name}.jwt\"\n",
+                org.id, role, org.id, org.id
+            );
+            pki::write_public(&dir.join("profiles").join(format!("{name}.toml")), &profile)?;
+        }
+    }
+    pki::write_public(
+        &dir.join("examples").join("incident.json"),
+        &example_incident(),
+    )?;
+
+    let config = HubConfig {
+        hub_id: DEV_HUB_ID.to_string(),
+        trust_domain: DEV_TRUST_DOMAIN.to_string(),
+        listen,
+        database_url: "sqlite://hub.db".to_string(),
+        max_connection_age_seconds: 3600,
+        tls: TlsFiles {
+            ca: "pki/ca.pem".into(),
+            crl: Some("pki/crl.pem".into()),
+            cert: "pki/hub.pem".into(),
+            key: "pki/hub.key".into(),
+        },
+        tokens: TokenFiles {
+            signing_key: "pki/token-signing.key".into(),
+            public_key: "pki/token-signing.pub.pem".into(),
+        },
+        orgs,
+    };
+    let text =
+        toml::to_string_pretty(&config).map_err(|error| DevError::Config(error.to_string()))?;
+    pki::write_public(
+        &dir.join("hub.toml"),
+        &format!("# SLT Hub dev configuration, generated on first start.\n{text}"),
+    )?;
+    Ok(())
+}
+
+/// An incident to try `slt submit` with (canonical proto3 JSON).
+fn example_incident() -> String {
+    let today = OffsetDateTime::now_utc().date();
+    let id = uuid::Uuid::now_v7();
+    let stamp = OffsetDateTime::now_utc()
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    format!(
+        r#"{{
+  "id": "{id}",
+  "occurredOn": {{ "year": {year}, "month": {month}, "day": {day} }},
+  "datePrecision": "DATE_PRECISION_DAY",
+  "country": "SSD",
+  "admin1": {{ "name": "Jonglei" }},
+  "admin2": {{ "name": "Bor South" }},
+  "location": {{ "latitude": 6.2092, "longitude": 31.5589, "precision": "GEO_PRECISION_KM_1" }},
+  "threatCategory": "THREAT_CATEGORY_CRIME",
+  "incidentTypes": ["INCIDENT_TYPE_ROBBERY", "INCIDENT_TYPE_ATTACK_ON_CONVOY"],
+  "meansOfAttack": "MEANS_OF_ATTACK_SHOOTING",
+  "attackContext": "ATTACK_CONTEXT_AMBUSH",
+  "locationType": "LOCATION_TYPE_ROAD",
+  "motive": "MOTIVE_ECONOMIC",
+  "perpetratorType": "PERPETRATOR_TYPE_CRIMINAL",
+  "affectedOrgTypes": {{ "ingo": 1 }},
+  "victims": [
+    {{ "outcome": "VICTIM_OUTCOME_INJURED", "staff": "STAFF_CATEGORY_NATIONAL", "sex": "SEX_MALE", "count": 2 }}
+  ],
+  "opsImpact": "OPS_IMPACT_DELAYED",
+  "sourceType": "SOURCE_TYPE_FOCAL_POINT",
+  "verification": "VERIFICATION_PENDING",
+  "narrative": "Example (generated {stamp}): a two-vehicle convoy was stopped by armed men on the Bor road; two national staff were injured and a vehicle was taken.",
+  "private": {{ "reporterContact": "field security officer, Bor sub-office" }},
+  "distribution": "DISTRIBUTION_COMMUNITY",
+  "tlp": "TLP_AMBER"
+}}
+"#,
+        year = today.year(),
+        month = u8::from(today.month()),
+        day = today.day(),
+    )
+}

@@ -1,0 +1,193 @@
+//! The TLS side of identity: a rustls `ServerConfig` that requires client certificates from the
+//! trust domain's CA (TLS 1.3 only, ALPN h2, CRLs checked on the whole chain), and an accept loop
+//! that hands finished TLS streams to tonic's `serve_with_incoming`.
+//!
+//! The config sits behind an `ArcSwap` so that reloading certificates or CRLs affects new
+//! connections without a restart; handshakes run off the accept loop with a timeout, and refused
+//! handshakes are logged here because tonic would drop them silently.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use rustls::RootCertStore;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::server::{ServerConfig, WebPkiClientVerifier};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
+
+/// How long a client may take to complete the TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the hub's TLS material lives.
+#[derive(Debug, Clone)]
+pub struct TlsPaths {
+    /// The trust domain's CA bundle (PEM): client certificates must chain to it.
+    pub ca: PathBuf,
+    /// CRLs (PEM) issued by that CA; optional.
+    pub crl: Option<PathBuf>,
+    /// The hub's own certificate chain (PEM).
+    pub cert: PathBuf,
+    /// The hub's private key (PEM).
+    pub key: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("could not read {what} from {path}: {detail}")]
+    Read {
+        what: &'static str,
+        path: String,
+        detail: String,
+    },
+    #[error("{what} in {path} holds no usable entry")]
+    Empty { what: &'static str, path: String },
+    #[error("TLS configuration rejected: {0}")]
+    Config(String),
+}
+
+/// The process-wide crypto provider: ring, the only one linked into the workspace.
+pub fn crypto_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Installs ring as the process default provider (idempotent). Call at the start of `main` and
+/// of test harnesses so that any library asking for the default finds one.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Builds the server's TLS configuration from files.
+pub fn server_config(paths: &TlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = crypto_provider();
+
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(&paths.ca, "CA certificates")? {
+        roots
+            .add(cert)
+            .map_err(|error| TlsError::Config(format!("CA certificate: {error}")))?;
+    }
+    let crls = match &paths.crl {
+        Some(path) if path.exists() => read_crls(path)?,
+        _ => Vec::new(),
+    };
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .with_crls(crls)
+        .build()
+        .map_err(|error| TlsError::Config(format!("client verifier: {error}")))?;
+
+    let chain = read_certs(&paths.cert, "hub certificate")?;
+    let key = PrivateKeyDer::from_pem_file(&paths.key).map_err(|error| TlsError::Read {
+        what: "hub private key",
+        path: paths.key.display().to_string(),
+        detail: error.to_string(),
+    })?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|error| TlsError::Config(error.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|error| TlsError::Config(format!("hub certificate and key: {error}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| TlsError::Read {
+            what,
+            path: path.display().to_string(),
+            detail: error.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::Empty {
+            what,
+            path: path.display().to_string(),
+        });
+    }
+    Ok(certs)
+}
+
+fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
+    CertificateRevocationListDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| TlsError::Read {
+            what: "certificate revocation list",
+            path: path.display().to_string(),
+            detail: error.to_string(),
+        })
+}
+
+/// The live TLS configuration; `store` a new one to reload (new connections use it).
+pub type SharedServerConfig = Arc<ArcSwap<ServerConfig>>;
+
+/// Accepts TCP connections on `listener` and yields completed mutual-TLS streams.
+///
+/// Returns the stream for `serve_with_incoming` and the accept task's handle (abort it when the
+/// server stops). Refused handshakes are logged with the peer address and the reason; nothing
+/// from the client's credentials beyond that reason is logged.
+pub fn incoming(
+    listener: TcpListener,
+    config: SharedServerConfig,
+) -> (
+    ReceiverStream<Result<TlsStream<TcpStream>, io::Error>>,
+    JoinHandle<()>,
+) {
+    // A small buffer: finished handshakes wait here until tonic picks them up.
+    let (sender, receiver) = mpsc::channel(64);
+    let task = tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            // Our own acceptor bypasses tonic's TCP_NODELAY; without it every unary call waits
+            // on Nagle + delayed ACK (~40 ms).
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, %peer, "could not set TCP_NODELAY");
+            }
+            let acceptor = TlsAcceptor::from(config.load_full());
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                if let Some(stream) = handshake(acceptor, tcp, peer).await {
+                    // The receiver is gone only when the server is shutting down.
+                    let _ = sender.send(Ok(stream)).await;
+                }
+            });
+        }
+    });
+    (ReceiverStream::new(receiver), task)
+}
+
+async fn handshake(
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<TlsStream<TcpStream>> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => Some(stream),
+        Ok(Err(error)) => {
+            tracing::info!(%peer, reason = %error, "TLS handshake refused");
+            None
+        }
+        Err(_) => {
+            tracing::info!(%peer, "TLS handshake timed out");
+            None
+        }
+    }
+}

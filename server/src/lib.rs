@@ -1,0 +1,108 @@
+//! SLT Hub: the server library behind the `slt-hub` binary.
+//!
+//! A request travels, outermost first:
+//!
+//! 1. `identity::tls` accepts the TCP connection and completes mutual TLS 1.3 (client
+//!    certificates from the trust domain's CA, CRLs checked);
+//! 2. `api::guard` reads the certificate's SPIFFE org and the bearer token into a `Principal`
+//!    (`identity`), looks the method up in `api::capabilities` and checks the roles;
+//! 3. a service in `api` (e.g. `api::incidents`) converts the proto request to `domain` types,
+//!    validating every field, and composes `store` (what exists) with `policy` (who may see or
+//!    change it);
+//! 4. every incident that leaves goes through `policy::redact`, and is converted back to proto.
+//!
+//! [`serve`] runs a hub on a listener the caller bound, so tests bind `127.0.0.1:0` themselves.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod config;
+pub mod dev;
+pub mod domain;
+pub mod identity;
+pub mod pki;
+pub mod policy;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use slt_proto::v1::incident_service_server::IncidentServiceServer;
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+
+use crate::api::guard::GuardLayer;
+use crate::api::incidents::IncidentApi;
+use crate::config::HubConfig;
+use crate::identity::token::TokenVerifier;
+use crate::identity::{Authenticator, OrgRegistry};
+use crate::store::Store;
+
+/// Largest gRPC message accepted or sent (security.md: 4 MiB; batches stream).
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why the hub could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Tls(#[from] identity::tls::TlsError),
+    #[error(transparent)]
+    Key(#[from] identity::keys::KeyError),
+    #[error("server reflection could not be set up: {0}")]
+    Reflection(String),
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Serves the hub on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    config: HubConfig,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), HubError> {
+    let tls = identity::tls::server_config(&config.tls_paths())?;
+    let tls = Arc::new(ArcSwap::new(tls));
+    let token_key = identity::keys::read_key_file(&config.tokens.public_key)?;
+    let tokens = TokenVerifier::new(&config.hub_id, &token_key)?;
+    let orgs = Arc::new(OrgRegistry::new(config.orgs.clone()));
+    let authenticator = Arc::new(Authenticator::new(
+        &config.trust_domain,
+        tokens,
+        (*orgs).clone(),
+    ));
+
+    let incidents =
+        IncidentServiceServer::new(IncidentApi::new(store, config.hub_id.clone(), orgs))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<IncidentServiceServer<IncidentApi>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(slt_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|error| HubError::Reflection(error.to_string()))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(slt_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|error| HubError::Reflection(error.to_string()))?;
+
+    let (incoming, accept_task) = identity::tls::incoming(listener, tls);
+    let result = Server::builder()
+        .max_connection_age(config.max_connection_age())
+        .layer(GuardLayer::new(authenticator))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(incidents)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+    accept_task.abort();
+    result.map_err(HubError::from)
+}

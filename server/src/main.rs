@@ -1,0 +1,262 @@
+//! `slt-hub`: runs the hub (`serve`), applies migrations (`migrate`) and issues tokens
+//! (`token issue`). Thin: everything real lives in the library.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use slt_hub::config::HubConfig;
+use slt_hub::identity::Role;
+use slt_hub::identity::keys::read_key_file;
+use slt_hub::identity::token::TokenIssuer;
+use slt_hub::store::Store;
+use slt_hub::{dev, identity};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(
+    name = "slt-hub",
+    version,
+    about = "SLT Hub: shared security-incident data for aid agencies"
+)]
+struct Cli {
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub.
+    Serve {
+        /// Create (first start) or reuse a complete dev environment in --data-dir and serve it.
+        #[arg(long)]
+        dev: bool,
+        #[command(flatten)]
+        source: ConfigSource,
+        /// Listen address (default: the config's; in dev mode 127.0.0.1:50051).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        source: ConfigSource,
+    },
+    /// Bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Args)]
+struct ConfigSource {
+    /// The hub configuration file.
+    #[arg(long, env = "SLT_HUB_CONFIG", conflicts_with = "data_dir")]
+    config: Option<PathBuf>,
+    /// A dev data directory (its hub.toml is the config).
+    #[arg(long, default_value = "slt-data")]
+    data_dir: PathBuf,
+}
+
+impl ConfigSource {
+    fn path(&self) -> PathBuf {
+        self.config
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("hub.toml"))
+    }
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token signed by this hub and print it.
+    Issue {
+        #[command(flatten)]
+        source: ConfigSource,
+        /// The organisation the token is for (must match the caller's certificate).
+        #[arg(long)]
+        org: String,
+        /// Who the token identifies within the org.
+        #[arg(long)]
+        sub: String,
+        /// Comma-separated roles (within the org's registered roles).
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// Lifetime: e.g. 30m, 8h, 7d.
+        #[arg(long, default_value = "8h")]
+        ttl: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    identity::tls::install_crypto_provider();
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Serve {
+            dev,
+            source,
+            listen,
+        } => serve(dev, &source, listen).await,
+        Command::Migrate { source } => {
+            let config = HubConfig::load(&source.path())?;
+            Store::open(&config.database_url)
+                .await
+                .context("opening the database")?
+                .close()
+                .await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    source,
+                    org,
+                    sub,
+                    roles,
+                    ttl,
+                },
+        } => issue_token(&source.path(), &org, &sub, &roles, &ttl),
+    }
+}
+
+async fn serve(dev: bool, source: &ConfigSource, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let config_path = if dev {
+        let environment = dev::ensure(&source.data_dir, listen.unwrap_or(dev::DEFAULT_DEV_LISTEN))
+            .context("creating the dev environment")?;
+        if environment.created {
+            tracing::info!(dir = %source.data_dir.display(), "created a new dev environment");
+        }
+        environment.config_path
+    } else {
+        source.path()
+    };
+    let config = HubConfig::load(&config_path)?;
+    let address = listen.unwrap_or(config.listen);
+    let store = Store::open(&config.database_url)
+        .await
+        .context("opening the database")?;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(%bound, hub = %config.hub_id, "SLT Hub serving (mutual TLS)");
+    if dev {
+        print_dev_banner(&source.data_dir, bound);
+    }
+    let result = slt_hub::serve(listener, config, store.clone(), shutdown_signal()).await;
+    store.close().await;
+    result.context("serving")
+}
+
+fn print_dev_banner(dir: &Path, bound: SocketAddr) {
+    let dir = dir.display();
+    println!(
+        "\nSLT Hub dev mode is serving on https://{bound} (data in {dir}).\n\
+         Try, in another terminal (from the repository root):\n\n\
+         \x20 cargo run -q -p slt-client -- --profile {dir}/profiles/ngo-alpha.reporter.toml submit {dir}/examples/incident.json\n\
+         \x20 cargo run -q -p slt-client -- --profile {dir}/profiles/ngo-alpha.reporter.toml list\n\
+         \x20 cargo run -q -p slt-client -- --profile {dir}/profiles/ngo-alpha.reporter.toml get <ID>\n\
+         \x20 cargo run -q -p slt-client -- --profile {dir}/profiles/ngo-beta.analyst.toml get <ID>   # another org: redacted\n\n\
+         Profiles for every dev org and role are in {dir}/profiles/. Stop with Ctrl-C.\n"
+    );
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "could not listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn issue_token(
+    config_path: &Path,
+    org: &str,
+    subject: &str,
+    roles: &[String],
+    ttl: &str,
+) -> anyhow::Result<()> {
+    let config = HubConfig::load(config_path)?;
+    let Some(entry) = config.orgs.iter().find(|entry| entry.id == org) else {
+        bail!("organisation '{org}' is not in {}", config_path.display());
+    };
+    let mut parsed = Vec::new();
+    for name in roles {
+        let role = Role::parse(name.trim()).with_context(|| format!("unknown role '{name}'"))?;
+        if !entry.roles.contains(&role) {
+            bail!("organisation '{org}' may not hold role '{role}'");
+        }
+        parsed.push(role);
+    }
+    let ttl_seconds = parse_ttl(ttl)?;
+    let private = read_key_file(&config.tokens.signing_key)?;
+    let public = read_key_file(&config.tokens.public_key)?;
+    let issuer = TokenIssuer::new(&config.hub_id, &private, &public)?;
+    println!("{}", issuer.issue(org, subject, &parsed, ttl_seconds)?);
+    Ok(())
+}
+
+/// `30s`, `30m`, `8h`, `7d`.
+fn parse_ttl(text: &str) -> anyhow::Result<i64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let number: i64 = number
+        .parse()
+        .with_context(|| format!("--ttl '{text}': expected a number and a unit (s, m, h, d)"))?;
+    let seconds = match unit {
+        "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        "d" => number * 86_400,
+        _ => bail!("--ttl '{text}': the unit must be s, m, h or d"),
+    };
+    if seconds <= 0 {
+        bail!("--ttl must be positive");
+    }
+    Ok(seconds)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

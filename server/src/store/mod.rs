@@ -1,0 +1,174 @@
+//! Persistence. `Store` is the one handle the API layer uses; behind it sits a backend (SQLite
+//! now; PostgreSQL joins as a second variant without touching callers). All SQL lives below this
+//! module. The store never decides access: it is handed a `VisibilityScope` by the caller.
+//!
+//! Every write appends its change-log row in the same transaction, so the change feed can never
+//! disagree with the incidents table.
+
+mod sqlite;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::{IncidentFilter, StoredIncident, VisibilityScope};
+
+/// Errors from the store. Messages never include incident content.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL '{0}' (expected sqlite://PATH)")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data could not be read back ({0}); the database may be damaged")]
+    Corrupt(String),
+    #[error("incident not found")]
+    NotFound,
+    #[error("version mismatch: the incident is at version {current}")]
+    VersionMismatch { current: u64 },
+}
+
+/// What a submit did with one incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubmitOutcome {
+    Created,
+    /// Already stored with the same content by the same org.
+    Unchanged {
+        version: u64,
+    },
+    /// The id exists with other content (or belongs to another org).
+    Conflict {
+        existing_version: u64,
+        existing_org: String,
+    },
+}
+
+/// One incident to create, with the hash of its submission (the idempotency check).
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub incident: StoredIncident,
+    pub submit_hash: String,
+}
+
+/// The kind of a change-log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Create,
+    Amend,
+    Retract,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Create => "CREATE",
+            ChangeKind::Amend => "AMEND",
+            ChangeKind::Retract => "RETRACT",
+        }
+    }
+}
+
+/// A page request over the incidents visible within a scope.
+#[derive(Debug, Clone)]
+pub struct ListQuery<'a> {
+    pub scope: &'a VisibilityScope,
+    pub filter: &'a IncidentFilter,
+    /// Continue after this row key (from a previous page).
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+/// One page of incidents with their row keys, and whether more follow.
+#[derive(Debug)]
+pub struct ListPage {
+    pub rows: Vec<(i64, StoredIncident)>,
+    pub more: bool,
+}
+
+/// The hub's database.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies pending migrations.
+    /// `sqlite://PATH` (relative paths resolve against the working directory).
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let backend = sqlite::SqliteStore::open(path).await?;
+            return Ok(Store {
+                backend: Backend::Sqlite(backend),
+            });
+        }
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+
+    /// Creates a batch atomically: either every CREATED incident and its change-log row is
+    /// written, or nothing is. Incidents whose id exists already are reported, not written.
+    pub async fn submit(&self, batch: &[NewIncident]) -> Result<Vec<SubmitOutcome>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.submit(batch).await,
+        }
+    }
+
+    /// One incident with its private annex.
+    pub async fn get(&self, id: Uuid) -> Result<Option<StoredIncident>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.get(id).await,
+        }
+    }
+
+    /// A page of incidents within the scope matching the filter, in row order.
+    pub async fn list(&self, query: &ListQuery<'_>) -> Result<ListPage, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.list(query).await,
+        }
+    }
+
+    /// Replaces an incident if its stored version is `expected_version`; `incident.version`
+    /// must already be the new version. Appends a change-log entry of `kind`.
+    pub async fn update(
+        &self,
+        incident: &StoredIncident,
+        expected_version: u64,
+        kind: ChangeKind,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.update(incident, expected_version, kind).await,
+        }
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(store) => store.close().await,
+        }
+    }
+}
+
+/// RFC 3339 text for a timestamp (storage form).
+fn timestamp_text(at: OffsetDateTime) -> Result<String, StoreError> {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .map_err(|error| StoreError::Corrupt(format!("timestamp: {error}")))
+}
+
+fn parse_timestamp(text: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|error| StoreError::Corrupt(format!("timestamp: {error}")))
+}
+
+/// Versions are u64 on the wire and i64 in SQL; they never come near the limit.
+fn version_to_sql(version: u64) -> i64 {
+    i64::try_from(version).unwrap_or(i64::MAX)
+}
+
+fn version_from_sql(version: i64) -> u64 {
+    u64::try_from(version).unwrap_or(0)
+}

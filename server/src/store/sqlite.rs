@@ -1,0 +1,459 @@
+//! The SQLite backend: one file in WAL mode, writes in `BEGIN IMMEDIATE` transactions (so two
+//! writers queue instead of failing to upgrade a read lock), and multi-row INSERTs per batch
+//! because sqlx pays a fixed cost per statement.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use super::{
+    ChangeKind, ListPage, ListQuery, NewIncident, StoreError, SubmitOutcome, parse_timestamp,
+    timestamp_text, version_from_sql, version_to_sql,
+};
+use crate::domain::{IncidentContent, OrgType, PrivateAnnex, StoredIncident, Verification};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Rows per multi-row INSERT: well under SQLite's 32,766 bind parameters at 19 columns.
+const INSERT_CHUNK: usize = 500;
+
+const SELECT_INCIDENT: &str = "SELECT i.row_id, i.id, i.version, i.origin_org, i.origin_hub, \
+     i.origin_org_type, i.reported_at, i.updated_at, i.retraction_reason, i.content, \
+     p.content AS private_content \
+     FROM incidents i LEFT JOIN incident_private p ON p.incident_id = i.id";
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn submit(&self, batch: &[NewIncident]) -> Result<Vec<SubmitOutcome>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+
+        // What already exists, by id.
+        let mut existing: HashMap<Uuid, (String, u64, String)> = HashMap::new();
+        for chunk in batch.chunks(INSERT_CHUNK) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT id, submit_hash, version, origin_org FROM incidents WHERE id IN (",
+            );
+            let mut ids = query.separated(", ");
+            for item in chunk {
+                ids.push_bind(item.incident.id.to_string());
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&mut *tx).await? {
+                let id = parse_uuid(row.try_get("id")?)?;
+                existing.insert(
+                    id,
+                    (
+                        row.try_get("submit_hash")?,
+                        version_from_sql(row.try_get("version")?),
+                        row.try_get("origin_org")?,
+                    ),
+                );
+            }
+        }
+
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut to_create: Vec<&NewIncident> = Vec::new();
+        for item in batch {
+            let incident = &item.incident;
+            let outcome = match existing.get(&incident.id) {
+                Some((hash, version, org))
+                    if *hash == item.submit_hash && *org == incident.origin_org =>
+                {
+                    SubmitOutcome::Unchanged { version: *version }
+                }
+                Some((_, version, org)) => SubmitOutcome::Conflict {
+                    existing_version: *version,
+                    existing_org: org.clone(),
+                },
+                None => {
+                    // Later duplicates of this id within the same batch compare against it.
+                    existing.insert(
+                        incident.id,
+                        (item.submit_hash.clone(), 1, incident.origin_org.clone()),
+                    );
+                    to_create.push(item);
+                    SubmitOutcome::Created
+                }
+            };
+            outcomes.push(outcome);
+        }
+
+        for chunk in to_create.chunks(INSERT_CHUNK) {
+            insert_incidents(&mut tx, chunk).await?;
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Option<StoredIncident>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("{SELECT_INCIDENT} WHERE i.id = ?"));
+        let row = sqlx::query(sql)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| decode_incident(&row)).transpose()
+    }
+
+    pub async fn list(&self, query: &ListQuery<'_>) -> Result<ListPage, StoreError> {
+        let mut sql = QueryBuilder::<Sqlite>::new(SELECT_INCIDENT);
+        sql.push(" WHERE i.row_id > ");
+        sql.push_bind(query.after.unwrap_or(0));
+
+        // Visibility: own org, or a shared distribution.
+        sql.push(" AND (i.origin_org = ");
+        sql.push_bind(query.scope.own_org.clone());
+        if !query.scope.shared_distributions.is_empty() {
+            sql.push(" OR i.distribution IN (");
+            let mut list = sql.separated(", ");
+            for distribution in &query.scope.shared_distributions {
+                list.push_bind(distribution.as_str());
+            }
+            sql.push(")");
+        }
+        sql.push(")");
+
+        let filter = query.filter;
+        push_in(&mut sql, "i.country", filter.countries.iter().cloned());
+        push_in(&mut sql, "i.admin1_key", filter.admin1.iter().cloned());
+        if let Some(from) = filter.occurred_from {
+            sql.push(" AND i.occurred_on >= ");
+            sql.push_bind(from.to_string());
+        }
+        if let Some(to) = filter.occurred_to {
+            sql.push(" AND i.occurred_on <= ");
+            sql.push_bind(to.to_string());
+        }
+        push_in(
+            &mut sql,
+            "i.threat_category",
+            filter
+                .threat_categories
+                .iter()
+                .map(|c| c.as_str().to_string()),
+        );
+        if filter.verifications.is_empty() {
+            sql.push(" AND i.verification <> ");
+            sql.push_bind(Verification::Retracted.as_str());
+        } else {
+            push_in(
+                &mut sql,
+                "i.verification",
+                filter.verifications.iter().map(|v| v.as_str().to_string()),
+            );
+        }
+        push_in(&mut sql, "i.origin_org", filter.origin_orgs.iter().cloned());
+        if !filter.incident_types.is_empty() {
+            sql.push(
+                " AND i.row_id IN (SELECT incident_row FROM incident_types WHERE incident_type IN (",
+            );
+            let mut list = sql.separated(", ");
+            for kind in &filter.incident_types {
+                list.push_bind(kind.as_str());
+            }
+            sql.push("))");
+        }
+        sql.push(" ORDER BY i.row_id LIMIT ");
+        // One extra row tells whether another page follows.
+        sql.push_bind(i64::from(query.limit) + 1);
+
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        let more = rows.len() > query.limit as usize;
+        let rows = rows
+            .iter()
+            .take(query.limit as usize)
+            .map(|row| Ok((row.try_get::<i64, _>("row_id")?, decode_incident(row)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(ListPage { rows, more })
+    }
+
+    pub async fn update(
+        &self,
+        incident: &StoredIncident,
+        expected_version: u64,
+        kind: ChangeKind,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let current = sqlx::query(
+            "SELECT row_id, version, distribution, sharing_group FROM incidents WHERE id = ?",
+        )
+        .bind(incident.id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let row_id: i64 = current.try_get("row_id")?;
+        let current_version = version_from_sql(current.try_get("version")?);
+        if current_version != expected_version {
+            return Err(StoreError::VersionMismatch {
+                current: current_version,
+            });
+        }
+        let old_distribution: String = current.try_get("distribution")?;
+        let old_group: Option<String> = current.try_get("sharing_group")?;
+        let content = &incident.content;
+        let distribution_changed =
+            old_distribution != content.distribution.as_str() || old_group != content.sharing_group;
+
+        sqlx::query(
+            "UPDATE incidents SET version = ?, updated_at = ?, country = ?, admin1_key = ?, \
+             occurred_on = ?, threat_category = ?, verification = ?, distribution = ?, \
+             sharing_group = ?, tlp = ?, retraction_reason = ?, content = ? WHERE row_id = ?",
+        )
+        .bind(version_to_sql(incident.version))
+        .bind(timestamp_text(incident.updated_at)?)
+        .bind(&content.country)
+        .bind(admin1_key(content))
+        .bind(content.occurred_on.to_string())
+        .bind(content.threat_category.as_str())
+        .bind(content.verification.as_str())
+        .bind(content.distribution.as_str())
+        .bind(&content.sharing_group)
+        .bind(content.tlp.as_str())
+        .bind(&incident.retraction_reason)
+        .bind(encode_json(content)?)
+        .bind(row_id)
+        .execute(&mut *tx)
+        .await?;
+
+        sqlx::query("DELETE FROM incident_types WHERE incident_row = ?")
+            .bind(row_id)
+            .execute(&mut *tx)
+            .await?;
+        insert_types(&mut tx, &[(row_id, incident)]).await?;
+
+        sqlx::query("DELETE FROM incident_private WHERE incident_id = ?")
+            .bind(incident.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        insert_private(&mut tx, &[incident]).await?;
+
+        insert_changes(&mut tx, &[incident], kind, distribution_changed).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// ` AND column IN (?, ...)` when `values` is not empty.
+fn push_in(sql: &mut QueryBuilder<Sqlite>, column: &str, values: impl Iterator<Item = String>) {
+    let values: Vec<String> = values.collect();
+    if values.is_empty() {
+        return;
+    }
+    sql.push(format!(" AND {column} IN ("));
+    let mut list = sql.separated(", ");
+    for value in values {
+        list.push_bind(value);
+    }
+    sql.push(")");
+}
+
+async fn insert_incidents(
+    tx: &mut Transaction<'static, Sqlite>,
+    batch: &[&NewIncident],
+) -> Result<(), StoreError> {
+    let mut rows = Vec::with_capacity(batch.len());
+    for item in batch {
+        let incident = &item.incident;
+        rows.push((
+            item,
+            timestamp_text(incident.reported_at)?,
+            timestamp_text(incident.updated_at)?,
+            encode_json(&incident.content)?,
+        ));
+    }
+    let mut sql = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO incidents (id, version, origin_org, origin_hub, origin_org_type, \
+         reported_at, updated_at, country, admin1_key, occurred_on, threat_category, \
+         verification, distribution, sharing_group, tlp, retraction_reason, submit_hash, content) ",
+    );
+    sql.push_values(
+        &rows,
+        |mut values, (item, reported_at, updated_at, content_json)| {
+            let incident = &item.incident;
+            let content = &incident.content;
+            values
+                .push_bind(incident.id.to_string())
+                .push_bind(version_to_sql(incident.version))
+                .push_bind(incident.origin_org.clone())
+                .push_bind(incident.origin_hub.clone())
+                .push_bind(incident.origin_org_type.as_str())
+                .push_bind(reported_at.clone())
+                .push_bind(updated_at.clone())
+                .push_bind(content.country.clone())
+                .push_bind(admin1_key(content))
+                .push_bind(content.occurred_on.to_string())
+                .push_bind(content.threat_category.as_str())
+                .push_bind(content.verification.as_str())
+                .push_bind(content.distribution.as_str())
+                .push_bind(content.sharing_group.clone())
+                .push_bind(content.tlp.as_str())
+                .push_bind(incident.retraction_reason.clone())
+                .push_bind(item.submit_hash.clone())
+                .push_bind(content_json.clone());
+        },
+    );
+    sql.push(" RETURNING row_id, id");
+    let mut row_ids: HashMap<Uuid, i64> = HashMap::with_capacity(batch.len());
+    for row in sql.build().fetch_all(&mut **tx).await? {
+        row_ids.insert(parse_uuid(row.try_get("id")?)?, row.try_get("row_id")?);
+    }
+    let mut typed = Vec::with_capacity(batch.len());
+    for item in batch {
+        let row_id = *row_ids
+            .get(&item.incident.id)
+            .ok_or_else(|| StoreError::Corrupt("insert returned no row id".into()))?;
+        typed.push((row_id, &item.incident));
+    }
+    insert_types(tx, &typed).await?;
+    let incidents: Vec<&StoredIncident> = batch.iter().map(|item| &item.incident).collect();
+    insert_private(tx, &incidents).await?;
+    insert_changes(tx, &incidents, ChangeKind::Create, false).await?;
+    Ok(())
+}
+
+async fn insert_types(
+    tx: &mut Transaction<'static, Sqlite>,
+    incidents: &[(i64, &StoredIncident)],
+) -> Result<(), StoreError> {
+    let pairs: Vec<(i64, &'static str)> = incidents
+        .iter()
+        .flat_map(|(row_id, incident)| {
+            incident
+                .content
+                .incident_types
+                .iter()
+                .map(move |kind| (*row_id, kind.as_str()))
+        })
+        .collect();
+    for chunk in pairs.chunks(INSERT_CHUNK * 4) {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO incident_types (incident_row, incident_type) ",
+        );
+        sql.push_values(chunk, |mut values, (row_id, kind)| {
+            values.push_bind(*row_id).push_bind(*kind);
+        });
+        sql.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_private(
+    tx: &mut Transaction<'static, Sqlite>,
+    incidents: &[&StoredIncident],
+) -> Result<(), StoreError> {
+    let mut rows = Vec::new();
+    for incident in incidents {
+        if let Some(private) = incident.private.as_ref().filter(|p| !p.is_empty()) {
+            rows.push((incident.id.to_string(), encode_json(private)?));
+        }
+    }
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut sql =
+            QueryBuilder::<Sqlite>::new("INSERT INTO incident_private (incident_id, content) ");
+        sql.push_values(chunk, |mut values, (id, content)| {
+            values.push_bind(id.clone()).push_bind(content.clone());
+        });
+        sql.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_changes(
+    tx: &mut Transaction<'static, Sqlite>,
+    incidents: &[&StoredIncident],
+    kind: ChangeKind,
+    distribution_changed: bool,
+) -> Result<(), StoreError> {
+    let mut rows = Vec::with_capacity(incidents.len());
+    for incident in incidents {
+        rows.push((incident, timestamp_text(incident.updated_at)?));
+    }
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO change_log (incident_id, version, kind, origin_org, distribution, \
+             sharing_group, distribution_changed, recorded_at) ",
+        );
+        sql.push_values(chunk, |mut values, (incident, recorded_at)| {
+            values
+                .push_bind(incident.id.to_string())
+                .push_bind(version_to_sql(incident.version))
+                .push_bind(kind.as_str())
+                .push_bind(incident.origin_org.clone())
+                .push_bind(incident.content.distribution.as_str())
+                .push_bind(incident.content.sharing_group.clone())
+                .push_bind(distribution_changed)
+                .push_bind(recorded_at.clone());
+        });
+        sql.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn admin1_key(content: &IncidentContent) -> Option<String> {
+    content
+        .admin1
+        .as_ref()
+        .map(|area| area.name.trim().to_lowercase())
+}
+
+fn encode_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+fn parse_uuid(text: String) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(&text).map_err(|_| StoreError::Corrupt("incident id is not a UUID".into()))
+}
+
+fn decode_incident(row: &SqliteRow) -> Result<StoredIncident, StoreError> {
+    let content: String = row.try_get("content")?;
+    let content: IncidentContent = serde_json::from_str(&content)
+        .map_err(|error| StoreError::Corrupt(format!("incident content: {error}")))?;
+    let private: Option<String> = row.try_get("private_content")?;
+    let private = private
+        .map(|json| serde_json::from_str::<PrivateAnnex>(&json))
+        .transpose()
+        .map_err(|error| StoreError::Corrupt(format!("private annex: {error}")))?;
+    let org_type: String = row.try_get("origin_org_type")?;
+    Ok(StoredIncident {
+        id: parse_uuid(row.try_get("id")?)?,
+        version: version_from_sql(row.try_get("version")?),
+        origin_org: row.try_get("origin_org")?,
+        origin_hub: row.try_get("origin_hub")?,
+        origin_org_type: OrgType::parse(&org_type)
+            .ok_or_else(|| StoreError::Corrupt("origin org type".into()))?,
+        reported_at: parse_timestamp(&row.try_get::<String, _>("reported_at")?)?,
+        updated_at: parse_timestamp(&row.try_get::<String, _>("updated_at")?)?,
+        retraction_reason: row.try_get("retraction_reason")?,
+        content,
+        private,
+    })
+}
