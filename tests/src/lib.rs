@@ -1,1 +1,299 @@
+//! Test harness for end-to-end tests: a real hub on 127.0.0.1:0 with a real PKI (rcgen) in a
+//! temp dir, real mutual TLS, a real SQLite file, and the real SDK. Nothing is mocked.
 
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use slt_client::{HubClient, Profile, proto as pb};
+use slt_hub::config::{HubConfig, TlsFiles, TokenFiles};
+use slt_hub::identity::Role;
+use slt_hub::identity::keys;
+use slt_hub::identity::token::TokenIssuer;
+use slt_hub::pki::{self, CertificateAuthority, IssuedCert, LeafSpec};
+use slt_hub::store::Store;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use slt_hub::dev::{DEV_HUB_ID, DEV_TRUST_DOMAIN};
+
+/// One token lifetime for tests: long enough for any test.
+pub const TEST_TOKEN_TTL: i64 = 3600;
+
+/// A running hub and the material to talk to it.
+pub struct TestHub {
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    pub ca: CertificateAuthority,
+    pub issuer: TokenIssuer,
+    pub config: HubConfig,
+    org_certs: Mutex<HashMap<String, IssuedCert>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), slt_hub::HubError>>>,
+}
+
+impl TestHub {
+    /// Starts a hub with the dev organisations (undss, unhcr, ngo-alpha, ngo-beta, ...).
+    pub async fn start() -> TestHub {
+        slt_hub::identity::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca = CertificateAuthority::create(DEV_TRUST_DOMAIN).expect("CA");
+        let pki_dir = dir.path().join("pki");
+        pki::write_public(&pki_dir.join("ca.pem"), &ca.cert_pem).expect("write");
+        pki::write_public(&pki_dir.join("crl.pem"), &ca.empty_crl().expect("crl")).expect("write");
+        let hub_cert = ca
+            .issue(&LeafSpec::hub(
+                DEV_TRUST_DOMAIN,
+                DEV_HUB_ID,
+                &["localhost"],
+                &["127.0.0.1".parse().expect("ip")],
+            ))
+            .expect("hub cert");
+        pki::write_public(&pki_dir.join("hub.pem"), &hub_cert.cert_pem).expect("write");
+        pki::write_secret(&pki_dir.join("hub.key"), &hub_cert.key_pem).expect("write");
+        let token_keys = keys::generate_ed25519().expect("keys");
+        pki::write_secret(&pki_dir.join("token.key"), &token_keys.private_pem).expect("write");
+        pki::write_public(&pki_dir.join("token.pub.pem"), &token_keys.public_pem).expect("write");
+        let issuer = TokenIssuer::new(DEV_HUB_ID, &token_keys.private_pem, &token_keys.public_pem)
+            .expect("issuer");
+
+        let config = HubConfig {
+            hub_id: DEV_HUB_ID.into(),
+            trust_domain: DEV_TRUST_DOMAIN.into(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            database_url: format!("sqlite://{}", dir.path().join("hub.db").display()),
+            max_connection_age_seconds: 3600,
+            tls: TlsFiles {
+                ca: pki_dir.join("ca.pem"),
+                crl: Some(pki_dir.join("crl.pem")),
+                cert: pki_dir.join("hub.pem"),
+                key: pki_dir.join("hub.key"),
+            },
+            tokens: TokenFiles {
+                signing_key: pki_dir.join("token.key"),
+                public_key: pki_dir.join("token.pub.pem"),
+            },
+            orgs: slt_hub::dev::dev_orgs(),
+        };
+        let mut hub = TestHub {
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            dir,
+            ca,
+            issuer,
+            config,
+            org_certs: Mutex::new(HashMap::new()),
+            shutdown: None,
+            task: None,
+        };
+        hub.launch().await;
+        hub
+    }
+
+    async fn launch(&mut self) {
+        let store = Store::open(&self.config.database_url)
+            .await
+            .expect("open store");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        self.addr = listener.local_addr().expect("addr");
+        let (sender, receiver) = oneshot::channel::<()>();
+        let config = self.config.clone();
+        self.task = Some(tokio::spawn(async move {
+            let result = slt_hub::serve(listener, config, store.clone(), async {
+                let _ = receiver.await;
+            })
+            .await;
+            store.close().await;
+            result
+        }));
+        self.shutdown = Some(sender);
+    }
+
+    /// Stops the hub and starts it again on the same database (a new port).
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.launch().await;
+    }
+
+    /// Stops the hub and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(sender) = self.shutdown.take() {
+            let _ = sender.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("hub task").expect("hub ran cleanly");
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The org's client certificate (issued once per hub).
+    pub fn org_cert(&self, org: &str) -> IssuedCert {
+        let mut certs = self.org_certs.lock().expect("lock");
+        certs
+            .entry(org.to_string())
+            .or_insert_with(|| {
+                self.ca
+                    .issue(&LeafSpec::org(DEV_TRUST_DOMAIN, org))
+                    .expect("org cert")
+            })
+            .clone()
+    }
+
+    /// A valid token for `org` with `roles`.
+    pub fn token(&self, org: &str, roles: &[Role]) -> String {
+        self.issuer
+            .issue(org, &format!("tester@{org}"), roles, TEST_TOKEN_TTL)
+            .expect("token")
+    }
+
+    /// Writes a profile with the given certificate and token text; returns it loaded.
+    pub fn profile_with(&self, name: &str, cert: &IssuedCert, token: &str) -> Profile {
+        let base = self.dir.path().join("clients").join(name);
+        std::fs::create_dir_all(&base).expect("dir");
+        std::fs::write(base.join("cert.pem"), &cert.cert_pem).expect("write");
+        std::fs::write(base.join("key.pem"), &cert.key_pem).expect("write");
+        std::fs::write(base.join("token.jwt"), token).expect("write");
+        let profile = format!(
+            "endpoint = \"{}\"\nca = \"{}\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\ntoken = \"token.jwt\"\n",
+            self.endpoint(),
+            self.config.tls.ca.display()
+        );
+        let path = base.join("profile.toml");
+        std::fs::write(&path, profile).expect("write");
+        Profile::load(&path).expect("profile")
+    }
+
+    /// A profile for `org` with `roles`.
+    pub fn profile(&self, org: &str, roles: &[Role]) -> Profile {
+        let name = format!(
+            "{org}.{}",
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join("+")
+        );
+        self.profile_with(&name, &self.org_cert(org), &self.token(org, roles))
+    }
+
+    /// A connected SDK client for `org` with `roles`.
+    pub async fn client(&self, org: &str, roles: &[Role]) -> HubClient {
+        HubClient::connect(&self.profile(org, roles))
+            .await
+            .expect("connect")
+    }
+
+    /// Where the hub's CA certificate is.
+    pub fn ca_path(&self) -> &Path {
+        &self.config.tls.ca
+    }
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        if let Some(sender) = self.shutdown.take() {
+            let _ = sender.send(());
+        }
+    }
+}
+
+/// A realistic incident with every section filled, including a T3 annex.
+pub fn sample_incident(id: uuid::Uuid) -> pb::Incident {
+    use pb::*;
+    Incident {
+        id: id.to_string(),
+        occurred_on: Some(slt_proto::google::r#type::Date {
+            year: 2024,
+            month: 5,
+            day: 16,
+        }),
+        date_precision: DatePrecision::Day as i32,
+        country: "SSD".into(),
+        admin1: Some(AdminArea {
+            name: "Jonglei".into(),
+            pcode: "SS03".into(),
+        }),
+        admin2: Some(AdminArea {
+            name: "Bor South".into(),
+            pcode: String::new(),
+        }),
+        locality: "Bor".into(),
+        location: Some(Location {
+            latitude: 6.20921,
+            longitude: 31.55894,
+            precision: GeoPrecision::Km1 as i32,
+        }),
+        threat_category: ThreatCategory::Crime as i32,
+        incident_types: vec![
+            IncidentType::Robbery as i32,
+            IncidentType::AttackOnConvoy as i32,
+        ],
+        means_of_attack: MeansOfAttack::Shooting as i32,
+        attack_context: AttackContext::Ambush as i32,
+        location_type: LocationType::Road as i32,
+        motive: Motive::Economic as i32,
+        perpetrator_type: PerpetratorType::Criminal as i32,
+        perpetrator_name: "Unidentified armed group".into(),
+        affected_org_types: Some(AffectedOrgTypes {
+            ingo: 1,
+            ..Default::default()
+        }),
+        victims: vec![
+            VictimCount {
+                outcome: VictimOutcome::Injured as i32,
+                staff: StaffCategory::National as i32,
+                sex: Sex::Male as i32,
+                count: 2,
+                estimated: false,
+            },
+            VictimCount {
+                outcome: VictimOutcome::Injured as i32,
+                staff: StaffCategory::National as i32,
+                sex: Sex::Female as i32,
+                count: 1,
+                estimated: false,
+            },
+        ],
+        ops_impact: OpsImpact::Delayed as i32,
+        source_type: SourceType::FocalPoint as i32,
+        verification: Verification::Pending as i32,
+        narrative: "Convoy stopped on the Bor road; two staff injured, one vehicle taken.".into(),
+        private: Some(PrivateAnnex {
+            victim_identities: vec![VictimIdentity {
+                name: "CANARY-VICTIM-NAME".into(),
+                role: "driver".into(),
+                contact: "CANARY-NEXT-OF-KIN".into(),
+            }],
+            reporter_contact: "CANARY-REPORTER-CONTACT".into(),
+            internal_narrative: "CANARY-INTERNAL-NARRATIVE".into(),
+            external_case_refs: vec!["CASE-1234".into()],
+        }),
+        external_refs: Some(ExternalRefs {
+            awsd: "9999".into(),
+            ..Default::default()
+        }),
+        distribution: Distribution::Community as i32,
+        tlp: Tlp::Amber as i32,
+        ..Default::default()
+    }
+}
+
+/// A fresh incident id.
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+/// The workspace root (for proto files and scripts).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
