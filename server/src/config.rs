@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::OrgEntry;
 use crate::identity::tls::TlsPaths;
+use crate::policy::SharingGroup;
 
 /// Environment variable that overrides `database_url` in every mode.
 pub const DATABASE_URL_ENV: &str = "SLT_HUB_DATABASE_URL";
@@ -31,9 +32,15 @@ pub struct HubConfig {
     pub max_connection_age_seconds: u64,
     pub tls: TlsFiles,
     pub tokens: TokenFiles,
+    /// The redaction policy file; the built-in policy when absent.
+    #[serde(default)]
+    pub policy: Option<PathBuf>,
     /// The organisations registered on this hub.
     #[serde(default)]
     pub orgs: Vec<OrgEntry>,
+    /// Hub-managed sharing groups.
+    #[serde(default)]
+    pub sharing_groups: Vec<SharingGroup>,
 }
 
 fn default_max_connection_age() -> u64 {
@@ -110,6 +117,9 @@ impl HubConfig {
         resolve(&mut self.tls.key);
         resolve(&mut self.tokens.signing_key);
         resolve(&mut self.tokens.public_key);
+        if let Some(policy) = self.policy.as_mut() {
+            resolve(policy);
+        }
         if let Some(file) = self.database_url.strip_prefix("sqlite://") {
             let file = Path::new(file);
             if file.is_relative() {
@@ -125,6 +135,19 @@ impl HubConfig {
         for org in &self.orgs {
             if !crate::identity::peer::is_valid_id(&org.id) {
                 return Err(format!("orgs: '{}' is not a valid org id", org.id));
+            }
+        }
+        for group in &self.sharing_groups {
+            if !crate::identity::peer::is_valid_id(&group.id) {
+                return Err(format!("sharing_groups: '{}' is not a valid id", group.id));
+            }
+            for org in std::iter::once(&group.owner).chain(&group.members) {
+                if !self.orgs.iter().any(|entry| &entry.id == org) {
+                    return Err(format!(
+                        "sharing_groups: '{}' names '{org}', which is not in orgs",
+                        group.id
+                    ));
+                }
             }
         }
         Ok(())

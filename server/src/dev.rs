@@ -14,6 +14,7 @@ use crate::identity::keys::{self, KeyError};
 use crate::identity::token::TokenIssuer;
 use crate::identity::{OrgEntry, Role};
 use crate::pki::{self, CertificateAuthority, LeafSpec, PkiError};
+use crate::policy::SharingGroup;
 
 pub const DEV_TRUST_DOMAIN: &str = "slt.dev";
 pub const DEV_HUB_ID: &str = "dev-hub";
@@ -194,8 +195,19 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
             signing_key: "pki/token-signing.key".into(),
             public_key: "pki/token-signing.pub.pem".into(),
         },
+        policy: Some("policy.toml".into()),
         orgs,
+        sharing_groups: vec![SharingGroup {
+            id: "ssd-ngo-forum".into(),
+            name: "South Sudan NGO security forum".into(),
+            owner: "ngo-alpha".into(),
+            members: vec!["ngo-alpha".into(), "ngo-beta".into()],
+        }],
     };
+    pki::write_public(
+        &dir.join("policy.toml"),
+        crate::policy::rules::DEFAULT_POLICY_TOML,
+    )?;
     let text =
         toml::to_string_pretty(&config).map_err(|error| DevError::Config(error.to_string()))?;
     pki::write_public(

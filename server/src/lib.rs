@@ -49,6 +49,8 @@ pub enum HubError {
     Tls(#[from] identity::tls::TlsError),
     #[error(transparent)]
     Key(#[from] identity::keys::KeyError),
+    #[error(transparent)]
+    Policy(#[from] policy::PolicyError),
     #[error("server reflection could not be set up: {0}")]
     Reflection(String),
     #[error("gRPC server failed: {0}")]
@@ -73,8 +75,11 @@ pub async fn serve(
         (*orgs).clone(),
     ));
 
+    let policy = Arc::new(load_policy(&config)?);
+    tracing::info!(policy_version = policy.version(), "policy loaded");
+
     let incidents =
-        IncidentServiceServer::new(IncidentApi::new(store, config.hub_id.clone(), orgs))
+        IncidentServiceServer::new(IncidentApi::new(store, config.hub_id.clone(), orgs, policy))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
@@ -105,4 +110,16 @@ pub async fn serve(
         .await;
     accept_task.abort();
     result.map_err(HubError::from)
+}
+
+/// The policy engine for a config: its policy file (or the built-in policy) and its groups.
+pub fn load_policy(config: &HubConfig) -> Result<policy::PolicyEngine, policy::PolicyError> {
+    let rules = match &config.policy {
+        Some(path) => policy::PolicyRules::load(path)?,
+        None => policy::PolicyRules::builtin()?,
+    };
+    Ok(policy::PolicyEngine::new(
+        rules,
+        policy::SharingGroups::new(config.sharing_groups.clone()),
+    ))
 }

@@ -78,7 +78,14 @@ impl TestHub {
                 signing_key: pki_dir.join("token.key"),
                 public_key: pki_dir.join("token.pub.pem"),
             },
+            policy: None,
             orgs: slt_hub::dev::dev_orgs(),
+            sharing_groups: vec![slt_hub::policy::SharingGroup {
+                id: "ssd-ngo-forum".into(),
+                name: "South Sudan NGO security forum".into(),
+                owner: "ngo-alpha".into(),
+                members: vec!["ngo-alpha".into(), "ngo-beta".into()],
+            }],
         };
         let mut hub = TestHub {
             addr: "127.0.0.1:0".parse().expect("addr"),

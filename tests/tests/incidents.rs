@@ -45,6 +45,7 @@ async fn submit_get_amend_retract_round_trip() {
     expected.origin_org_type = stored.origin_org_type;
     expected.reported_at = stored.reported_at;
     expected.updated_at = stored.updated_at;
+    expected.viewer_tier = pb::AccessTier::T3 as i32;
     assert_eq!(stored, expected, "what was submitted comes back unchanged");
 
     // Amend with the right version.
@@ -511,7 +512,10 @@ async fn org_only_incidents_and_the_private_annex_stay_with_the_origin_org() {
     let t2 = undss.get(&shared.id).await.expect("get");
     assert_eq!(t2.narrative, shared.narrative);
     assert_eq!(t2.origin_org, "ngo-alpha");
-    assert_eq!(t2.redacted_fields, ["private"]);
+    assert_eq!(t2.redacted_fields, ["private", "location"]);
+    assert_eq!(t2.viewer_tier, pb::AccessTier::T2 as i32);
+    let rounded = t2.location.expect("location at 0.01 degree");
+    assert_eq!((rounded.latitude, rounded.longitude), (6.21, 31.56));
 
     // Within the origin org: the analyst is T2 (no annex); reporters and focal points are T3.
     let mut alpha_analyst = hub.client("ngo-alpha", ANALYST).await;

@@ -9,7 +9,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::domain::{self, IncidentContent, IncidentDraft, IncidentFilter, Violations, validate};
-use crate::policy::RedactedIncident;
+use crate::policy::{RedactedIncident, RedactionAction, Tier};
 
 /// A domain enum that has a proto twin named `<PREFIX><NAME>`.
 pub trait WireEnum: Sized + Copy {
@@ -318,13 +318,35 @@ fn enums<E: WireEnum>(violations: &mut Violations, field: &str, values: &[i32]) 
         .collect()
 }
 
-/// Encodes an incident that has passed the policy engine.
+/// Encodes an incident that has passed the policy engine. Every field the engine marked
+/// `Removed` is cleared from the message, whatever the domain value still holds.
 pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
-    let RedactedIncident {
-        incident,
-        redacted_fields,
-        ..
-    } = redacted;
+    let redacted_fields = redacted.redacted_fields();
+    let redactions: Vec<pb::Redaction> = redacted
+        .redactions
+        .iter()
+        .map(|redaction| pb::Redaction {
+            field: redaction.field.to_string(),
+            action: match redaction.action {
+                RedactionAction::Removed => pb::RedactionAction::Removed as i32,
+                RedactionAction::Generalised => pb::RedactionAction::Generalised as i32,
+            },
+            detail: redaction.detail.clone(),
+        })
+        .collect();
+    let removed: Vec<&'static str> = redacted
+        .redactions
+        .iter()
+        .filter(|redaction| redaction.action == RedactionAction::Removed)
+        .map(|redaction| redaction.field)
+        .collect();
+    let viewer_tier = match redacted.tier {
+        Tier::T0 => pb::AccessTier::T0,
+        Tier::T1 => pb::AccessTier::T1,
+        Tier::T2 => pb::AccessTier::T2,
+        Tier::T3 => pb::AccessTier::T3,
+    } as i32;
+    let incident = redacted.incident;
     let content = incident.content;
     let area = |area: Option<domain::AdminArea>| {
         area.map(|area| pb::AdminArea {
@@ -333,7 +355,7 @@ pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
         })
     };
     let wire = |value: Option<i32>| value.unwrap_or(0);
-    pb::Incident {
+    let mut message = pb::Incident {
         id: incident.id.to_string(),
         version: incident.version,
         origin_org: incident.origin_org,
@@ -411,7 +433,55 @@ pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
         retraction_reason: incident.retraction_reason.unwrap_or_default(),
         updated_at: Some(timestamp_to_proto(incident.updated_at)),
         redacted_fields,
+        redactions,
+        viewer_tier,
+    };
+    for field in removed {
+        clear_field(&mut message, field);
     }
+    message
+}
+
+/// Clears one top-level field of an Incident message; `false` for a name it does not know.
+fn clear_field(message: &mut pb::Incident, field: &str) -> bool {
+    match field {
+        "id" => message.id.clear(),
+        "version" => message.version = 0,
+        "origin_org" => message.origin_org.clear(),
+        "origin_hub" => message.origin_hub.clear(),
+        "origin_org_type" => message.origin_org_type = 0,
+        "occurred_on" => message.occurred_on = None,
+        "date_precision" => message.date_precision = 0,
+        "reported_at" => message.reported_at = None,
+        "country" => message.country.clear(),
+        "admin1" => message.admin1 = None,
+        "admin2" => message.admin2 = None,
+        "locality" => message.locality.clear(),
+        "location" => message.location = None,
+        "threat_category" => message.threat_category = 0,
+        "incident_types" => message.incident_types.clear(),
+        "means_of_attack" => message.means_of_attack = 0,
+        "attack_context" => message.attack_context = 0,
+        "location_type" => message.location_type = 0,
+        "motive" => message.motive = 0,
+        "perpetrator_type" => message.perpetrator_type = 0,
+        "perpetrator_name" => message.perpetrator_name.clear(),
+        "affected_org_types" => message.affected_org_types = None,
+        "victims" => message.victims.clear(),
+        "ops_impact" => message.ops_impact = 0,
+        "source_type" => message.source_type = 0,
+        "verification" => message.verification = 0,
+        "narrative" => message.narrative.clear(),
+        "private" => message.private = None,
+        "external_refs" => message.external_refs = None,
+        "distribution" => message.distribution = 0,
+        "sharing_group" => message.sharing_group.clear(),
+        "tlp" => message.tlp = 0,
+        "retraction_reason" => message.retraction_reason.clear(),
+        "updated_at" => message.updated_at = None,
+        _ => return false,
+    }
+    true
 }
 
 #[cfg(test)]
@@ -426,6 +496,17 @@ mod tests {
         }
         assert_eq!(E::from_wire(0), None);
         assert_eq!(E::from_wire(9_999), None);
+    }
+
+    #[test]
+    fn every_policy_field_can_be_cleared_from_the_message() {
+        let mut message = pb::Incident::default();
+        for field in crate::policy::rules::INCIDENT_FIELDS {
+            assert!(
+                clear_field(&mut message, field),
+                "{field} cannot be cleared"
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::guard::principal;
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::domain::{StoredIncident, Verification, Violations, validate};
 use crate::identity::{OrgRegistry, Principal};
-use crate::policy::{self, POLICY_VERSION, RedactedIncident, Tier};
+use crate::policy::{PolicyEngine, RedactedIncident, Tier};
 use crate::store::{ChangeKind, ListQuery, NewIncident, Store, SubmitOutcome};
 
 /// Most incidents in one SubmitIncidents call.
@@ -29,15 +29,26 @@ pub struct IncidentApi {
     store: Store,
     hub_id: String,
     orgs: Arc<OrgRegistry>,
+    policy: Arc<PolicyEngine>,
 }
 
 impl IncidentApi {
-    pub fn new(store: Store, hub_id: String, orgs: Arc<OrgRegistry>) -> Self {
+    pub fn new(
+        store: Store,
+        hub_id: String,
+        orgs: Arc<OrgRegistry>,
+        policy: Arc<PolicyEngine>,
+    ) -> Self {
         Self {
             store,
             hub_id,
             orgs,
+            policy,
         }
+    }
+
+    fn policy_version(&self) -> String {
+        self.policy.version().to_string()
     }
 
     /// The incident if it exists and the caller may see it; NOT_FOUND alike otherwise, so that
@@ -54,17 +65,21 @@ impl IncidentApi {
             .await
             .map_err(store_status)?
             .ok_or_else(not_found)?;
-        let redacted = policy::redact(stored.clone(), principal).ok_or_else(not_found)?;
+        let redacted = self
+            .policy
+            .redact(stored.clone(), principal)
+            .ok_or_else(not_found)?;
         Ok((stored, redacted))
     }
 
     /// Checks the caller may modify a visible incident at `expected_version`.
     fn check_modifiable(
+        &self,
         principal: &Principal,
         stored: &StoredIncident,
         expected_version: u64,
     ) -> Result<(), Status> {
-        if !policy::may_modify(principal, stored) {
+        if !self.policy.may_modify(principal, stored) {
             return Err(Status::permission_denied(
                 "only reporters and focal points of the incident's origin organisation may change it",
             ));
@@ -94,7 +109,7 @@ impl IncidentApi {
             .update(&updated, expected_version, kind)
             .await
             .map_err(store_status)?;
-        let redacted = policy::redact(updated, principal).ok_or_else(|| {
+        let redacted = self.policy.redact(updated, principal).ok_or_else(|| {
             Status::internal("the origin organisation can no longer see its incident")
         })?;
         Ok(incident_to_proto(redacted))
@@ -160,12 +175,17 @@ impl IncidentService for IncidentApi {
             .iter()
             .enumerate()
             .map(|(index, incident)| {
-                convert::draft_from_proto(
-                    &mut violations,
-                    &format!("incidents[{index}]"),
-                    incident,
-                    now,
-                )
+                let prefix = format!("incidents[{index}]");
+                let draft = convert::draft_from_proto(&mut violations, &prefix, incident, now);
+                if let Some(draft) = &draft {
+                    if let Err(reason) = self
+                        .policy
+                        .check_distribution(&principal.org, &draft.content)
+                    {
+                        violations.add(format!("{prefix}.sharing_group"), reason);
+                    }
+                }
+                draft
             })
             .collect();
         if !violations.is_empty() {
@@ -221,7 +241,7 @@ impl IncidentService for IncidentApi {
             .collect();
         Ok(Response::new(pb::SubmitIncidentsResponse {
             results,
-            policy_version: POLICY_VERSION.to_string(),
+            policy_version: self.policy_version(),
         }))
     }
 
@@ -238,7 +258,7 @@ impl IncidentService for IncidentApi {
         let (_, redacted) = self.visible(&principal, id).await?;
         Ok(Response::new(pb::GetIncidentResponse {
             incident: Some(incident_to_proto(redacted)),
-            policy_version: POLICY_VERSION.to_string(),
+            policy_version: self.policy_version(),
         }))
     }
 
@@ -272,11 +292,11 @@ impl IncidentService for IncidentApi {
         }
         let after = after?;
 
-        let Some(scope) = policy::visibility_scope(&principal) else {
+        let Some(scope) = self.policy.visibility_scope(&principal) else {
             return Ok(Response::new(pb::ListIncidentsResponse {
                 incidents: Vec::new(),
                 next_page_token: String::new(),
-                policy_version: POLICY_VERSION.to_string(),
+                policy_version: self.policy_version(),
             }));
         };
         let page = self
@@ -293,7 +313,7 @@ impl IncidentService for IncidentApi {
         let incidents = page
             .rows
             .into_iter()
-            .filter_map(|(_, stored)| policy::redact(stored, &principal))
+            .filter_map(|(_, stored)| self.policy.redact(stored, &principal))
             // The origin org is a T2 field: filtering on it must not reveal it below T2.
             .filter(|redacted| filter.origin_orgs.is_empty() || redacted.tier >= Tier::T2)
             .map(incident_to_proto)
@@ -305,7 +325,7 @@ impl IncidentService for IncidentApi {
         Ok(Response::new(pb::ListIncidentsResponse {
             incidents,
             next_page_token,
-            policy_version: POLICY_VERSION.to_string(),
+            policy_version: self.policy_version(),
         }))
     }
 
@@ -327,11 +347,19 @@ impl IncidentService for IncidentApi {
                 None
             }
         };
+        if let Some(draft) = &draft {
+            if let Err(reason) = self
+                .policy
+                .check_distribution(&principal.org, &draft.content)
+            {
+                violations.add("incident.sharing_group", reason);
+            }
+        }
         let (Some(draft), true) = (draft, violations.is_empty()) else {
             return Err(invalid_argument(violations.into_vec()));
         };
         let (stored, _) = self.visible(&principal, draft.id).await?;
-        Self::check_modifiable(&principal, &stored, request.expected_version)?;
+        self.check_modifiable(&principal, &stored, request.expected_version)?;
 
         let updated = StoredIncident {
             version: stored.version + 1,
@@ -350,7 +378,7 @@ impl IncidentService for IncidentApi {
             .await?;
         Ok(Response::new(pb::AmendIncidentResponse {
             incident: Some(incident),
-            policy_version: POLICY_VERSION.to_string(),
+            policy_version: self.policy_version(),
         }))
     }
 
@@ -374,7 +402,7 @@ impl IncidentService for IncidentApi {
             return Err(invalid_argument(violations.into_vec()));
         };
         let (stored, _) = self.visible(&principal, id).await?;
-        Self::check_modifiable(&principal, &stored, request.expected_version)?;
+        self.check_modifiable(&principal, &stored, request.expected_version)?;
 
         let mut updated = stored;
         updated.version += 1;
@@ -391,7 +419,7 @@ impl IncidentService for IncidentApi {
             .await?;
         Ok(Response::new(pb::RetractIncidentResponse {
             incident: Some(incident),
-            policy_version: POLICY_VERSION.to_string(),
+            policy_version: self.policy_version(),
         }))
     }
 }

@@ -3,15 +3,23 @@
 
 use time::Date;
 
-use super::{Distribution, IncidentType, ThreatCategory, Verification};
+use super::{Distribution, IncidentType, ThreatCategory, Tlp, Verification};
 
-/// Which incidents a principal may see (produced by `policy::visibility_scope`).
+/// Which incidents a principal may see (produced by the policy engine). An incident is in scope
+/// when (it is `own_org`'s, or its distribution is shared, or it is shared with one of
+/// `sharing_groups`) and its TLP is allowed and it did not come from `excluded_origin_hub`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VisibilityScope {
     /// Incidents of this org are visible whatever their distribution.
-    pub own_org: String,
+    pub own_org: Option<String>,
     /// Other orgs' incidents are visible when their distribution is one of these.
     pub shared_distributions: Vec<Distribution>,
+    /// SHARING_GROUP incidents of these groups are visible.
+    pub sharing_groups: Vec<String>,
+    /// When set, only incidents with one of these markings.
+    pub allowed_tlps: Option<Vec<Tlp>>,
+    /// Incidents that came from this hub are not visible (never serve back to the origin).
+    pub excluded_origin_hub: Option<String>,
 }
 
 /// A caller's filter over incidents. Fields combine with AND, values within a field with OR;

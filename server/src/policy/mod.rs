@@ -1,30 +1,27 @@
-//! Who may see what. This module decides; it never touches SQL or gRPC.
+//! Who may see what. This module decides; it never touches SQL or gRPC. All its rules come from
+//! the policy file (`rules`), and the sharing groups from the hub config (`groups`).
 //!
-//! - [`visibility_scope`] turns a principal into data (`VisibilityScope`) that the store turns
-//!   into a SQL condition, so list queries never load invisible rows;
-//! - [`redact`] is the one function through which an incident leaves the hub: it returns `None`
-//!   for an incident the principal may not see, and otherwise a copy stripped to the principal's
-//!   tier, with every removed or generalised field path listed;
-//! - [`may_modify`] says whether a principal may amend or retract an incident.
-//!
-//! Walking-skeleton scope (the redaction issue completes it with a versioned policy file):
-//! distribution ORG_ONLY / COMMUNITY / FEDERATION; SHARING_GROUP incidents stay with their origin
-//! org until sharing groups exist (fail closed); the T3 annex reaches the origin org only; below
-//! T2 the T2 fields are removed and date and location generalised.
+//! - [`PolicyEngine::visibility_scope`] turns a principal into data (`VisibilityScope`) that
+//!   the store turns into a SQL condition, so queries never load invisible rows;
+//! - [`PolicyEngine::redact`] is the one function through which an incident leaves the hub: it
+//!   returns `None` for an incident the principal may not see, and otherwise a copy reduced to
+//!   the principal's tier, with every removed or generalised field listed and explained;
+//! - [`PolicyEngine::may_modify`], [`PolicyEngine::check_distribution`] and
+//!   [`egress_allowed`] decide writes, sharing-group use and TLP-bound egress.
 
-use time::{Date, Duration};
+pub mod groups;
+mod redact;
+pub mod rules;
 
-use crate::domain::{
-    DatePrecision, Distribution, Location, LocationType, PerpetratorType, Sex, StoredIncident,
-    VictimCount, VisibilityScope,
-};
-use crate::identity::{Principal, Role};
+use serde::{Deserialize, Serialize};
 
-/// The running policy's version, reported in responses (and, later, audit records).
-pub const POLICY_VERSION: &str = "builtin-skeleton-1";
+use crate::domain::{Distribution, IncidentContent, StoredIncident, Tlp, VisibilityScope};
+use crate::identity::{PeerKind, Principal, Role};
+pub use groups::{SharingGroup, SharingGroups};
+pub use rules::{PolicyError, PolicyRules};
 
 /// Sensitivity tiers, lowest first (data-model.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Tier {
     T0,
     T1,
@@ -32,168 +29,215 @@ pub enum Tier {
     T3,
 }
 
-/// The roles that read incident content at all. Auditors, admins and peer hubs (until
-/// federation lands) get none.
-const READER_ROLES: [Role; 3] = [Role::Reporter, Role::Analyst, Role::FocalPoint];
-
-fn is_reader(principal: &Principal) -> bool {
-    READER_ROLES.iter().any(|role| principal.has_role(*role))
+/// What happened to a field the viewer did not get in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedactionAction {
+    Removed,
+    Generalised,
 }
 
-/// The incidents `principal` may see, or `None` when it may see none at all.
-pub fn visibility_scope(principal: &Principal) -> Option<VisibilityScope> {
-    is_reader(principal).then(|| VisibilityScope {
-        own_org: principal.org.clone(),
-        shared_distributions: vec![Distribution::Community, Distribution::Federation],
-    })
+/// One field withheld or generalised, with a human explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redaction {
+    pub field: &'static str,
+    pub action: RedactionAction,
+    pub detail: String,
 }
 
-/// The tier `principal` gets for `incident`, or `None` when it may not see it.
-pub fn tier_for(principal: &Principal, incident: &StoredIncident) -> Option<Tier> {
-    let scope = visibility_scope(principal)?;
-    let own = incident.origin_org == scope.own_org;
-    if !own
-        && !scope
-            .shared_distributions
-            .contains(&incident.content.distribution)
-    {
-        return None;
-    }
-    let tier_of_role = |role: &Role| match (role, own) {
-        (Role::Reporter | Role::FocalPoint, true) => Some(Tier::T3),
-        (Role::Analyst, true) | (Role::FocalPoint, false) => Some(Tier::T2),
-        (Role::Analyst | Role::Reporter, false) => Some(Tier::T1),
-        _ => None,
-    };
-    principal.roles.iter().filter_map(tier_of_role).max()
-}
-
-/// An incident as one principal may receive it.
+/// An incident as one principal may receive it. Only [`PolicyEngine::redact`] (and
+/// [`PolicyEngine::redact_to_tier`]) construct it; the API's encoder accepts nothing else.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RedactedIncident {
+    /// The incident with withheld values cleared and generalised values replaced. Fields
+    /// marked `Removed` in `redactions` must not be encoded at all.
     pub incident: StoredIncident,
     pub tier: Tier,
-    /// Paths of the fields removed or generalised for this principal.
-    pub redacted_fields: Vec<String>,
+    pub redactions: Vec<Redaction>,
 }
 
-/// The egress chokepoint: `None` when `principal` may not see `incident`, otherwise the
-/// incident reduced to the principal's tier.
-pub fn redact(incident: StoredIncident, principal: &Principal) -> Option<RedactedIncident> {
-    let tier = tier_for(principal, &incident)?;
-    let mut incident = incident;
-    let mut redacted = Vec::new();
-    let mut note = |field: &str| redacted.push(field.to_string());
-
-    if tier < Tier::T3 && incident.private.take().is_some() {
-        note("private");
+impl RedactedIncident {
+    /// Paths of every field removed or generalised.
+    pub fn redacted_fields(&self) -> Vec<String> {
+        self.redactions
+            .iter()
+            .map(|r| r.field.to_string())
+            .collect()
     }
-    if tier < Tier::T2 {
-        let content = &mut incident.content;
-        if !incident.origin_org.is_empty() {
-            incident.origin_org.clear();
-            note("origin_org");
+
+    /// Whether `field` was removed for this viewer.
+    pub fn is_removed(&self, field: &str) -> bool {
+        self.redactions
+            .iter()
+            .any(|r| r.field == field && r.action == RedactionAction::Removed)
+    }
+}
+
+/// Where data is going when it leaves the hub as a whole record set rather than to a partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Egress {
+    /// To a peer hub under an agreement.
+    Federation,
+    /// A public, record-level export (T0).
+    PublicExport,
+}
+
+/// TLP 2.0 as enforced (sharing-and-sync.md): RED and AMBER+STRICT never leave the hub;
+/// AMBER and GREEN are federated when the distribution allows, never published; CLEAR may be
+/// published at T0.
+pub fn egress_allowed(tlp: Tlp, distribution: Distribution, egress: Egress) -> bool {
+    match egress {
+        Egress::Federation => {
+            distribution == Distribution::Federation
+                && matches!(tlp, Tlp::Amber | Tlp::Green | Tlp::Clear)
         }
-        if !incident.origin_hub.is_empty() {
-            incident.origin_hub.clear();
-            note("origin_hub");
-        }
-        if content.admin2.take().is_some() {
-            note("admin2");
-        }
-        if content.locality.take().is_some() {
-            note("locality");
-        }
-        if content.narrative.take().is_some() {
-            note("narrative");
-        }
-        if content.perpetrator_name.take().is_some() {
-            note("perpetrator_name");
-        }
-        if matches!(
-            content.perpetrator_type,
-            Some(PerpetratorType::AidRecipient | PerpetratorType::StaffMember)
-        ) {
-            content.perpetrator_type = Some(PerpetratorType::Unknown);
-            note("perpetrator_type");
-        }
-        let week_start = monday_of(content.occurred_on);
-        if week_start != content.occurred_on {
-            content.occurred_on = week_start;
-            note("occurred_on");
-        }
-        if content.date_precision == DatePrecision::Day {
-            content.date_precision = DatePrecision::Week;
-        }
-        if let Some(location) = content.location {
-            let sensitive = matches!(
-                content.location_type,
-                Some(
-                    LocationType::Home
-                        | LocationType::OfficeCompound
-                        | LocationType::Custody
-                        | LocationType::HealthFacility
+        Egress::PublicExport => {
+            tlp == Tlp::Clear
+                && matches!(
+                    distribution,
+                    Distribution::Community | Distribution::Federation
                 )
-            );
-            content.location = if sensitive {
-                None
-            } else {
-                Some(round_location(location, 0.1))
+        }
+    }
+}
+
+/// The roles that read incident content as partners.
+const READER_ROLES: [Role; 3] = [Role::Reporter, Role::Analyst, Role::FocalPoint];
+
+/// The policy in force: rules from the policy file plus the hub's sharing groups.
+#[derive(Debug, Clone)]
+pub struct PolicyEngine {
+    rules: PolicyRules,
+    groups: SharingGroups,
+}
+
+impl PolicyEngine {
+    pub fn new(rules: PolicyRules, groups: SharingGroups) -> Self {
+        Self { rules, groups }
+    }
+
+    /// The running policy's version, reported in responses.
+    pub fn version(&self) -> &str {
+        &self.rules.version
+    }
+
+    pub fn rules(&self) -> &PolicyRules {
+        &self.rules
+    }
+
+    fn is_partner_reader(principal: &Principal) -> bool {
+        principal.kind == PeerKind::Org && READER_ROLES.iter().any(|role| principal.has_role(*role))
+    }
+
+    fn is_peer_hub(principal: &Principal) -> bool {
+        principal.kind == PeerKind::Hub && principal.has_role(Role::PeerHub)
+    }
+
+    /// The incidents `principal` may see, as data for the store; `None` when it may see none.
+    pub fn visibility_scope(&self, principal: &Principal) -> Option<VisibilityScope> {
+        if Self::is_partner_reader(principal) {
+            return Some(VisibilityScope {
+                own_org: Some(principal.org.clone()),
+                shared_distributions: vec![Distribution::Community, Distribution::Federation],
+                sharing_groups: self.groups.groups_of(&principal.org),
+                allowed_tlps: None,
+                excluded_origin_hub: None,
+            });
+        }
+        if Self::is_peer_hub(principal) {
+            return Some(VisibilityScope {
+                own_org: None,
+                shared_distributions: vec![Distribution::Federation],
+                sharing_groups: Vec::new(),
+                allowed_tlps: Some(
+                    [Tlp::Amber, Tlp::Green, Tlp::Clear]
+                        .into_iter()
+                        .filter(|tlp| {
+                            egress_allowed(*tlp, Distribution::Federation, Egress::Federation)
+                        })
+                        .collect(),
+                ),
+                // Never serve an incident back to the hub it came from.
+                excluded_origin_hub: Some(principal.org.clone()),
+            });
+        }
+        None
+    }
+
+    /// The tier `principal` gets for `incident`, or `None` when it may not see it. This is the
+    /// authoritative visibility rule; `visibility_scope` is its SQL-side twin.
+    pub fn tier_for(&self, principal: &Principal, incident: &StoredIncident) -> Option<Tier> {
+        let content = &incident.content;
+        if Self::is_peer_hub(principal) {
+            let allowed = egress_allowed(content.tlp, content.distribution, Egress::Federation)
+                && incident.origin_hub != principal.org;
+            return allowed.then(|| self.rules.peer_hub_default.min(self.rules.peer_hub_max));
+        }
+        if !Self::is_partner_reader(principal) {
+            return None;
+        }
+        let own = incident.origin_org == principal.org;
+        let visible = own
+            || match content.distribution {
+                Distribution::OrgOnly => false,
+                Distribution::SharingGroup => content
+                    .sharing_group
+                    .as_deref()
+                    .is_some_and(|group| self.groups.is_member(group, &principal.org)),
+                Distribution::Community | Distribution::Federation => true,
             };
-            if content.location != Some(location) {
-                note("location");
-            }
+        if !visible {
+            return None;
         }
-        let merged = merge_sex(&content.victims);
-        if merged != content.victims {
-            content.victims = merged;
-            note("victims");
+        principal
+            .roles
+            .iter()
+            .filter_map(|role| {
+                if own {
+                    self.rules.origin_tier(*role)
+                } else {
+                    self.rules.other_tier(*role)
+                }
+            })
+            .max()
+    }
+
+    /// The egress chokepoint: `None` when `principal` may not see `incident`, otherwise the
+    /// incident reduced to the principal's tier.
+    pub fn redact(
+        &self,
+        incident: StoredIncident,
+        principal: &Principal,
+    ) -> Option<RedactedIncident> {
+        let tier = self.tier_for(principal, &incident)?;
+        Some(self.redact_to_tier(incident, tier))
+    }
+
+    /// Reduces an incident to `tier` (for paths whose recipient is a tier, not a principal:
+    /// public exports, peer agreements). Visibility must have been decided already.
+    pub fn redact_to_tier(&self, incident: StoredIncident, tier: Tier) -> RedactedIncident {
+        redact::to_tier(&self.rules, incident, tier)
+    }
+
+    /// Whether `principal` may amend or retract `incident`: its own org's incidents, as a
+    /// reporter or focal point.
+    pub fn may_modify(&self, principal: &Principal, incident: &StoredIncident) -> bool {
+        principal.kind == PeerKind::Org
+            && incident.origin_org == principal.org
+            && (principal.has_role(Role::Reporter) || principal.has_role(Role::FocalPoint))
+    }
+
+    /// Checks that `org` may give `content` its distribution: a SHARING_GROUP incident must
+    /// name a group the org belongs to. The message never reveals whether the group exists.
+    pub fn check_distribution(&self, org: &str, content: &IncidentContent) -> Result<(), String> {
+        if content.distribution != Distribution::SharingGroup {
+            return Ok(());
         }
-    }
-    Some(RedactedIncident {
-        incident,
-        tier,
-        redacted_fields: redacted,
-    })
-}
-
-/// Whether `principal` may amend or retract `incident`: its own org's incidents, as a reporter
-/// or focal point. The capability table has already checked the role in general.
-pub fn may_modify(principal: &Principal, incident: &StoredIncident) -> bool {
-    incident.origin_org == principal.org
-        && (principal.has_role(Role::Reporter) || principal.has_role(Role::FocalPoint))
-}
-
-fn monday_of(date: Date) -> Date {
-    date - Duration::days(i64::from(date.weekday().number_days_from_monday()))
-}
-
-fn round_location(location: Location, step: f64) -> Location {
-    let round = |value: f64| (value / step).round() * step;
-    Location {
-        latitude: round(location.latitude),
-        longitude: round(location.longitude),
-        precision: location.precision,
-    }
-}
-
-/// Folds the sex dimension away: one cell per (outcome, staff) with sex UNKNOWN.
-fn merge_sex(victims: &[VictimCount]) -> Vec<VictimCount> {
-    let mut merged: Vec<VictimCount> = Vec::new();
-    for cell in victims {
-        match merged
-            .iter_mut()
-            .find(|m| m.outcome == cell.outcome && m.staff == cell.staff)
-        {
-            Some(existing) => {
-                existing.count = existing.count.saturating_add(cell.count);
-                existing.estimated |= cell.estimated;
-            }
-            None => merged.push(VictimCount {
-                sex: Sex::Unknown,
-                ..*cell
-            }),
+        match content.sharing_group.as_deref() {
+            Some(group) if self.groups.is_member(group, org) => Ok(()),
+            _ => Err("not a sharing group your organisation belongs to".to_string()),
         }
     }
-    merged
 }
+
+#[cfg(test)]
+mod tests;

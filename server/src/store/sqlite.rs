@@ -17,7 +17,10 @@ use super::{
     ChangeKind, ListPage, ListQuery, NewIncident, StoreError, SubmitOutcome, parse_timestamp,
     timestamp_text, version_from_sql, version_to_sql,
 };
-use crate::domain::{IncidentContent, OrgType, PrivateAnnex, StoredIncident, Verification};
+use crate::domain::{
+    Distribution, IncidentContent, OrgType, PrivateAnnex, StoredIncident, Verification,
+    VisibilityScope,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -129,18 +132,7 @@ impl SqliteStore {
         sql.push(" WHERE i.row_id > ");
         sql.push_bind(query.after.unwrap_or(0));
 
-        // Visibility: own org, or a shared distribution.
-        sql.push(" AND (i.origin_org = ");
-        sql.push_bind(query.scope.own_org.clone());
-        if !query.scope.shared_distributions.is_empty() {
-            sql.push(" OR i.distribution IN (");
-            let mut list = sql.separated(", ");
-            for distribution in &query.scope.shared_distributions {
-                list.push_bind(distribution.as_str());
-            }
-            sql.push(")");
-        }
-        sql.push(")");
+        push_scope(&mut sql, query.scope);
 
         let filter = query.filter;
         push_in(&mut sql, "i.country", filter.countries.iter().cloned());
@@ -259,6 +251,50 @@ impl SqliteStore {
         insert_changes(&mut tx, &[incident], kind, distribution_changed).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// ` AND (...)`: the visibility scope as SQL. Kept in step with `PolicyEngine::tier_for`, which
+/// still decides every row the API returns.
+fn push_scope(sql: &mut QueryBuilder<Sqlite>, scope: &VisibilityScope) {
+    // `0 = 1` keeps the disjunction well-formed when a part is absent.
+    sql.push(" AND (0 = 1");
+    if let Some(org) = &scope.own_org {
+        sql.push(" OR i.origin_org = ");
+        sql.push_bind(org.clone());
+    }
+    if !scope.shared_distributions.is_empty() {
+        sql.push(" OR i.distribution IN (");
+        let mut list = sql.separated(", ");
+        for distribution in &scope.shared_distributions {
+            list.push_bind(distribution.as_str());
+        }
+        sql.push(")");
+    }
+    if !scope.sharing_groups.is_empty() {
+        sql.push(" OR (i.distribution = ");
+        sql.push_bind(Distribution::SharingGroup.as_str());
+        sql.push(" AND i.sharing_group IN (");
+        let mut list = sql.separated(", ");
+        for group in &scope.sharing_groups {
+            list.push_bind(group.clone());
+        }
+        sql.push("))");
+    }
+    sql.push(")");
+    if let Some(tlps) = &scope.allowed_tlps {
+        push_in(
+            sql,
+            "i.tlp",
+            tlps.iter().map(|tlp| tlp.as_str().to_string()),
+        );
+        if tlps.is_empty() {
+            sql.push(" AND 0 = 1");
+        }
+    }
+    if let Some(hub) = &scope.excluded_origin_hub {
+        sql.push(" AND i.origin_hub <> ");
+        sql.push_bind(hub.clone());
     }
 }
 
