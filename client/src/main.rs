@@ -300,9 +300,29 @@ fn print_incidents(format: Format, incidents: &[pb::Incident], single: bool) -> 
             if !incident.retraction_reason.is_empty() {
                 println!("retracted: {}", incident.retraction_reason);
             }
+            print_redactions(incident);
         }
     }
     Ok(())
+}
+
+/// Tells the user what they did not get, and why, so absence is never mistaken for zero.
+fn print_redactions(incident: &pb::Incident) {
+    if incident.redactions.is_empty() {
+        return;
+    }
+    let tier = pb::AccessTier::try_from(incident.viewer_tier)
+        .map(|t| short(t.as_str_name(), "ACCESS_TIER_"))
+        .unwrap_or_else(|_| "?".into());
+    println!("\nYour access tier for this incident is {tier}. Withheld or generalised:");
+    for redaction in &incident.redactions {
+        let action = if redaction.action == pb::RedactionAction::Generalised as i32 {
+            "generalised"
+        } else {
+            "withheld"
+        };
+        println!("  {:<20} {action}: {}", redaction.field, redaction.detail);
+    }
 }
 
 fn short(name: &str, prefix: &str) -> String {
