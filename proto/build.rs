@@ -7,7 +7,11 @@ use std::path::PathBuf;
 
 use prost::Message;
 
-const PROTO_FILES: &[&str] = &["slt/v1/incident.proto", "slt/v1/incident_service.proto"];
+const PROTO_FILES: &[&str] = &[
+    "slt/v1/incident.proto",
+    "slt/v1/incident_service.proto",
+    "slt/v1/sync_service.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);

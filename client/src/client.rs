@@ -4,6 +4,7 @@ use std::error::Error as _;
 
 use slt_proto::v1 as pb;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
+use slt_proto::v1::sync_service_client::SyncServiceClient;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -37,6 +38,7 @@ impl Interceptor for BearerToken {
 #[derive(Clone)]
 pub struct HubClient {
     incidents: IncidentServiceClient<InterceptedService<Channel, BearerToken>>,
+    sync: SyncServiceClient<InterceptedService<Channel, BearerToken>>,
     endpoint: String,
 }
 
@@ -92,11 +94,15 @@ impl HubClient {
             }
         }
 
-        let incidents = IncidentServiceClient::with_interceptor(channel, BearerToken(bearer))
+        let bearer = BearerToken(bearer);
+        let incidents = IncidentServiceClient::with_interceptor(channel.clone(), bearer.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let sync = SyncServiceClient::with_interceptor(channel, bearer)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
         Ok(HubClient {
             incidents,
+            sync,
             endpoint: profile.endpoint.clone(),
         })
     }
@@ -200,6 +206,44 @@ impl HubClient {
             })
             .await?;
         response.into_inner().incident.ok_or_else(no_incident)
+    }
+}
+
+impl HubClient {
+    /// The change feed from `cursor` ("" for the beginning) to the present, page by page.
+    pub async fn pull(
+        &mut self,
+        cursor: &str,
+        filter: pb::SyncFilter,
+        page_size: i32,
+    ) -> Result<tonic::Streaming<pb::PullResponse>, ClientError> {
+        let response = self
+            .sync
+            .pull(pb::PullRequest {
+                cursor: cursor.to_string(),
+                filter: Some(filter),
+                page_size,
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    /// The change feed from `cursor`, then live.
+    pub async fn subscribe(
+        &mut self,
+        cursor: &str,
+        filter: pb::SyncFilter,
+        heartbeat_seconds: i32,
+    ) -> Result<tonic::Streaming<pb::SubscribeResponse>, ClientError> {
+        let response = self
+            .sync
+            .subscribe(pb::SubscribeRequest {
+                cursor: cursor.to_string(),
+                filter: Some(filter),
+                heartbeat_seconds,
+            })
+            .await?;
+        Ok(response.into_inner())
     }
 }
 

@@ -27,6 +27,9 @@ pub enum ClientError {
         message: String,
         violations: Vec<FieldViolation>,
     },
+    /// The hub cannot continue from this cursor: start over with an empty mirror.
+    #[error("resync required: {0}")]
+    ResyncRequired(String),
     #[error("version conflict: {message}")]
     VersionConflict {
         message: String,
@@ -38,6 +41,25 @@ pub enum ClientError {
     Rpc { code: Code, message: String },
     #[error("JSON: {0}")]
     Json(String),
+}
+
+impl ClientError {
+    /// Whether retrying the same call later may succeed (the hub or the link was down).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Connect { .. } => true,
+            ClientError::Rpc { code, .. } => matches!(
+                code,
+                Code::Unavailable
+                    | Code::Unknown
+                    | Code::DeadlineExceeded
+                    | Code::ResourceExhausted
+                    | Code::Internal
+                    | Code::Cancelled
+            ),
+            _ => false,
+        }
+    }
 }
 
 impl From<Status> for ClientError {
@@ -69,6 +91,13 @@ impl From<Status> for ClientError {
                     .and_then(|version| version.parse().ok()),
                 message,
             },
+            Code::FailedPrecondition
+                if status
+                    .get_details_error_info()
+                    .is_some_and(|info| info.reason == "RESYNC_REQUIRED") =>
+            {
+                ClientError::ResyncRequired(message)
+            }
             Code::FailedPrecondition => ClientError::FailedPrecondition(message),
             code => ClientError::Rpc { code, message },
         }

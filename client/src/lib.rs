@@ -15,9 +15,11 @@
 mod client;
 mod error;
 pub mod json;
+pub mod mirror;
 mod profile;
 
 pub use client::HubClient;
 pub use error::{ClientError, FieldViolation};
+pub use mirror::{Mirror, MirrorError, SyncOptions, SyncProgress, SyncStats};
 pub use profile::Profile;
 pub use slt_proto::v1 as proto;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use slt_client::{ClientError, HubClient, Profile, json, proto as pb};
+use slt_client::{ClientError, HubClient, Mirror, Profile, SyncOptions, json, proto as pb};
 
 #[derive(Parser)]
 #[command(name = "slt", version, about = "SLT Hub partner CLI")]
@@ -43,6 +43,34 @@ enum Command {
         #[arg(long)]
         expected_version: u64,
     },
+    /// Keep a local SQLite mirror of everything this profile may see (resumable).
+    Sync {
+        /// The mirror file (created on first use; bound to this hub and principal).
+        #[arg(long)]
+        mirror: PathBuf,
+        #[command(flatten)]
+        filter: SyncFilterArgs,
+        /// Change-log entries per page.
+        #[arg(long, default_value_t = 500)]
+        page_size: i32,
+        /// After catching up, stay connected and apply changes as they happen.
+        #[arg(long)]
+        follow: bool,
+        /// Empty the mirror and start from the beginning (after "resync required").
+        #[arg(long)]
+        resync: bool,
+    },
+    /// Print changes as they happen (catching up from --cursor first).
+    Subscribe {
+        /// Start after this cursor (default: the beginning of the feed).
+        #[arg(long, default_value = "")]
+        cursor: String,
+        #[command(flatten)]
+        filter: SyncFilterArgs,
+        /// Seconds between heartbeats while idle.
+        #[arg(long, default_value_t = 15)]
+        heartbeat: i32,
+    },
     /// Retract an incident.
     Retract {
         id: String,
@@ -52,6 +80,33 @@ enum Command {
         #[arg(long)]
         expected_version: u64,
     },
+}
+
+#[derive(clap::Args)]
+struct SyncFilterArgs {
+    /// Only these countries (ISO alpha-3 or alpha-2); repeatable.
+    #[arg(long = "country")]
+    countries: Vec<String>,
+    /// Only incidents with one of these types (e.g. KILLING); repeatable.
+    #[arg(long = "type")]
+    types: Vec<String>,
+}
+
+impl SyncFilterArgs {
+    fn to_proto(&self) -> anyhow::Result<pb::SyncFilter> {
+        Ok(pb::SyncFilter {
+            countries: self.countries.clone(),
+            incident_types: self
+                .types
+                .iter()
+                .map(|value| {
+                    enum_value("type", value, "INCIDENT_TYPE_", |name| {
+                        pb::IncidentType::from_str_name(name).map(|v| v as i32)
+                    })
+                })
+                .collect::<anyhow::Result<Vec<i32>>>()?,
+        })
+    }
 }
 
 #[derive(clap::Args)]
@@ -158,6 +213,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let incident = hub.amend(incidents.remove(0), expected_version).await?;
             print_incidents(cli.format, std::slice::from_ref(&incident), true)
         }
+        Command::Sync {
+            mirror,
+            filter,
+            page_size,
+            follow,
+            resync,
+        } => {
+            sync(
+                &mut hub,
+                &mirror,
+                filter.to_proto()?,
+                page_size,
+                follow,
+                resync,
+            )
+            .await
+        }
+        Command::Subscribe {
+            cursor,
+            filter,
+            heartbeat,
+        } => subscribe(&mut hub, cli.format, &cursor, filter.to_proto()?, heartbeat).await,
         Command::Retract {
             id,
             reason,
@@ -166,6 +243,122 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let incident = hub.retract(&id, &reason, expected_version).await?;
             print_incidents(cli.format, std::slice::from_ref(&incident), true)
         }
+    }
+}
+
+async fn sync(
+    hub: &mut HubClient,
+    path: &PathBuf,
+    filter: pb::SyncFilter,
+    page_size: i32,
+    follow: bool,
+    resync: bool,
+) -> anyhow::Result<()> {
+    let mirror = Mirror::open(path).await?;
+    if resync {
+        mirror.reset().await?;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos}/{len} changes  {per_sec}  eta {eta}  {wide_bar}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let options = SyncOptions {
+        filter: filter.clone(),
+        page_size,
+        ..SyncOptions::default()
+    };
+    let result = mirror
+        .sync(hub, &options, |progress| {
+            bar.set_length(progress.applied + progress.remaining);
+            bar.set_position(progress.applied);
+        })
+        .await;
+    bar.finish_and_clear();
+    let stats = match result {
+        Ok(stats) => stats,
+        Err(slt_client::MirrorError::Hub(ClientError::ResyncRequired(reason))) => {
+            bail!("{reason}\nthe hub cannot continue this mirror: run again with --resync");
+        }
+        Err(error) => return Err(error.into()),
+    };
+    println!(
+        "synced {}: {} upserts, {} retracts, {} revokes in {:.1}s ({} pages{}{}); the mirror holds {} incidents",
+        path.display(),
+        stats.upserts,
+        stats.retracts,
+        stats.revokes,
+        stats.duration.as_secs_f64(),
+        stats.pages,
+        if stats.resumed {
+            ", resumed from the mirror's checkpoint"
+        } else {
+            ", from the beginning"
+        },
+        if stats.retries > 0 {
+            format!(", {} retries", stats.retries)
+        } else {
+            String::new()
+        },
+        mirror.len().await?
+    );
+    if follow {
+        eprintln!("following live changes (Ctrl-C to stop)");
+        mirror
+            .follow(hub, &filter, 15, |changes, _| {
+                for change in changes {
+                    println!("{}", change_line(change));
+                }
+                true
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+async fn subscribe(
+    hub: &mut HubClient,
+    format: Format,
+    cursor: &str,
+    filter: pb::SyncFilter,
+    heartbeat: i32,
+) -> anyhow::Result<()> {
+    let mut stream = hub.subscribe(cursor, filter, heartbeat).await?;
+    let mut announced_live = false;
+    while let Some(message) = stream.message().await.map_err(ClientError::from)? {
+        for change in &message.changes {
+            if format == Format::Json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&json::to_json(change, "slt.v1.Change")?)?
+                );
+            } else {
+                println!("{}", change_line(change));
+            }
+        }
+        if message.live && !announced_live {
+            announced_live = true;
+            eprintln!("caught up; live (cursor {})", message.cursor);
+        }
+    }
+    Ok(())
+}
+
+fn change_line(change: &pb::Change) -> String {
+    let kind = pb::ChangeType::try_from(change.r#type)
+        .map(|t| short(t.as_str_name(), "CHANGE_TYPE_"))
+        .unwrap_or_else(|_| "?".into());
+    match &change.incident {
+        Some(incident) => {
+            let row = incident_row(incident);
+            format!(
+                "{kind:<8} {}  v{}  {}  {}  {}  {}",
+                row[0], row[1], row[2], row[3], row[5], row[6]
+            )
+        }
+        None => format!("{kind:<8} {}", change.incident_id),
     }
 }
 

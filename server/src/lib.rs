@@ -19,6 +19,7 @@ pub mod api;
 pub mod config;
 pub mod dev;
 pub mod domain;
+pub mod feed;
 pub mod identity;
 pub mod pki;
 pub mod policy;
@@ -29,11 +30,13 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use slt_proto::v1::incident_service_server::IncidentServiceServer;
+use slt_proto::v1::sync_service_server::SyncServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
 use crate::api::guard::GuardLayer;
 use crate::api::incidents::IncidentApi;
+use crate::api::sync::SyncApi;
 use crate::config::HubConfig;
 use crate::identity::token::TokenVerifier;
 use crate::identity::{Authenticator, OrgRegistry};
@@ -78,6 +81,14 @@ pub async fn serve(
     let policy = Arc::new(load_policy(&config)?);
     tracing::info!(policy_version = policy.version(), "policy loaded");
 
+    let feed = feed::Feed::new(store.clone(), policy.clone(), config.hub_id.clone());
+    let (stopping_sender, stopping) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping_sender.send(true);
+    };
+    let sync = SyncServiceServer::new(SyncApi::new(feed, stopping))
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incidents =
         IncidentServiceServer::new(IncidentApi::new(store, config.hub_id.clone(), orgs, policy))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -87,6 +98,7 @@ pub async fn serve(
     health
         .set_serving::<IncidentServiceServer<IncidentApi>>()
         .await;
+    health.set_serving::<SyncServiceServer<SyncApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(slt_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -106,6 +118,7 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(incidents)
+        .add_service(sync)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     accept_task.abort();

@@ -105,7 +105,8 @@ impl TestHub {
         let store = Store::open(&self.config.database_url)
             .await
             .expect("open store");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        // The same address on a restart, so that clients reconnect to it by themselves.
+        let listener = TcpListener::bind(self.addr).await.expect("bind");
         self.addr = listener.local_addr().expect("addr");
         let (sender, receiver) = oneshot::channel::<()>();
         let config = self.config.clone();
@@ -120,7 +121,7 @@ impl TestHub {
         self.shutdown = Some(sender);
     }
 
-    /// Stops the hub and starts it again on the same database (a new port).
+    /// Stops the hub and starts it again on the same database and address.
     pub async fn restart(&mut self) {
         self.stop().await;
         self.launch().await;
@@ -188,6 +189,24 @@ impl TestHub {
                 .join("+")
         );
         self.profile_with(&name, &self.org_cert(org), &self.token(org, roles))
+    }
+
+    /// The path of a profile file for `org` with `roles` (for running the `slt` binary).
+    pub fn profile_path(&self, org: &str, roles: &[Role]) -> PathBuf {
+        let name = format!(
+            "{org}.{}",
+            roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join("+")
+        );
+        self.profile(org, roles);
+        self.dir
+            .path()
+            .join("clients")
+            .join(name)
+            .join("profile.toml")
     }
 
     /// A connected SDK client for `org` with `roles`.
@@ -303,4 +322,24 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("workspace root")
         .to_path_buf()
+}
+
+/// The `slt` binary, built once per test process (cargo serialises with the outer build).
+pub fn slt_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "-q", "-p", "slt-client", "--bin", "slt"])
+                .current_dir(workspace_root())
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "building slt failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target"));
+            target.join("debug").join("slt")
+        })
+        .clone()
 }

@@ -49,14 +49,22 @@ CREATE TABLE incident_types (
 
 CREATE INDEX incident_types_by_type ON incident_types (incident_type, incident_row);
 
+-- One row per write, in commit order (writes take the database lock before they append, so
+-- AUTOINCREMENT order is commit order on SQLite). The sharing columns are a snapshot of who could
+-- see the incident after this write: the feed uses them to decide whether a caller may have held
+-- a copy that it must now be told to delete (REVOKE).
 CREATE TABLE change_log (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     incident_id   TEXT NOT NULL,
     version       INTEGER NOT NULL,
     kind          TEXT NOT NULL,                          -- CREATE, AMEND, RETRACT
     origin_org    TEXT NOT NULL,
+    origin_hub    TEXT NOT NULL,
     distribution  TEXT NOT NULL,
     sharing_group TEXT,
+    tlp           TEXT NOT NULL,
     distribution_changed INTEGER NOT NULL DEFAULT 0,
     recorded_at   TEXT NOT NULL
 );
+
+CREATE INDEX change_log_by_incident ON change_log (incident_id, seq);

@@ -13,6 +13,8 @@ pub enum Capability {
     WriteIncidents,
     /// Read incidents (redacted for the caller).
     ReadIncidents,
+    /// Follow the change feed (partners' mirrors and peer hubs).
+    Sync,
 }
 
 impl Capability {
@@ -22,6 +24,12 @@ impl Capability {
             Capability::Certificate => &[],
             Capability::WriteIncidents => &[Role::Reporter, Role::FocalPoint],
             Capability::ReadIncidents => &[Role::Reporter, Role::Analyst, Role::FocalPoint],
+            Capability::Sync => &[
+                Role::Reporter,
+                Role::Analyst,
+                Role::FocalPoint,
+                Role::PeerHub,
+            ],
         }
     }
 
@@ -30,6 +38,7 @@ impl Capability {
             Capability::Certificate => "certificate",
             Capability::WriteIncidents => "write incidents",
             Capability::ReadIncidents => "read incidents",
+            Capability::Sync => "sync",
         }
     }
 }
@@ -56,6 +65,8 @@ pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
         "/slt.v1.IncidentService/RetractIncident",
         Capability::WriteIncidents,
     ),
+    ("/slt.v1.SyncService/Pull", Capability::Sync),
+    ("/slt.v1.SyncService/Subscribe", Capability::Sync),
     ("/grpc.health.v1.Health/Check", Capability::Certificate),
     ("/grpc.health.v1.Health/Watch", Capability::Certificate),
     ("/grpc.health.v1.Health/List", Capability::Certificate),

@@ -308,6 +308,25 @@ pub fn filter_from_proto(
     }
 }
 
+/// Decodes a SyncService filter.
+pub fn sync_filter_from_proto(
+    violations: &mut Violations,
+    filter: &pb::SyncFilter,
+) -> crate::feed::FeedFilter {
+    let mut countries = Vec::new();
+    for (index, code) in filter.countries.iter().enumerate() {
+        if let Some(code) =
+            validate::country(violations, &format!("filter.countries[{index}]"), code)
+        {
+            countries.push(code);
+        }
+    }
+    crate::feed::FeedFilter {
+        countries,
+        incident_types: enums(violations, "incident_types", &filter.incident_types),
+    }
+}
+
 fn enums<E: WireEnum>(violations: &mut Violations, field: &str, values: &[i32]) -> Vec<E> {
     values
         .iter()

@@ -6,3 +6,4 @@ pub mod convert;
 pub mod guard;
 pub mod incidents;
 pub mod status;
+pub mod sync;

@@ -72,6 +72,28 @@ impl RedactedIncident {
     }
 }
 
+/// Who could see an incident: the parts of it that visibility depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharingState<'a> {
+    pub origin_org: &'a str,
+    pub origin_hub: &'a str,
+    pub distribution: Distribution,
+    pub sharing_group: Option<&'a str>,
+    pub tlp: Tlp,
+}
+
+impl<'a> SharingState<'a> {
+    pub fn of(incident: &'a StoredIncident) -> Self {
+        SharingState {
+            origin_org: &incident.origin_org,
+            origin_hub: &incident.origin_hub,
+            distribution: incident.content.distribution,
+            sharing_group: incident.content.sharing_group.as_deref(),
+            tlp: incident.content.tlp,
+        }
+    }
+}
+
 /// Where data is going when it leaves the hub as a whole record set rather than to a partner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Egress {
@@ -163,31 +185,37 @@ impl PolicyEngine {
         None
     }
 
+    /// Whether `principal` may see an incident in this sharing state. The one visibility rule:
+    /// [`Self::tier_for`] applies it to an incident's current state, the change feed to the
+    /// states an incident had (to tell whether a caller may hold a copy it must now delete).
+    pub fn visible_under(&self, principal: &Principal, sharing: &SharingState<'_>) -> bool {
+        if Self::is_peer_hub(principal) {
+            return egress_allowed(sharing.tlp, sharing.distribution, Egress::Federation)
+                && sharing.origin_hub != principal.org;
+        }
+        if !Self::is_partner_reader(principal) {
+            return false;
+        }
+        sharing.origin_org == principal.org
+            || match sharing.distribution {
+                Distribution::OrgOnly => false,
+                Distribution::SharingGroup => sharing
+                    .sharing_group
+                    .is_some_and(|group| self.groups.is_member(group, &principal.org)),
+                Distribution::Community | Distribution::Federation => true,
+            }
+    }
+
     /// The tier `principal` gets for `incident`, or `None` when it may not see it. This is the
     /// authoritative visibility rule; `visibility_scope` is its SQL-side twin.
     pub fn tier_for(&self, principal: &Principal, incident: &StoredIncident) -> Option<Tier> {
-        let content = &incident.content;
-        if Self::is_peer_hub(principal) {
-            let allowed = egress_allowed(content.tlp, content.distribution, Egress::Federation)
-                && incident.origin_hub != principal.org;
-            return allowed.then(|| self.rules.peer_hub_default.min(self.rules.peer_hub_max));
-        }
-        if !Self::is_partner_reader(principal) {
+        if !self.visible_under(principal, &SharingState::of(incident)) {
             return None;
+        }
+        if Self::is_peer_hub(principal) {
+            return Some(self.rules.peer_hub_default.min(self.rules.peer_hub_max));
         }
         let own = incident.origin_org == principal.org;
-        let visible = own
-            || match content.distribution {
-                Distribution::OrgOnly => false,
-                Distribution::SharingGroup => content
-                    .sharing_group
-                    .as_deref()
-                    .is_some_and(|group| self.groups.is_member(group, &principal.org)),
-                Distribution::Community | Distribution::Federation => true,
-            };
-        if !visible {
-            return None;
-        }
         principal
             .roles
             .iter()

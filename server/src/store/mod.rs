@@ -10,7 +10,7 @@ mod sqlite;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::{IncidentFilter, StoredIncident, VisibilityScope};
+use crate::domain::{Distribution, IncidentFilter, StoredIncident, Tlp, VisibilityScope};
 
 /// Errors from the store. Messages never include incident content.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,31 @@ impl ChangeKind {
             ChangeKind::Retract => "RETRACT",
         }
     }
+
+    pub fn parse(text: &str) -> Option<ChangeKind> {
+        [ChangeKind::Create, ChangeKind::Amend, ChangeKind::Retract]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
+/// One change-log entry: which incident changed, in commit order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRow {
+    pub seq: i64,
+    pub incident_id: Uuid,
+    pub kind: ChangeKind,
+}
+
+/// Who could see an incident after one of its writes (from the change log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharingSnapshot {
+    pub incident_id: Uuid,
+    pub origin_org: String,
+    pub origin_hub: String,
+    pub distribution: Distribution,
+    pub sharing_group: Option<String>,
+    pub tlp: Tlp,
 }
 
 /// A page request over the incidents visible within a scope.
@@ -142,6 +167,57 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.update(incident, expected_version, kind).await,
+        }
+    }
+
+    /// The change log's epoch: a random id fixed when the database was created. Cursors carry
+    /// it, so a cursor from another database is recognised and refused.
+    pub fn log_epoch(&self) -> &str {
+        match &self.backend {
+            Backend::Sqlite(store) => store.log_epoch(),
+        }
+    }
+
+    /// The newest change-log sequence number (0 when empty).
+    pub async fn max_seq(&self) -> Result<i64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.max_seq().await,
+        }
+    }
+
+    /// Up to `limit` change-log entries after `after`, in commit order.
+    pub async fn changes_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangeRow>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.changes_after(after, limit).await,
+        }
+    }
+
+    /// The current state of several incidents (missing ids are left out).
+    pub async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<StoredIncident>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.get_many(ids).await,
+        }
+    }
+
+    /// The distinct sharing states each incident had in the log, up to `up_to`.
+    pub async fn sharing_history(
+        &self,
+        ids: &[Uuid],
+        up_to: i64,
+    ) -> Result<Vec<SharingSnapshot>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.sharing_history(ids, up_to).await,
+        }
+    }
+
+    /// A receiver that changes after every committed write (for live subscribers).
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.watch_changes(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{
@@ -11,14 +12,15 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{
-    ChangeKind, ListPage, ListQuery, NewIncident, StoreError, SubmitOutcome, parse_timestamp,
-    timestamp_text, version_from_sql, version_to_sql,
+    ChangeKind, ChangeRow, ListPage, ListQuery, NewIncident, SharingSnapshot, StoreError,
+    SubmitOutcome, parse_timestamp, timestamp_text, version_from_sql, version_to_sql,
 };
 use crate::domain::{
-    Distribution, IncidentContent, OrgType, PrivateAnnex, StoredIncident, Verification,
+    Distribution, IncidentContent, OrgType, PrivateAnnex, StoredIncident, Tlp, Verification,
     VisibilityScope,
 };
 
@@ -35,6 +37,9 @@ const SELECT_INCIDENT: &str = "SELECT i.row_id, i.id, i.version, i.origin_org, i
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    log_epoch: String,
+    /// Bumped after every committed write, to wake live subscribers.
+    changes: Arc<watch::Sender<u64>>,
 }
 
 impl SqliteStore {
@@ -50,7 +55,112 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+        let log_epoch: String =
+            sqlx::query_scalar("SELECT value FROM hub_meta WHERE key = 'log_epoch'")
+                .fetch_one(&pool)
+                .await?;
+        Ok(Self {
+            pool,
+            log_epoch,
+            changes: Arc::new(watch::channel(0).0),
+        })
+    }
+
+    pub fn log_epoch(&self) -> &str {
+        &self.log_epoch
+    }
+
+    pub fn watch_changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn notify_change(&self) {
+        self.changes
+            .send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    pub async fn max_seq(&self) -> Result<i64, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM change_log")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    pub async fn changes_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<ChangeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, incident_id, kind FROM change_log WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(ChangeRow {
+                    seq: row.try_get("seq")?,
+                    incident_id: parse_uuid(row.try_get("incident_id")?)?,
+                    kind: ChangeKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("change kind '{kind}'")))?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<StoredIncident>, StoreError> {
+        let mut incidents = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(SELECT_INCIDENT);
+            sql.push(" WHERE i.id IN (");
+            let mut list = sql.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            sql.push(")");
+            for row in sql.build().fetch_all(&self.pool).await? {
+                incidents.push(decode_incident(&row)?);
+            }
+        }
+        Ok(incidents)
+    }
+
+    pub async fn sharing_history(
+        &self,
+        ids: &[Uuid],
+        up_to: i64,
+    ) -> Result<Vec<SharingSnapshot>, StoreError> {
+        let mut snapshots = Vec::new();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "SELECT DISTINCT incident_id, origin_org, origin_hub, distribution, sharing_group, \
+                 tlp FROM change_log WHERE seq <= ",
+            );
+            sql.push_bind(up_to);
+            sql.push(" AND incident_id IN (");
+            let mut list = sql.separated(", ");
+            for id in chunk {
+                list.push_bind(id.to_string());
+            }
+            sql.push(")");
+            for row in sql.build().fetch_all(&self.pool).await? {
+                let distribution: String = row.try_get("distribution")?;
+                let tlp: String = row.try_get("tlp")?;
+                snapshots.push(SharingSnapshot {
+                    incident_id: parse_uuid(row.try_get("incident_id")?)?,
+                    origin_org: row.try_get("origin_org")?,
+                    origin_hub: row.try_get("origin_hub")?,
+                    distribution: Distribution::parse(&distribution)
+                        .ok_or_else(|| StoreError::Corrupt("distribution".into()))?,
+                    sharing_group: row.try_get("sharing_group")?,
+                    tlp: Tlp::parse(&tlp).ok_or_else(|| StoreError::Corrupt("tlp".into()))?,
+                });
+            }
+        }
+        Ok(snapshots)
     }
 
     pub async fn close(&self) {
@@ -115,6 +225,9 @@ impl SqliteStore {
             insert_incidents(&mut tx, chunk).await?;
         }
         tx.commit().await?;
+        if !to_create.is_empty() {
+            self.notify_change();
+        }
         Ok(outcomes)
     }
 
@@ -250,6 +363,7 @@ impl SqliteStore {
 
         insert_changes(&mut tx, &[incident], kind, distribution_changed).await?;
         tx.commit().await?;
+        self.notify_change();
         Ok(())
     }
 }
@@ -435,8 +549,8 @@ async fn insert_changes(
     }
     for chunk in rows.chunks(INSERT_CHUNK) {
         let mut sql = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO change_log (incident_id, version, kind, origin_org, distribution, \
-             sharing_group, distribution_changed, recorded_at) ",
+            "INSERT INTO change_log (incident_id, version, kind, origin_org, origin_hub, \
+             distribution, sharing_group, tlp, distribution_changed, recorded_at) ",
         );
         sql.push_values(chunk, |mut values, (incident, recorded_at)| {
             values
@@ -444,8 +558,10 @@ async fn insert_changes(
                 .push_bind(version_to_sql(incident.version))
                 .push_bind(kind.as_str())
                 .push_bind(incident.origin_org.clone())
+                .push_bind(incident.origin_hub.clone())
                 .push_bind(incident.content.distribution.as_str())
                 .push_bind(incident.content.sharing_group.clone())
+                .push_bind(incident.content.tlp.as_str())
                 .push_bind(distribution_changed)
                 .push_bind(recorded_at.clone());
         });

@@ -1,0 +1,292 @@
+//! The change feed: reads the change log in commit order and turns each entry into what one
+//! principal may learn from it — UPSERT or RETRACT with the incident redacted by the policy
+//! engine, REVOKE when the principal may hold a copy it can no longer see, or nothing. Knows
+//! nothing of gRPC; `api::sync` streams its pages.
+//!
+//! Memory is bounded by the page size whatever the backlog: a page reads `limit` log entries,
+//! the current state of the incidents they name, and (only for incidents now invisible) their
+//! sharing history.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use uuid::Uuid;
+
+use crate::domain::{IncidentType, StoredIncident};
+use crate::identity::Principal;
+use crate::policy::{PolicyEngine, RedactedIncident, SharingState};
+use crate::store::{Store, StoreError};
+
+/// A position in one hub's change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub hub_id: String,
+    pub epoch: String,
+    pub seq: i64,
+}
+
+impl Cursor {
+    /// Opaque text for clients.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("c1:{}:{}:{}", self.hub_id, self.epoch, self.seq))
+    }
+
+    /// Parses a cursor; `None` when it is not one of ours at all.
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        let mut parts = text.split(':');
+        let (Some("c1"), Some(hub_id), Some(epoch), Some(seq), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let seq = seq.parse::<i64>().ok().filter(|seq| *seq >= 0)?;
+        Some(Cursor {
+            hub_id: hub_id.to_string(),
+            epoch: epoch.to_string(),
+            seq,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// The cursor cannot be served; the client must start over with an empty mirror.
+    #[error("resync required: {0}")]
+    ResyncRequired(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Server-side filters of a feed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedFilter {
+    /// ISO alpha-3 codes.
+    pub countries: Vec<String>,
+    pub incident_types: Vec<IncidentType>,
+}
+
+impl FeedFilter {
+    fn matches(&self, incident: &StoredIncident) -> bool {
+        let content = &incident.content;
+        (self.countries.is_empty() || self.countries.contains(&content.country))
+            && (self.incident_types.is_empty()
+                || content
+                    .incident_types
+                    .iter()
+                    .any(|kind| self.incident_types.contains(kind)))
+    }
+}
+
+/// What one principal learns from the feed about one incident.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedChange {
+    Upsert(RedactedIncident),
+    Retract(RedactedIncident),
+    Revoke(Uuid),
+}
+
+/// One page of the feed.
+#[derive(Debug)]
+pub struct FeedPage {
+    pub changes: Vec<FeedChange>,
+    /// The log position after this page.
+    pub cursor_seq: i64,
+    /// Log entries read (0: nothing new).
+    pub scanned: usize,
+}
+
+/// The feed of one hub.
+#[derive(Clone)]
+pub struct Feed {
+    store: Store,
+    policy: Arc<PolicyEngine>,
+    hub_id: String,
+}
+
+impl Feed {
+    pub fn new(store: Store, policy: Arc<PolicyEngine>, hub_id: String) -> Self {
+        Self {
+            store,
+            policy,
+            hub_id,
+        }
+    }
+
+    pub fn hub_id(&self) -> &str {
+        &self.hub_id
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn policy(&self) -> &PolicyEngine {
+        &self.policy
+    }
+
+    /// The opaque cursor for a log position of this hub.
+    pub fn cursor(&self, seq: i64) -> String {
+        Cursor {
+            hub_id: self.hub_id.clone(),
+            epoch: self.store.log_epoch().to_string(),
+            seq,
+        }
+        .encode()
+    }
+
+    /// The log position a client cursor stands for; empty means the beginning.
+    pub async fn resolve(&self, cursor: &str) -> Result<i64, FeedError> {
+        if cursor.trim().is_empty() {
+            return Ok(0);
+        }
+        let cursor = Cursor::decode(cursor).ok_or_else(|| {
+            FeedError::ResyncRequired("the cursor is not one this hub issued".into())
+        })?;
+        if cursor.hub_id != self.hub_id {
+            return Err(FeedError::ResyncRequired(format!(
+                "the cursor belongs to hub '{}', not this one",
+                cursor.hub_id
+            )));
+        }
+        if cursor.epoch != self.store.log_epoch() {
+            return Err(FeedError::ResyncRequired(
+                "the cursor belongs to another change log (the hub's database was replaced)".into(),
+            ));
+        }
+        if cursor.seq > self.store.max_seq().await? {
+            return Err(FeedError::ResyncRequired(
+                "the cursor is ahead of this hub's change log (restored from a backup?)".into(),
+            ));
+        }
+        Ok(cursor.seq)
+    }
+
+    /// The next page after `after`: at most `limit` log entries, none beyond `up_to` if given.
+    pub async fn page(
+        &self,
+        principal: &Principal,
+        filter: &FeedFilter,
+        after: i64,
+        limit: u32,
+        up_to: Option<i64>,
+    ) -> Result<FeedPage, FeedError> {
+        let mut rows = self.store.changes_after(after, limit).await?;
+        if let Some(up_to) = up_to {
+            rows.retain(|row| row.seq <= up_to);
+        }
+        let Some(last_seq) = rows.last().map(|row| row.seq) else {
+            return Ok(FeedPage {
+                changes: Vec::new(),
+                cursor_seq: after,
+                scanned: 0,
+            });
+        };
+        // Each incident once per page, at its last entry: its current state covers them all.
+        let mut last_entry: HashMap<Uuid, i64> = HashMap::new();
+        for row in &rows {
+            last_entry.insert(row.incident_id, row.seq);
+        }
+        let mut order: Vec<(i64, Uuid)> = last_entry.iter().map(|(id, seq)| (*seq, *id)).collect();
+        order.sort_unstable();
+        let ids: Vec<Uuid> = order.iter().map(|(_, id)| *id).collect();
+        let mut current: HashMap<Uuid, StoredIncident> = self
+            .store
+            .get_many(&ids)
+            .await?
+            .into_iter()
+            .map(|incident| (incident.id, incident))
+            .collect();
+
+        let mut changes: Vec<(i64, FeedChange)> = Vec::new();
+        let mut not_visible: Vec<(i64, Uuid)> = Vec::new();
+        for (seq, id) in order {
+            let redacted = current
+                .remove(&id)
+                .filter(|incident| filter.matches(incident))
+                .and_then(|incident| self.policy.redact(incident, principal));
+            match redacted {
+                Some(redacted) if redacted.incident.is_retracted() => {
+                    changes.push((seq, FeedChange::Retract(redacted)))
+                }
+                Some(redacted) => changes.push((seq, FeedChange::Upsert(redacted))),
+                None => not_visible.push((seq, id)),
+            }
+        }
+        if !not_visible.is_empty() {
+            // REVOKE only what this principal could have received at some point; telling it
+            // about anything else would leak that the incident exists.
+            let ids: Vec<Uuid> = not_visible.iter().map(|(_, id)| *id).collect();
+            let history = self.store.sharing_history(&ids, last_seq).await?;
+            for (seq, id) in not_visible {
+                let could_have_seen = history.iter().any(|snapshot| {
+                    snapshot.incident_id == id
+                        && self.policy.visible_under(
+                            principal,
+                            &SharingState {
+                                origin_org: &snapshot.origin_org,
+                                origin_hub: &snapshot.origin_hub,
+                                distribution: snapshot.distribution,
+                                sharing_group: snapshot.sharing_group.as_deref(),
+                                tlp: snapshot.tlp,
+                            },
+                        )
+                });
+                if could_have_seen {
+                    changes.push((seq, FeedChange::Revoke(id)));
+                }
+            }
+            changes.sort_by_key(|(seq, _)| *seq);
+        }
+        Ok(FeedPage {
+            changes: changes.into_iter().map(|(_, change)| change).collect(),
+            cursor_seq: last_seq,
+            scanned: rows.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn cursors_round_trip(hub in "[a-z0-9-]{1,20}", epoch in "[0-9a-f]{32}", seq in 0i64..i64::MAX) {
+            let cursor = Cursor { hub_id: hub, epoch, seq };
+            prop_assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        }
+
+        #[test]
+        fn garbage_is_not_a_cursor(text in ".{0,64}") {
+            if let Some(cursor) = Cursor::decode(&text) {
+                prop_assert!(cursor.seq >= 0);
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_cursors_are_refused() {
+        assert_eq!(Cursor::decode("not base64 !"), None);
+        assert_eq!(
+            Cursor::decode(&URL_SAFE_NO_PAD.encode("c1:hub:epoch:-4")),
+            None
+        );
+        assert_eq!(
+            Cursor::decode(&URL_SAFE_NO_PAD.encode("c1:hub:epoch:4:extra")),
+            None
+        );
+        assert_eq!(
+            Cursor::decode(&URL_SAFE_NO_PAD.encode("c0:hub:epoch:4")),
+            None
+        );
+    }
+}
