@@ -127,6 +127,9 @@ fn canary_incident(distribution: pb::Distribution, group: &str) -> pb::Incident 
     }
 }
 
+/// The tier a viewer should get for each test incident (None: invisible).
+type ExpectedTiers = [Option<u8>; 3];
+
 /// What one viewer received for the incident through each read path (None: not visible).
 async fn read_paths(client: &mut HubClient, id: &str) -> Vec<(&'static str, Option<pb::Incident>)> {
     let get = match client.get(id).await {
@@ -251,8 +254,8 @@ async fn no_viewer_receives_anything_above_its_tier_on_any_read_path() {
         .await
         .expect("submit");
 
-    // (viewer, org, role, tier for COMMUNITY, tier for the sharing-group incident, tier for ORG_ONLY)
-    let viewers: &[(&str, &str, Role, Option<u8>, Option<u8>, Option<u8>)] = &[
+    // (viewer, org, role, [tier for COMMUNITY, for the sharing-group incident, for ORG_ONLY])
+    let viewers: &[(&str, &str, Role, ExpectedTiers)] = &[
         (
             "origin reporter",
             "ngo-alpha",
@@ -318,7 +321,7 @@ async fn no_viewer_receives_anything_above_its_tier_on_any_read_path() {
             None,
         ),
     ];
-    for (viewer, org, role, community_tier, group_tier, org_only_tier) in viewers {
+    for (viewer, org, role, [community_tier, group_tier, org_only_tier]) in viewers {
         let mut client = hub.client(org, &[*role]).await;
         for (incident, expected) in [
             (&community, community_tier),
