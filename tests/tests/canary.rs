@@ -143,7 +143,17 @@ async fn read_paths(client: &mut HubClient, id: &str) -> Vec<(&'static str, Opti
         .expect("list")
         .into_iter()
         .find(|incident| incident.id == id);
-    vec![("GetIncident", get), ("ListIncidents", listed)]
+    let mut pulled = None;
+    let mut stream = client.pull("", Default::default(), 100).await.expect("pull");
+    while let Some(page) = stream.message().await.expect("page") {
+        for change in page.changes {
+            if change.incident_id == id {
+                assert_ne!(change.r#type, pb::ChangeType::Revoke as i32, "never held, never revoked");
+                pulled = change.incident;
+            }
+        }
+    }
+    vec![("GetIncident", get), ("ListIncidents", listed), ("SyncService.Pull", pulled)]
 }
 
 /// Checks one response against the viewer's tier.
