@@ -12,6 +12,8 @@
 //! org until sharing groups exist (fail closed); the T3 annex reaches the origin org only; below
 //! T2 the T2 fields are removed and date and location generalised.
 
+pub mod aggregate;
+
 use time::{Date, Duration};
 
 use crate::domain::{
