@@ -9,6 +9,7 @@
 //! - [`PolicyEngine::may_modify`], [`PolicyEngine::check_distribution`] and
 //!   [`egress_allowed`] decide writes, sharing-group use and TLP-bound egress.
 
+pub mod aggregate;
 pub mod groups;
 mod redact;
 pub mod rules;

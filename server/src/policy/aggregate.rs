@@ -1,0 +1,1374 @@
+//! Statistical disclosure control for aggregate counts (the shared threat picture).
+//!
+//! [`aggregate`] turns a two-dimensional table of counts (rows e.g. areas, columns e.g. periods
+//! or categories) into what one viewer may see: every cell, row total, column total and the
+//! grand total is either an exact number or [`Published::Suppressed`]. The caller has already
+//! restricted the counts to what the viewer may see; this module only decides which numbers are
+//! safe to show at the viewer's [`Tier`].
+//!
+//! # Rules
+//!
+//! - T2 and above see every count exactly (they see the records themselves anyway).
+//! - Below T2, every quantity (cell or total) with `0 < count < k` is suppressed (*primary*).
+//! - Zeros are published as 0. A zero counts no person, so it cannot single one out, and the
+//!   threat picture needs to say "nothing reported here". The price is attribute disclosure at
+//!   line level (a row of zeros next to one suppressed cell says where that row's incidents
+//!   are); see *Limitations*.
+//! - Then *secondary* suppression hides further non-zero quantities until the guarantee below
+//!   holds.
+//!
+//! # Guarantee (below T2)
+//!
+//! Model the viewer as knowing every published number, which quantities are suppressed, that
+//! all counts are non-negative integers, that row/column/grand totals add up, and that every
+//! suppressed quantity is at least 1 (zeros are never suppressed, so the flag itself says
+//! "non-zero"). Then for **every suppressed quantity** (cell or total), among all tables
+//! consistent with that knowledge:
+//!
+//! 1. it takes at least two different values, so it is never uniquely determined — neither by
+//!    the linear equations of the totals (the classic subtraction attack, including linear
+//!    combinations of several rows and columns) nor by those equations combined with
+//!    non-negativity (e.g. a total equal to the sum of its published cells); and
+//! 2. it can take a value of at least `k`, so the viewer can never prove that a suppressed
+//!    quantity is a small count.
+//!
+//! Published numbers are always the true counts, and no published number lies in `(0, k)`.
+//!
+//! # Why this is exact, not a heuristic
+//!
+//! A table with its margins is a circulation on a small directed graph: one node per row, one
+//! per column, and two total nodes `S` and `Z`; cell `(i, j)` is an edge `row i -> column j`,
+//! row total `i` an edge `S -> row i`, column total `j` an edge `column j -> Z`, and the grand
+//! total an edge `Z -> S`. "Totals add up" is exactly flow conservation at every node, so the
+//! constraint matrix is the graph's incidence matrix, which is totally unimodular. Hence the
+//! feasible region of the suppressed quantities (bounds `>= 1`, everything published fixed) is
+//! an integral polytope, and the largest value a suppressed edge `u -> v` can take is its true
+//! value plus the maximum flow from `v` back to `u` through the other suppressed edges in the
+//! residual network (increasing an edge is free, decreasing it is limited to `value - 1`).
+//! [`aggregate`] computes that flow (capped at what it needs to know) with exact integer
+//! arithmetic. The purely linear test the design mentions ("is `e_i` in the row space of the
+//! constraints restricted to the unknowns?") is the special case without bounds: `e_i` is in the
+//! row space iff the edge lies on no cycle of suppressed edges, and such an edge has no flow
+//! back at all, so it is caught too.
+//!
+//! # Secondary suppression
+//!
+//! For each suppressed quantity in a fixed order, if it is not yet protected, the cheapest path
+//! that closes a cycle through it with enough slack is found (Dijkstra; cost = the sum of the
+//! counts newly hidden, then the number of edges; already suppressed edges are free) and every
+//! published quantity on it is suppressed. This subsumes the classic rule "a line with one
+//! suppressed cell gets a second one" (such a cell lies on no cycle, so it gets repaired) but
+//! picks a whole cycle by cost, which usually hides less than walking line by line (a 2x2
+//! rectangle where the line rule can wander into a 6-cycle), and it also catches what the line
+//! rule misses: cells isolated by combinations of several lines, and cells pinned by bounds.
+//! Protection is monotone (hiding one more quantity only enlarges the feasible set), so a
+//! quantity once verified stays protected, and the loop ends because every repair hides at least
+//! one more quantity. As a last resort (never reached in practice, kept so the function cannot
+//! fail) every non-zero quantity is suppressed, which is always protected: every edge then lies
+//! on a cycle of suppressed edges that only increase.
+//!
+//! # Limitations
+//!
+//! - The guarantee is per quantity: a viewer may learn the sum of several suppressed cells
+//!   (e.g. two small cells in one row with a published total), just not any one of them.
+//! - The suppression *pattern* depends on the counts (the cheapest cells are chosen), and a
+//!   viewer who replays the algorithm may narrow the intervals further; the guarantee is about
+//!   the published numbers and flags, not about reasoning over the algorithm's choices.
+//! - [`AggregateTable::suppression`] says which suppressions are primary. That is for audit and
+//!   tests only: shown to a viewer it says "this count is between 1 and k-1", which the
+//!   guarantee above does not model. For the same reason a suppressed quantity must be rendered
+//!   neutrally (e.g. "x"), not as "<5": secondary suppressions are counts `>= k`.
+//! - Attribute disclosure through published zeros (see *Rules*) is not prevented.
+//! - The cost of the search grows with the number of suppressed quantities times the table
+//!   size; it is meant for threat-picture tables (hundreds to a few thousand cells).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet, VecDeque};
+
+use thiserror::Error;
+
+use super::Tier;
+
+/// The threshold the design uses for counts shown below T2 (sharing-and-sync.md, Aggregates).
+pub const DEFAULT_K: u64 = 5;
+
+/// The lowest tier that sees exact counts.
+const EXACT_FROM: Tier = Tier::T2;
+
+/// A validated table of non-negative counts with row and column labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountGrid {
+    rows: Vec<String>,
+    columns: Vec<String>,
+    counts: Vec<Vec<u64>>,
+}
+
+/// Why a [`CountGrid`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GridError {
+    #[error("{labels} row labels but {rows} rows of counts")]
+    RowCount { labels: usize, rows: usize },
+    #[error("row {row} has {found} counts but there are {expected} columns")]
+    RowLength {
+        row: usize,
+        expected: usize,
+        found: usize,
+    },
+    #[error("row label {0:?} appears more than once")]
+    DuplicateRow(String),
+    #[error("column label {0:?} appears more than once")]
+    DuplicateColumn(String),
+    #[error("the grand total does not fit in 64 bits")]
+    Overflow,
+}
+
+impl CountGrid {
+    /// Builds a grid; `counts[r][c]` is the count for `rows[r]` x `columns[c]`.
+    ///
+    /// Labels must be unique (a published table with two rows of one name is ambiguous) and the
+    /// grand total must fit in a `u64`, so every total computed later does too.
+    pub fn new(
+        rows: Vec<String>,
+        columns: Vec<String>,
+        counts: Vec<Vec<u64>>,
+    ) -> Result<Self, GridError> {
+        if counts.len() != rows.len() {
+            return Err(GridError::RowCount {
+                labels: rows.len(),
+                rows: counts.len(),
+            });
+        }
+        if let Some((row, line)) = counts
+            .iter()
+            .enumerate()
+            .find(|(_, line)| line.len() != columns.len())
+        {
+            return Err(GridError::RowLength {
+                row,
+                expected: columns.len(),
+                found: line.len(),
+            });
+        }
+        if let Some(label) = first_duplicate(&rows) {
+            return Err(GridError::DuplicateRow(label));
+        }
+        if let Some(label) = first_duplicate(&columns) {
+            return Err(GridError::DuplicateColumn(label));
+        }
+        counts
+            .iter()
+            .flatten()
+            .try_fold(0u64, |sum, &count| sum.checked_add(count))
+            .ok_or(GridError::Overflow)?;
+        Ok(Self {
+            rows,
+            columns,
+            counts,
+        })
+    }
+
+    pub fn rows(&self) -> &[String] {
+        &self.rows
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The counts, row by row.
+    pub fn counts(&self) -> &[Vec<u64>] {
+        &self.counts
+    }
+
+    /// The count at (`row`, `column`), or `None` outside the grid.
+    pub fn count(&self, row: usize, column: usize) -> Option<u64> {
+        self.counts.get(row)?.get(column).copied()
+    }
+}
+
+fn first_duplicate(labels: &[String]) -> Option<String> {
+    let mut seen = HashSet::new();
+    labels
+        .iter()
+        .find(|label| !seen.insert(label.as_str()))
+        .cloned()
+}
+
+/// One number of an aggregate table as a viewer receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Published {
+    Exact(u64),
+    /// Withheld. Carries no number and no reason, on purpose (see the module docs).
+    Suppressed,
+}
+
+impl Published {
+    /// The number, when there is one.
+    pub fn value(self) -> Option<u64> {
+        match self {
+            Published::Exact(value) => Some(value),
+            Published::Suppressed => None,
+        }
+    }
+
+    pub fn is_suppressed(self) -> bool {
+        self == Published::Suppressed
+    }
+}
+
+/// Why a quantity was suppressed. For audit and tests, not for viewers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SuppressionReason {
+    /// The count itself is in `1..k`.
+    Primary,
+    /// Hidden so that a primary (or another secondary) suppression cannot be recovered.
+    Secondary,
+}
+
+/// Names one number of a table: a cell, a row total, a column total or the grand total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Quantity {
+    Cell { row: usize, column: usize },
+    RowTotal(usize),
+    ColumnTotal(usize),
+    GrandTotal,
+}
+
+/// A table as one viewer may see it. Only [`aggregate`] builds one, so holding an
+/// `AggregateTable` means the disclosure rules have been applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateTable {
+    rows: Vec<String>,
+    columns: Vec<String>,
+    tier: Tier,
+    k: u64,
+    cells: Vec<Vec<Published>>,
+    row_totals: Vec<Published>,
+    column_totals: Vec<Published>,
+    grand_total: Published,
+    /// Per quantity, in [`Layout`] order.
+    reasons: Vec<Option<SuppressionReason>>,
+}
+
+impl AggregateTable {
+    pub fn rows(&self) -> &[String] {
+        &self.rows
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The tier the table was computed for.
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// The threshold the table was computed with.
+    pub fn k(&self) -> u64 {
+        self.k
+    }
+
+    /// The cells, row by row.
+    pub fn cells(&self) -> &[Vec<Published>] {
+        &self.cells
+    }
+
+    pub fn row_totals(&self) -> &[Published] {
+        &self.row_totals
+    }
+
+    pub fn column_totals(&self) -> &[Published] {
+        &self.column_totals
+    }
+
+    pub fn grand_total(&self) -> Published {
+        self.grand_total
+    }
+
+    /// One number of the table, or `None` when `quantity` is outside it.
+    pub fn get(&self, quantity: Quantity) -> Option<Published> {
+        match quantity {
+            Quantity::Cell { row, column } => self.cells.get(row)?.get(column).copied(),
+            Quantity::RowTotal(row) => self.row_totals.get(row).copied(),
+            Quantity::ColumnTotal(column) => self.column_totals.get(column).copied(),
+            Quantity::GrandTotal => Some(self.grand_total),
+        }
+    }
+
+    /// Why `quantity` is suppressed, or `None` when it is published (or outside the table).
+    /// For audit only: never show this below T2 (a primary reason reveals a count in `1..k`).
+    pub fn suppression(&self, quantity: Quantity) -> Option<SuppressionReason> {
+        let layout = Layout::new(self.rows.len(), self.columns.len());
+        let index = layout.index_of(quantity)?;
+        self.reasons.get(index).copied().flatten()
+    }
+
+    /// Every suppressed quantity with its reason, cells first (row-major), then row totals,
+    /// column totals and the grand total. For audit only, like [`Self::suppression`].
+    pub fn suppressions(&self) -> Vec<(Quantity, SuppressionReason)> {
+        let layout = Layout::new(self.rows.len(), self.columns.len());
+        self.reasons
+            .iter()
+            .enumerate()
+            .filter_map(|(index, reason)| reason.map(|reason| (layout.quantity(index), reason)))
+            .collect()
+    }
+}
+
+/// Computes the table `grid` may be shown as to a viewer at `tier`, with threshold `k`
+/// (normally [`DEFAULT_K`]). `grid` must already hold only what the viewer may see.
+///
+/// T2 and above get every number exactly. Below T2, see the module docs for the rules and the
+/// guarantee. `k <= 1` suppresses nothing. Deterministic: the same input gives the same table.
+pub fn aggregate(grid: &CountGrid, tier: Tier, k: u64) -> AggregateTable {
+    let network = Network::from_grid(grid);
+    let reasons = if tier >= EXACT_FROM {
+        vec![None; network.values.len()]
+    } else {
+        network.suppress(k)
+    };
+    let layout = network.layout;
+    let publish = |index: usize| match reasons[index] {
+        Some(_) => Published::Suppressed,
+        None => Published::Exact(network.values[index]),
+    };
+    AggregateTable {
+        rows: grid.rows.clone(),
+        columns: grid.columns.clone(),
+        tier,
+        k,
+        cells: (0..layout.rows)
+            .map(|row| {
+                (0..layout.columns)
+                    .map(|column| publish(layout.cell(row, column)))
+                    .collect()
+            })
+            .collect(),
+        row_totals: (0..layout.rows)
+            .map(|row| publish(layout.row_total(row)))
+            .collect(),
+        column_totals: (0..layout.columns)
+            .map(|column| publish(layout.column_total(column)))
+            .collect(),
+        grand_total: publish(layout.grand_total()),
+        reasons,
+    }
+}
+
+/// Where each quantity sits in the flat vectors, and which graph nodes it joins.
+///
+/// Quantities: cells row-major, then row totals, column totals, the grand total.
+/// Nodes: rows, then columns, then `Z` (column totals flow into it) and `S` (row totals flow
+/// out of it).
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    rows: usize,
+    columns: usize,
+}
+
+impl Layout {
+    fn new(rows: usize, columns: usize) -> Self {
+        Self { rows, columns }
+    }
+
+    fn quantities(self) -> usize {
+        self.rows * self.columns + self.rows + self.columns + 1
+    }
+
+    fn nodes(self) -> usize {
+        self.rows + self.columns + 2
+    }
+
+    fn cell(self, row: usize, column: usize) -> usize {
+        row * self.columns + column
+    }
+
+    fn row_total(self, row: usize) -> usize {
+        self.rows * self.columns + row
+    }
+
+    fn column_total(self, column: usize) -> usize {
+        self.rows * self.columns + self.rows + column
+    }
+
+    fn grand_total(self) -> usize {
+        self.rows * self.columns + self.rows + self.columns
+    }
+
+    fn column_node(self, column: usize) -> usize {
+        self.rows + column
+    }
+
+    fn sink_node(self) -> usize {
+        self.rows + self.columns
+    }
+
+    fn source_node(self) -> usize {
+        self.rows + self.columns + 1
+    }
+
+    fn index_of(self, quantity: Quantity) -> Option<usize> {
+        match quantity {
+            Quantity::Cell { row, column } if row < self.rows && column < self.columns => {
+                Some(self.cell(row, column))
+            }
+            Quantity::RowTotal(row) if row < self.rows => Some(self.row_total(row)),
+            Quantity::ColumnTotal(column) if column < self.columns => {
+                Some(self.column_total(column))
+            }
+            Quantity::GrandTotal => Some(self.grand_total()),
+            _ => None,
+        }
+    }
+
+    fn quantity(self, index: usize) -> Quantity {
+        let cells = self.rows * self.columns;
+        if index < cells {
+            Quantity::Cell {
+                row: index / self.columns,
+                column: index % self.columns,
+            }
+        } else if index < cells + self.rows {
+            Quantity::RowTotal(index - cells)
+        } else if index < cells + self.rows + self.columns {
+            Quantity::ColumnTotal(index - cells - self.rows)
+        } else {
+            Quantity::GrandTotal
+        }
+    }
+
+    /// The edge of quantity `index`, as (from node, to node).
+    fn ends(self, index: usize) -> (usize, usize) {
+        match self.quantity(index) {
+            Quantity::Cell { row, column } => (row, self.column_node(column)),
+            Quantity::RowTotal(row) => (self.source_node(), row),
+            Quantity::ColumnTotal(column) => (self.column_node(column), self.sink_node()),
+            Quantity::GrandTotal => (self.sink_node(), self.source_node()),
+        }
+    }
+}
+
+/// The table as a circulation: one edge per quantity, carrying its true count.
+struct Network {
+    layout: Layout,
+    values: Vec<u64>,
+    ends: Vec<(usize, usize)>,
+}
+
+impl Network {
+    fn from_grid(grid: &CountGrid) -> Self {
+        let layout = Layout::new(grid.rows.len(), grid.columns.len());
+        let mut values = vec![0u64; layout.quantities()];
+        // Sums cannot overflow: `CountGrid::new` checked the grand total.
+        for (row, line) in grid.counts.iter().enumerate() {
+            for (column, &count) in line.iter().enumerate() {
+                values[layout.cell(row, column)] = count;
+                values[layout.row_total(row)] += count;
+                values[layout.column_total(column)] += count;
+                values[layout.grand_total()] += count;
+            }
+        }
+        let ends = (0..layout.quantities()).map(|q| layout.ends(q)).collect();
+        Self {
+            layout,
+            values,
+            ends,
+        }
+    }
+
+    /// Primary then secondary suppression; returns the reason per quantity.
+    fn suppress(&self, k: u64) -> Vec<Option<SuppressionReason>> {
+        let mut reasons: Vec<Option<SuppressionReason>> = self
+            .values
+            .iter()
+            .map(|&value| (value > 0 && value < k).then_some(SuppressionReason::Primary))
+            .collect();
+        let mut verified = vec![false; reasons.len()];
+        loop {
+            let pending = (0..reasons.len()).find(|&q| reasons[q].is_some() && !verified[q]);
+            let Some(q) = pending else { break };
+            let hidden: Vec<bool> = reasons.iter().map(Option::is_some).collect();
+            if self.is_protected(q, &hidden, k) {
+                verified[q] = true;
+                continue;
+            }
+            let repair = self.cheapest_repair(q, &hidden, k);
+            if repair.is_empty() {
+                // Unreachable by the module's argument; fail safe rather than fail open.
+                for (index, reason) in reasons.iter_mut().enumerate() {
+                    if reason.is_none() && self.values[index] > 0 {
+                        *reason = Some(SuppressionReason::Secondary);
+                    }
+                }
+                break;
+            }
+            for index in repair {
+                reasons[index] = Some(SuppressionReason::Secondary);
+            }
+        }
+        reasons
+    }
+
+    /// The shift `q` needs upwards: enough to reach `k`, and at least 1 so it is not pinned.
+    fn upward_target(&self, q: usize, k: u64) -> u64 {
+        k.saturating_sub(self.values[q]).max(1)
+    }
+
+    /// Whether suppressed quantity `q` can take a second value and a value `>= k`, given that
+    /// exactly the quantities marked in `hidden` are suppressed.
+    fn is_protected(&self, q: usize, hidden: &[bool], k: u64) -> bool {
+        let value = self.values[q];
+        let target = self.upward_target(q, k);
+        let (from, to) = self.ends[q];
+        // Raising q by t sends t back from its head to its tail through the other hidden edges.
+        if self.max_flow(q, hidden, to, from, target) >= target {
+            return true;
+        }
+        if value < k {
+            // It cannot reach k: the viewer could prove it small.
+            return false;
+        }
+        // Already >= k; it only needs to move at all, so try lowering it by 1.
+        value > 1 && self.max_flow(q, hidden, from, to, 1) >= 1
+    }
+
+    /// Maximum flow from `source` to `sink` through the hidden edges other than `skip`, capped
+    /// at `cap` (we only ever need to know whether `cap` is reachable). A hidden edge `a -> b`
+    /// can rise without bound (arc `a -> b`) and fall to 1 (arc `b -> a`, capacity value - 1).
+    fn max_flow(&self, skip: usize, hidden: &[bool], source: usize, sink: usize, cap: u64) -> u64 {
+        let mut flow = FlowGraph::new(self.layout.nodes());
+        for (index, &(a, b)) in self.ends.iter().enumerate() {
+            if index == skip || !hidden[index] {
+                continue;
+            }
+            flow.add_arc(a, b, cap);
+            flow.add_arc(b, a, self.values[index].saturating_sub(1).min(cap));
+        }
+        flow.max_flow(source, sink, cap)
+    }
+
+    /// The published quantities to hide so that `q` lies on a cycle of hidden edges along which
+    /// it can rise by its target: the cheapest path back from its head to its tail, where hidden
+    /// edges cost nothing and published ones cost their count (zeros are never used).
+    fn cheapest_repair(&self, q: usize, hidden: &[bool], k: u64) -> Vec<usize> {
+        let target = self.upward_target(q, k);
+        let nodes = self.layout.nodes();
+        // adjacency[node] = (next node, quantity)
+        let mut adjacency: Vec<Vec<(usize, usize)>> = vec![Vec::new(); nodes];
+        for (index, &(a, b)) in self.ends.iter().enumerate() {
+            if index == q || self.values[index] == 0 {
+                continue;
+            }
+            adjacency[a].push((b, index));
+            if self.values[index] > target {
+                adjacency[b].push((a, index));
+            }
+        }
+        let (start, goal) = (self.ends[q].1, self.ends[q].0);
+        let mut best: Vec<Option<(u128, usize)>> = vec![None; nodes];
+        let mut previous: Vec<Option<(usize, usize)>> = vec![None; nodes];
+        let mut heap = BinaryHeap::new();
+        best[start] = Some((0, 0));
+        heap.push(Reverse((0u128, 0usize, start)));
+        while let Some(Reverse((cost, hops, node))) = heap.pop() {
+            if best[node] != Some((cost, hops)) {
+                continue;
+            }
+            if node == goal {
+                break;
+            }
+            for &(next, index) in &adjacency[node] {
+                let step = if hidden[index] {
+                    0
+                } else {
+                    u128::from(self.values[index])
+                };
+                let candidate = (cost + step, hops + 1);
+                if best[next].is_none_or(|known| candidate < known) {
+                    best[next] = Some(candidate);
+                    previous[next] = Some((node, index));
+                    heap.push(Reverse((candidate.0, candidate.1, next)));
+                }
+            }
+        }
+        let mut repair = Vec::new();
+        if best[goal].is_none() {
+            return repair;
+        }
+        let mut node = goal;
+        while node != start {
+            let Some((before, index)) = previous[node] else {
+                return Vec::new();
+            };
+            if !hidden[index] {
+                repair.push(index);
+            }
+            node = before;
+        }
+        repair.sort_unstable();
+        repair
+    }
+}
+
+/// A small residual graph for Edmonds–Karp (shortest augmenting paths).
+struct FlowGraph {
+    /// Per node, indices into `arcs`.
+    outgoing: Vec<Vec<usize>>,
+    /// (to, residual capacity); arc `i ^ 1` is the reverse of arc `i`.
+    arcs: Vec<(usize, u64)>,
+}
+
+impl FlowGraph {
+    fn new(nodes: usize) -> Self {
+        Self {
+            outgoing: vec![Vec::new(); nodes],
+            arcs: Vec::new(),
+        }
+    }
+
+    fn add_arc(&mut self, from: usize, to: usize, capacity: u64) {
+        if capacity == 0 {
+            return;
+        }
+        self.outgoing[from].push(self.arcs.len());
+        self.arcs.push((to, capacity));
+        self.outgoing[to].push(self.arcs.len());
+        self.arcs.push((from, 0));
+    }
+
+    fn max_flow(&mut self, source: usize, sink: usize, cap: u64) -> u64 {
+        if source == sink {
+            // Never happens (every edge joins two nodes); answer "no slack" to fail closed.
+            return 0;
+        }
+        let mut total = 0u64;
+        while total < cap {
+            let mut via: Vec<Option<usize>> = vec![None; self.outgoing.len()];
+            let mut queue = VecDeque::from([source]);
+            let mut reached = false;
+            while let Some(node) = queue.pop_front() {
+                if node == sink {
+                    reached = true;
+                    break;
+                }
+                for &arc in &self.outgoing[node] {
+                    let (to, capacity) = self.arcs[arc];
+                    if capacity > 0 && to != source && via[to].is_none() {
+                        via[to] = Some(arc);
+                        queue.push_back(to);
+                    }
+                }
+            }
+            if !reached {
+                break;
+            }
+            let mut push = cap - total;
+            let mut node = sink;
+            while let Some(arc) = via[node] {
+                push = push.min(self.arcs[arc].1);
+                node = self.arcs[arc ^ 1].0;
+            }
+            let mut node = sink;
+            while let Some(arc) = via[node] {
+                self.arcs[arc].1 -= push;
+                self.arcs[arc ^ 1].1 += push;
+                node = self.arcs[arc ^ 1].0;
+            }
+            total += push;
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The checkers here share no code with the production search: they rebuild what a viewer
+    //! knows from the public table alone, then (1) run exact rational Gaussian elimination to
+    //! find linearly determined quantities, and (2) run a complete branch-and-bound search over
+    //! integer tables (every suppressed quantity >= 1, published numbers fixed, all totals
+    //! adding up) to find witness tables.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const K: u64 = DEFAULT_K;
+    const TIERS: [Tier; 4] = [Tier::T0, Tier::T1, Tier::T2, Tier::T3];
+
+    fn grid(counts: &[&[u64]]) -> CountGrid {
+        let columns = counts.first().map_or(0, |line| line.len());
+        CountGrid::new(
+            (0..counts.len()).map(|r| format!("r{r}")).collect(),
+            (0..columns).map(|c| format!("c{c}")).collect(),
+            counts.iter().map(|line| line.to_vec()).collect(),
+        )
+        .expect("valid grid")
+    }
+
+    fn all_quantities(rows: usize, columns: usize) -> Vec<Quantity> {
+        let mut all = Vec::new();
+        for row in 0..rows {
+            for column in 0..columns {
+                all.push(Quantity::Cell { row, column });
+            }
+        }
+        all.extend((0..rows).map(Quantity::RowTotal));
+        all.extend((0..columns).map(Quantity::ColumnTotal));
+        all.push(Quantity::GrandTotal);
+        all
+    }
+
+    fn truth(grid: &CountGrid, quantity: Quantity) -> u64 {
+        let counts = grid.counts();
+        match quantity {
+            Quantity::Cell { row, column } => counts[row][column],
+            Quantity::RowTotal(row) => counts[row].iter().sum(),
+            Quantity::ColumnTotal(column) => counts.iter().map(|line| line[column]).sum(),
+            Quantity::GrandTotal => counts.iter().flatten().sum(),
+        }
+    }
+
+    /// Published numbers are the truth; at T2+ everything is exact; below, nothing in (0, k).
+    fn assert_truthful(grid: &CountGrid, table: &AggregateTable, tier: Tier, k: u64) {
+        for quantity in all_quantities(grid.rows().len(), grid.columns().len()) {
+            let shown = table.get(quantity).expect("quantity in table");
+            let real = truth(grid, quantity);
+            match shown {
+                Published::Exact(value) => {
+                    assert_eq!(value, real, "{quantity:?} published wrongly");
+                    if tier < Tier::T2 {
+                        assert!(
+                            value == 0 || value >= k,
+                            "{quantity:?} = {value} shown to {tier:?}"
+                        );
+                    }
+                }
+                Published::Suppressed => {
+                    assert!(tier < Tier::T2, "{quantity:?} hidden from {tier:?}");
+                    assert!(real > 0, "{quantity:?} is a suppressed zero");
+                }
+            }
+        }
+    }
+
+    /// What a viewer knows: unknowns (the suppressed quantities) and the equations
+    /// `sum(coefficient * unknown) = constant` left after substituting published numbers.
+    struct Puzzle {
+        unknowns: Vec<Quantity>,
+        truth: Vec<i64>,
+        equations: Vec<(Vec<(usize, i64)>, i64)>,
+        cap: i64,
+    }
+
+    fn puzzle(grid: &CountGrid, table: &AggregateTable, k: u64) -> Puzzle {
+        let (rows, columns) = (table.rows().len(), table.columns().len());
+        let mut lines: Vec<Vec<(Quantity, i64)>> = Vec::new();
+        for row in 0..rows {
+            let mut line: Vec<_> = (0..columns)
+                .map(|column| (Quantity::Cell { row, column }, 1))
+                .collect();
+            line.push((Quantity::RowTotal(row), -1));
+            lines.push(line);
+        }
+        for column in 0..columns {
+            let mut line: Vec<_> = (0..rows)
+                .map(|row| (Quantity::Cell { row, column }, 1))
+                .collect();
+            line.push((Quantity::ColumnTotal(column), -1));
+            lines.push(line);
+        }
+        let mut line: Vec<_> = (0..rows).map(|row| (Quantity::RowTotal(row), 1)).collect();
+        line.push((Quantity::GrandTotal, -1));
+        lines.push(line);
+        let mut line: Vec<_> = (0..columns)
+            .map(|column| (Quantity::ColumnTotal(column), 1))
+            .collect();
+        line.push((Quantity::GrandTotal, -1));
+        lines.push(line);
+
+        let unknowns: Vec<Quantity> = all_quantities(rows, columns)
+            .into_iter()
+            .filter(|&q| table.get(q) == Some(Published::Suppressed))
+            .collect();
+        let equations = lines
+            .into_iter()
+            .map(|line| {
+                let mut terms = Vec::new();
+                let mut constant = 0i64;
+                for (quantity, coefficient) in line {
+                    match table.get(quantity).expect("in table") {
+                        Published::Exact(value) => {
+                            constant -= coefficient * i64::try_from(value).expect("small")
+                        }
+                        Published::Suppressed => {
+                            let var = unknowns.iter().position(|&u| u == quantity).expect("known");
+                            terms.push((var, coefficient));
+                        }
+                    }
+                }
+                (terms, constant)
+            })
+            .collect();
+        let grand = i64::try_from(truth(grid, Quantity::GrandTotal)).expect("small");
+        Puzzle {
+            truth: unknowns
+                .iter()
+                .map(|&q| i64::try_from(truth(grid, q)).expect("small"))
+                .collect(),
+            unknowns,
+            equations,
+            // No consistent table has a quantity above the grand total, so this box is enough
+            // for witnesses; it also leaves room to reach k.
+            cap: grand + i64::try_from(k).expect("small") + 1,
+        }
+    }
+
+    // ---- checker 1: exact rational Gaussian elimination -------------------------------
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct Ratio {
+        num: i128,
+        den: i128,
+    }
+
+    fn gcd(a: i128, b: i128) -> i128 {
+        if b == 0 { a.abs() } else { gcd(b, a % b) }
+    }
+
+    impl Ratio {
+        fn new(num: i128, den: i128) -> Self {
+            assert!(den != 0);
+            let g = gcd(num, den).max(1);
+            let sign = if den < 0 { -1 } else { 1 };
+            Ratio {
+                num: sign * num / g,
+                den: sign * den / g,
+            }
+        }
+        fn zero(self) -> bool {
+            self.num == 0
+        }
+        fn sub(self, o: Ratio) -> Ratio {
+            Ratio::new(self.num * o.den - o.num * self.den, self.den * o.den)
+        }
+        fn mul(self, o: Ratio) -> Ratio {
+            Ratio::new(self.num * o.num, self.den * o.den)
+        }
+        fn div(self, o: Ratio) -> Ratio {
+            Ratio::new(self.num * o.den, self.den * o.num)
+        }
+    }
+
+    /// Unknowns whose unit vector lies in the row space of the equations restricted to the
+    /// unknowns, i.e. that the published numbers determine by linear algebra alone. Computed
+    /// from the reduced row echelon form: `e_i` is in the row space iff some RREF row is `e_i`.
+    fn linearly_determined(puzzle: &Puzzle) -> Vec<Quantity> {
+        let n = puzzle.unknowns.len();
+        let mut m: Vec<Vec<Ratio>> = puzzle
+            .equations
+            .iter()
+            .map(|(terms, _)| {
+                let mut row = vec![Ratio::new(0, 1); n];
+                for &(var, coefficient) in terms {
+                    row[var] = Ratio::new(i128::from(coefficient), 1);
+                }
+                row
+            })
+            .collect();
+        let mut rank = 0;
+        for col in 0..n {
+            let Some(pivot) = (rank..m.len()).find(|&r| !m[r][col].zero()) else {
+                continue;
+            };
+            m.swap(rank, pivot);
+            let p = m[rank][col];
+            let pivot_row: Vec<Ratio> = m[rank].iter().map(|&x| x.div(p)).collect();
+            for (r, row) in m.iter_mut().enumerate() {
+                if r != rank && !row[col].zero() {
+                    let factor = row[col];
+                    for (x, &y) in row.iter_mut().zip(&pivot_row) {
+                        *x = x.sub(factor.mul(y));
+                    }
+                }
+            }
+            m[rank] = pivot_row;
+            rank += 1;
+        }
+        m[..rank]
+            .iter()
+            .filter_map(|row| {
+                let nonzero: Vec<usize> = (0..n).filter(|&c| !row[c].zero()).collect();
+                (nonzero.len() == 1).then(|| puzzle.unknowns[nonzero[0]])
+            })
+            .collect()
+    }
+
+    // ---- checker 2: complete integer search with bound propagation ---------------------
+
+    #[derive(Debug)]
+    enum Outcome {
+        Found(Vec<i64>),
+        Infeasible,
+        GaveUp,
+    }
+
+    /// Tightens bounds from every equation until nothing changes; false when infeasible.
+    fn propagate(puzzle: &Puzzle, lo: &mut [i64], hi: &mut [i64]) -> bool {
+        loop {
+            let mut changed = false;
+            for (terms, constant) in &puzzle.equations {
+                if terms.is_empty() {
+                    if *constant != 0 {
+                        return false;
+                    }
+                    continue;
+                }
+                // Each term's own range, as of the start of this equation.
+                let ranges: Vec<(i64, i64)> = terms
+                    .iter()
+                    .map(|&(v, c)| {
+                        if c > 0 {
+                            (lo[v], hi[v])
+                        } else {
+                            (-hi[v], -lo[v])
+                        }
+                    })
+                    .collect();
+                let min: i64 = ranges.iter().map(|r| r.0).sum();
+                let max: i64 = ranges.iter().map(|r| r.1).sum();
+                for (&(v, c), &(own_min, own_max)) in terms.iter().zip(&ranges) {
+                    let (low, high) = (constant - (max - own_max), constant - (min - own_min));
+                    let (low, high) = if c > 0 { (low, high) } else { (-high, -low) };
+                    if low > lo[v] {
+                        lo[v] = low;
+                        changed = true;
+                    }
+                    if high < hi[v] {
+                        hi[v] = high;
+                        changed = true;
+                    }
+                    if lo[v] > hi[v] {
+                        return false;
+                    }
+                }
+            }
+            if !changed {
+                return true;
+            }
+        }
+    }
+
+    fn branch(puzzle: &Puzzle, mut lo: Vec<i64>, mut hi: Vec<i64>, budget: &mut u32) -> Outcome {
+        if *budget == 0 {
+            return Outcome::GaveUp;
+        }
+        *budget -= 1;
+        if !propagate(puzzle, &mut lo, &mut hi) {
+            return Outcome::Infeasible;
+        }
+        let open = (0..lo.len())
+            .filter(|&v| lo[v] < hi[v])
+            .min_by_key(|&v| (hi[v] - lo[v], v));
+        let Some(v) = open else {
+            let holds = puzzle.equations.iter().all(|(terms, constant)| {
+                terms.iter().map(|&(var, c)| c * lo[var]).sum::<i64>() == *constant
+            });
+            return if holds {
+                Outcome::Found(lo)
+            } else {
+                Outcome::Infeasible
+            };
+        };
+        let mid = lo[v] + (hi[v] - lo[v]) / 2;
+        let mut halves = [(lo[v], mid), (mid + 1, hi[v])];
+        if puzzle.truth[v] > mid {
+            halves.swap(0, 1);
+        }
+        let mut gave_up = false;
+        for (low, high) in halves {
+            let (mut l, mut h) = (lo.clone(), hi.clone());
+            l[v] = low;
+            h[v] = high;
+            match branch(puzzle, l, h, budget) {
+                Outcome::Found(solution) => return Outcome::Found(solution),
+                Outcome::GaveUp => gave_up = true,
+                Outcome::Infeasible => {}
+            }
+        }
+        if gave_up {
+            Outcome::GaveUp
+        } else {
+            Outcome::Infeasible
+        }
+    }
+
+    /// A table consistent with everything published in which unknown `var` is in `low..=high`.
+    fn witness(puzzle: &Puzzle, var: usize, low: i64, high: i64) -> Outcome {
+        let n = puzzle.unknowns.len();
+        let (mut lo, mut hi) = (vec![1; n], vec![puzzle.cap; n]);
+        lo[var] = low.max(1);
+        hi[var] = high.min(puzzle.cap);
+        if lo[var] > hi[var] {
+            return Outcome::Infeasible;
+        }
+        let mut budget = 500_000;
+        branch(puzzle, lo, hi, &mut budget)
+    }
+
+    /// The acceptance check: no suppressed quantity is linearly determined, and each one takes
+    /// a second value and a value >= k in some table consistent with what is published.
+    fn assert_protected(grid: &CountGrid, table: &AggregateTable, k: u64) {
+        let puzzle = puzzle(grid, table, k);
+        let determined = linearly_determined(&puzzle);
+        assert!(determined.is_empty(), "linearly determined: {determined:?}");
+        let k = i64::try_from(k).expect("small");
+        for (var, quantity) in puzzle.unknowns.iter().enumerate() {
+            let real = puzzle.truth[var];
+            let is_witness = |outcome: Outcome, check: &dyn Fn(i64) -> bool| match outcome {
+                Outcome::Found(solution) => {
+                    assert!(check(solution[var]));
+                    true
+                }
+                Outcome::Infeasible => false,
+                Outcome::GaveUp => panic!("checker gave up on {quantity:?}"),
+            };
+            let above = (real + 1).max(k);
+            if is_witness(witness(&puzzle, var, above, puzzle.cap), &|v| v >= above) {
+                continue;
+            }
+            assert!(real >= k, "{quantity:?} (= {real}) is provably below {k}");
+            let other = is_witness(witness(&puzzle, var, 1, real - 1), &|v| v < real);
+            assert!(other, "{quantity:?} (= {real}) is uniquely determined");
+        }
+    }
+
+    fn check_all_tiers(grid: &CountGrid, k: u64) -> AggregateTable {
+        for tier in TIERS {
+            let table = aggregate(grid, tier, k);
+            assert_truthful(grid, &table, tier, k);
+            if tier < Tier::T2 {
+                assert_protected(grid, &table, k);
+            }
+        }
+        aggregate(grid, Tier::T1, k)
+    }
+
+    fn suppressed(table: &AggregateTable) -> Vec<Quantity> {
+        table.suppressions().into_iter().map(|(q, _)| q).collect()
+    }
+
+    fn cell(row: usize, column: usize) -> Quantity {
+        Quantity::Cell { row, column }
+    }
+
+    /// A copy of the exact table with just `hidden` suppressed, to test the checkers.
+    fn hand_made(grid: &CountGrid, hidden: &[Quantity]) -> AggregateTable {
+        let mut table = aggregate(grid, Tier::T3, K);
+        for &quantity in hidden {
+            match quantity {
+                Quantity::Cell { row, column } => table.cells[row][column] = Published::Suppressed,
+                Quantity::RowTotal(row) => table.row_totals[row] = Published::Suppressed,
+                Quantity::ColumnTotal(c) => table.column_totals[c] = Published::Suppressed,
+                Quantity::GrandTotal => table.grand_total = Published::Suppressed,
+            }
+        }
+        table
+    }
+
+    // ---- tests --------------------------------------------------------------------------
+
+    #[test]
+    fn t2_and_t3_see_every_count_exactly() {
+        let g = grid(&[&[1, 2, 0], &[3, 40, 4]]);
+        for tier in [Tier::T2, Tier::T3] {
+            let table = aggregate(&g, tier, K);
+            assert_truthful(&g, &table, tier, K);
+            assert!(table.suppressions().is_empty());
+            assert_eq!(table.cells()[0][0], Published::Exact(1));
+            assert_eq!(table.row_totals()[0], Published::Exact(3));
+            assert_eq!(table.grand_total(), Published::Exact(50));
+        }
+    }
+
+    #[test]
+    fn single_small_cell_in_a_row_gets_company() {
+        let g = grid(&[&[20, 3, 15], &[12, 25, 30], &[9, 11, 40]]);
+        let table = check_all_tiers(&g, K);
+        assert_eq!(table.get(cell(0, 1)), Some(Published::Suppressed));
+        assert_eq!(
+            table.suppression(cell(0, 1)),
+            Some(SuppressionReason::Primary)
+        );
+        let hidden = suppressed(&table);
+        let in_row = hidden
+            .iter()
+            .filter(|q| matches!(q, Quantity::Cell { row: 0, .. }));
+        let in_column = hidden
+            .iter()
+            .filter(|q| matches!(q, Quantity::Cell { column: 1, .. }));
+        assert!(in_row.count() >= 2 && in_column.count() >= 2, "{hidden:?}");
+        // The cheapest cycle is a rectangle; the margins stay published.
+        assert_eq!(hidden, vec![cell(0, 0), cell(0, 1), cell(2, 0), cell(2, 1)]);
+        assert!(table.row_totals().iter().all(|t| !t.is_suppressed()));
+        assert!(table.column_totals().iter().all(|t| !t.is_suppressed()));
+    }
+
+    #[test]
+    fn checkerboard_of_small_cells() {
+        let g = grid(&[&[1, 12], &[10, 3]]);
+        let table = check_all_tiers(&g, K);
+        assert!(table.cells().iter().flatten().all(|c| c.is_suppressed()));
+        assert_eq!(
+            table.row_totals(),
+            &[Published::Exact(13), Published::Exact(13)]
+        );
+        // The same pattern inside a larger table.
+        let g = grid(&[&[30, 40, 50], &[35, 2, 20], &[25, 18, 4]]);
+        let table = check_all_tiers(&g, K);
+        assert!(table.get(cell(1, 1)).is_some_and(Published::is_suppressed));
+        assert!(table.get(cell(2, 2)).is_some_and(Published::is_suppressed));
+    }
+
+    #[test]
+    fn row_whose_only_small_cell_has_a_small_total() {
+        let g = grid(&[&[0, 3, 0], &[12, 9, 30], &[8, 11, 40]]);
+        let table = check_all_tiers(&g, K);
+        assert_eq!(table.get(cell(0, 1)), Some(Published::Suppressed));
+        assert_eq!(
+            table.suppression(Quantity::RowTotal(0)),
+            Some(SuppressionReason::Primary)
+        );
+        // Row 0 is all zeros but for the cell, so its total equals it: a cycle through the
+        // cell must leave row 0 through its total, and so another total has to go too.
+        let totals_hidden = suppressed(&table)
+            .into_iter()
+            .filter(|q| !matches!(q, Quantity::Cell { .. }))
+            .count();
+        assert!(totals_hidden >= 2);
+    }
+
+    #[test]
+    fn all_small_grid() {
+        let g = grid(&[&[1, 2, 1], &[2, 1, 2], &[1, 1, 3]]);
+        let table = check_all_tiers(&g, K);
+        assert!(table.cells().iter().flatten().all(|c| c.is_suppressed()));
+        let g = grid(&[&[1, 1], &[1, 1]]);
+        let table = check_all_tiers(&g, K);
+        assert_eq!(table.get(Quantity::GrandTotal), Some(Published::Suppressed));
+    }
+
+    #[test]
+    fn grid_without_small_cells_is_published_whole() {
+        let g = grid(&[&[5, 0, 17], &[9, 6, 0], &[0, 0, 8]]);
+        for tier in TIERS {
+            let table = aggregate(&g, tier, K);
+            assert_truthful(&g, &table, tier, K);
+            assert!(table.suppressions().is_empty());
+        }
+    }
+
+    #[test]
+    fn zeros_are_published_as_zero() {
+        let g = grid(&[&[0, 2, 0], &[0, 7, 9], &[0, 8, 30]]);
+        let table = check_all_tiers(&g, K);
+        for row in 0..3 {
+            assert_eq!(table.get(cell(row, 0)), Some(Published::Exact(0)));
+        }
+        assert_eq!(table.column_totals()[0], Published::Exact(0));
+    }
+
+    #[test]
+    fn one_row_grid() {
+        let g = grid(&[&[1, 2, 10, 0, 7]]);
+        let table = check_all_tiers(&g, K);
+        assert_eq!(table.get(cell(0, 3)), Some(Published::Exact(0)));
+        let g = grid(&[&[3, 9, 12]]);
+        check_all_tiers(&g, K);
+        let g = grid(&[&[3]]);
+        let table = check_all_tiers(&g, K);
+        assert_eq!(table.grand_total(), Published::Suppressed);
+    }
+
+    #[test]
+    fn one_column_grid() {
+        let g = grid(&[&[1], &[2], &[10], &[0], &[7]]);
+        check_all_tiers(&g, K);
+        let g = grid(&[&[6], &[4], &[9]]);
+        let table = check_all_tiers(&g, K);
+        assert_eq!(table.get(cell(1, 0)), Some(Published::Suppressed));
+    }
+
+    #[test]
+    fn empty_grid_publishes_a_zero_total() {
+        let g = grid(&[]);
+        let table = aggregate(&g, Tier::T0, K);
+        assert_eq!(table.grand_total(), Published::Exact(0));
+    }
+
+    /// Every line has two hidden cells, so the one-suppression-per-line rule is satisfied, but
+    /// (1, 2) joins two closed rectangles and a combination of rows 0-1 and columns 0-1
+    /// isolates it. Both the production check and the independent checker must see that.
+    #[test]
+    fn combination_of_lines_is_caught() {
+        let g = grid(&[
+            &[6, 7, 20, 20],
+            &[8, 9, 6, 20],
+            &[20, 20, 7, 8],
+            &[20, 20, 9, 6],
+        ]);
+        let hidden = [
+            cell(0, 0),
+            cell(0, 1),
+            cell(1, 0),
+            cell(1, 1),
+            cell(1, 2),
+            cell(2, 2),
+            cell(2, 3),
+            cell(3, 2),
+            cell(3, 3),
+        ];
+        let table = hand_made(&g, &hidden);
+        let p = puzzle(&g, &table, K);
+        assert_eq!(linearly_determined(&p), vec![cell(1, 2)]);
+
+        let network = Network::from_grid(&g);
+        let layout = network.layout;
+        let mut mask = vec![false; layout.quantities()];
+        for q in hidden {
+            mask[layout.index_of(q).expect("in grid")] = true;
+        }
+        let bridge = layout.index_of(cell(1, 2)).expect("in grid");
+        assert!(!network.is_protected(bridge, &mask, K));
+        let corner = layout.index_of(cell(0, 0)).expect("in grid");
+        assert!(network.is_protected(corner, &mask, K));
+    }
+
+    /// The checkers must fail a table with primary suppression only.
+    #[test]
+    fn checkers_catch_recoverable_cells() {
+        let g = grid(&[&[20, 3, 15], &[12, 25, 30]]);
+        let table = hand_made(&g, &[cell(0, 1)]);
+        let p = puzzle(&g, &table, K);
+        assert_eq!(linearly_determined(&p), vec![cell(0, 1)]);
+        assert!(matches!(witness(&p, 0, 4, p.cap), Outcome::Infeasible));
+        assert!(matches!(witness(&p, 0, 1, 2), Outcome::Infeasible));
+        assert!(std::panic::catch_unwind(|| assert_protected(&g, &table, K)).is_err());
+
+        // Not linear, but pinned by bounds: the row total equals its published cells plus the
+        // hidden ones' minimum, so both hidden cells are forced to 1.
+        let g = grid(&[&[1, 1, 30], &[40, 40, 30]]);
+        let table = hand_made(&g, &[cell(0, 0), cell(0, 1), cell(1, 0), cell(1, 1)]);
+        let p = puzzle(&g, &table, K);
+        assert!(linearly_determined(&p).is_empty());
+        assert!(std::panic::catch_unwind(|| assert_protected(&g, &table, K)).is_err());
+    }
+
+    #[test]
+    fn bounds_pinned_cells_are_repaired() {
+        // Two 1s in a row with a published total: a rectangle with row 1 is linearly safe,
+        // but the 1s could only move down to 0, so they need slack upwards from somewhere.
+        let g = grid(&[&[1, 1, 30], &[40, 40, 30], &[10, 12, 14]]);
+        check_all_tiers(&g, K);
+    }
+
+    #[test]
+    fn k_at_most_one_suppresses_nothing() {
+        let g = grid(&[&[1, 2], &[0, 3]]);
+        for k in [0, 1] {
+            assert!(aggregate(&g, Tier::T0, k).suppressions().is_empty());
+        }
+    }
+
+    #[test]
+    fn same_input_same_output() {
+        let g = grid(&[&[1, 9, 4, 0], &[7, 2, 8, 11], &[3, 3, 20, 6]]);
+        assert_eq!(aggregate(&g, Tier::T1, K), aggregate(&g, Tier::T1, K));
+    }
+
+    #[test]
+    fn larger_grid_is_protected() {
+        // A fixed pseudo-random 8x8 grid with many small cells.
+        let mut state = 0x2545_f491_u64;
+        let counts: Vec<Vec<u64>> = (0..8)
+            .map(|_| {
+                (0..8)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1);
+                        (state >> 33) % 16
+                    })
+                    .collect()
+            })
+            .collect();
+        let g = CountGrid::new(
+            (0..8).map(|r| format!("area {r}")).collect(),
+            (0..8).map(|c| format!("week {c}")).collect(),
+            counts,
+        )
+        .expect("valid grid");
+        check_all_tiers(&g, K);
+    }
+
+    #[test]
+    fn grid_shape_is_validated() {
+        let labels = |n: usize, p: &str| (0..n).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+        assert_eq!(
+            CountGrid::new(labels(2, "r"), labels(1, "c"), vec![vec![1]]),
+            Err(GridError::RowCount { labels: 2, rows: 1 })
+        );
+        assert_eq!(
+            CountGrid::new(labels(1, "r"), labels(2, "c"), vec![vec![1]]),
+            Err(GridError::RowLength {
+                row: 0,
+                expected: 2,
+                found: 1
+            })
+        );
+        assert_eq!(
+            CountGrid::new(
+                vec!["a".into(), "a".into()],
+                labels(1, "c"),
+                vec![vec![1], vec![2]]
+            ),
+            Err(GridError::DuplicateRow("a".into()))
+        );
+        assert_eq!(
+            CountGrid::new(
+                labels(1, "r"),
+                vec!["x".into(), "x".into()],
+                vec![vec![1, 2]]
+            ),
+            Err(GridError::DuplicateColumn("x".into()))
+        );
+        assert_eq!(
+            CountGrid::new(labels(1, "r"), labels(2, "c"), vec![vec![u64::MAX, 1]]),
+            Err(GridError::Overflow)
+        );
+    }
+
+    fn small_grid() -> impl Strategy<Value = Vec<Vec<u64>>> {
+        (1usize..=5, 1usize..=5).prop_flat_map(|(rows, columns)| {
+            prop::collection::vec(prop::collection::vec(0u64..13, columns), rows)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn random_small_grids_are_protected(
+            counts in small_grid(),
+            tier in prop::sample::select(TIERS.to_vec()),
+        ) {
+            let lines: Vec<&[u64]> = counts.iter().map(Vec::as_slice).collect();
+            let g = grid(&lines);
+            let table = aggregate(&g, tier, K);
+            assert_truthful(&g, &table, tier, K);
+            if tier < Tier::T2 {
+                assert_protected(&g, &table, K);
+            }
+            prop_assert_eq!(&table, &aggregate(&g, tier, K));
+        }
+    }
+}
