@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod anonymise;
 pub mod api;
 pub mod config;
 pub mod dev;
