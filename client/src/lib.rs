@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod awsd;
 mod client;
 mod error;
 pub mod json;
