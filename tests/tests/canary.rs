@@ -144,16 +144,27 @@ async fn read_paths(client: &mut HubClient, id: &str) -> Vec<(&'static str, Opti
         .into_iter()
         .find(|incident| incident.id == id);
     let mut pulled = None;
-    let mut stream = client.pull("", Default::default(), 100).await.expect("pull");
+    let mut stream = client
+        .pull("", Default::default(), 100)
+        .await
+        .expect("pull");
     while let Some(page) = stream.message().await.expect("page") {
         for change in page.changes {
             if change.incident_id == id {
-                assert_ne!(change.r#type, pb::ChangeType::Revoke as i32, "never held, never revoked");
+                assert_ne!(
+                    change.r#type,
+                    pb::ChangeType::Revoke as i32,
+                    "never held, never revoked"
+                );
                 pulled = change.incident;
             }
         }
     }
-    vec![("GetIncident", get), ("ListIncidents", listed), ("SyncService.Pull", pulled)]
+    vec![
+        ("GetIncident", get),
+        ("ListIncidents", listed),
+        ("SyncService.Pull", pulled),
+    ]
 }
 
 /// Checks one response against the viewer's tier.
