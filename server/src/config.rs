@@ -32,6 +32,9 @@ pub struct HubConfig {
     pub max_connection_age_seconds: u64,
     pub tls: TlsFiles,
     pub tokens: TokenFiles,
+    /// The hub's pseudonym master key (hex, 32+ random bytes): per-org victim-key secrets
+    /// derive from it. Losing it breaks the linking of repeat victims, nothing else.
+    pub pseudonym_key: PathBuf,
     /// The redaction policy file; the built-in policy when absent.
     #[serde(default)]
     pub policy: Option<PathBuf>,
@@ -117,6 +120,7 @@ impl HubConfig {
         resolve(&mut self.tls.key);
         resolve(&mut self.tokens.signing_key);
         resolve(&mut self.tokens.public_key);
+        resolve(&mut self.pseudonym_key);
         if let Some(policy) = self.policy.as_mut() {
             resolve(policy);
         }

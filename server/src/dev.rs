@@ -144,6 +144,8 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
         &audit_keys.public_pem,
     )?;
 
+    pki::write_secret(&pki_dir.join("pseudonym.key"), &keys::generate_secret_hex()?)?;
+
     let issuer = TokenIssuer::new(DEV_HUB_ID, &token_keys.private_pem, &token_keys.public_pem)?;
     let orgs = dev_orgs();
     let endpoint_host = if listen.ip().is_unspecified() {
@@ -195,6 +197,7 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
             signing_key: "pki/token-signing.key".into(),
             public_key: "pki/token-signing.pub.pem".into(),
         },
+        pseudonym_key: "pki/pseudonym.key".into(),
         policy: Some("policy.toml".into()),
         orgs,
         sharing_groups: vec![SharingGroup {

@@ -90,8 +90,15 @@ pub async fn serve(
     };
     let sync = SyncServiceServer::new(SyncApi::new(feed, stopping))
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let incidents =
-        IncidentServiceServer::new(IncidentApi::new(store, config.hub_id.clone(), orgs, policy))
+    let secrets =
+        anonymise::OrgSecrets::new(&identity::keys::read_secret_hex(&config.pseudonym_key)?);
+    let incidents = IncidentServiceServer::new(IncidentApi::new(
+        store,
+        config.hub_id.clone(),
+        orgs,
+        policy,
+        secrets,
+    ))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
 

@@ -61,6 +61,11 @@ impl TestHub {
         pki::write_public(&pki_dir.join("token.pub.pem"), &token_keys.public_pem).expect("write");
         let issuer = TokenIssuer::new(DEV_HUB_ID, &token_keys.private_pem, &token_keys.public_pem)
             .expect("issuer");
+        pki::write_secret(
+            &pki_dir.join("pseudonym.key"),
+            &keys::generate_secret_hex().expect("secret"),
+        )
+        .expect("write");
 
         let config = HubConfig {
             hub_id: DEV_HUB_ID.into(),
@@ -78,6 +83,7 @@ impl TestHub {
                 signing_key: pki_dir.join("token.key"),
                 public_key: pki_dir.join("token.pub.pem"),
             },
+            pseudonym_key: pki_dir.join("pseudonym.key"),
             policy: None,
             orgs: slt_hub::dev::dev_orgs(),
             sharing_groups: vec![slt_hub::policy::SharingGroup {
@@ -296,6 +302,7 @@ pub fn sample_incident(id: uuid::Uuid) -> pb::Incident {
                 name: "CANARY-VICTIM-NAME".into(),
                 role: "driver".into(),
                 contact: "CANARY-NEXT-OF-KIN".into(),
+                ..Default::default()
             }],
             reporter_contact: "CANARY-REPORTER-CONTACT".into(),
             internal_narrative: "CANARY-INTERNAL-NARRATIVE".into(),

@@ -20,7 +20,7 @@ const MARKERS: &[(u8, &str, &str)] = &[
     (2, "admin2", "CANARY-T2-ADMIN2-PCODE"),
     (2, "locality", "CANARY-T2-LOCALITY"),
     (2, "perpetrator_name", "CANARY-T2-PERPETRATOR"),
-    (2, "narrative", "CANARY-T2-NARRATIVE"),
+    (2, "narrative", "kestrel marker for the second tier"),
     (1, "external_refs", "CANARY-T1-AWSD"),
     (1, "external_refs", "CANARY-T1-SIND"),
     (1, "external_refs", "CANARY-T1-ACLED"),
@@ -104,12 +104,13 @@ fn canary_incident(distribution: pb::Distribution, group: &str) -> pb::Incident 
         ops_impact: OpsImpact::Suspended as i32,
         source_type: SourceType::FocalPoint as i32,
         verification: Verification::Verified as i32,
-        narrative: "CANARY-T2-NARRATIVE".into(),
+        narrative: "kestrel marker for the second tier".into(),
         private: Some(PrivateAnnex {
             victim_identities: vec![VictimIdentity {
                 name: "CANARY-T3-VICTIM-NAME".into(),
                 role: "CANARY-T3-VICTIM-ROLE".into(),
                 contact: "CANARY-T3-NEXT-OF-KIN".into(),
+                ..Default::default()
             }],
             reporter_contact: "CANARY-T3-REPORTER-CONTACT".into(),
             internal_narrative: "CANARY-T3-INTERNAL-NARRATIVE".into(),

@@ -556,3 +556,69 @@ async fn data_survives_a_hub_restart() {
     assert_eq!(outcome(&retry[0]), pb::SubmitOutcome::Unchanged);
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn narratives_are_scrubbed_at_ingest_and_victims_get_pseudonymous_keys() {
+    let hub = TestHub::start().await;
+    let mut alpha = hub.client("ngo-alpha", REPORTER).await;
+    let named = |name: &str, narrative: &str| {
+        let mut incident = sample_incident(new_id());
+        incident.narrative = narrative.into();
+        incident.private = Some(pb::PrivateAnnex {
+            victim_identities: vec![pb::VictimIdentity {
+                name: name.into(),
+                role: "driver".into(),
+                contact: String::new(),
+                victim_key: "client-sent keys are ignored".into(),
+            }],
+            ..Default::default()
+        });
+        incident
+    };
+    let first = named(
+        "Abdirahman Farah",
+        "Abdirahman Farah was stopped near Kismayo; call +252 61 555 0199 or write to \
+         abdi.farah@example.org. Farah was released on 12 March 2024.",
+    );
+    let second = named("abdirahman  FARAH", "A second stop on the same road.");
+    let results = alpha
+        .submit(vec![first.clone(), second.clone()])
+        .await
+        .expect("submit");
+    let scrubbed: Vec<(String, u32)> = results[0]
+        .scrubbed
+        .iter()
+        .map(|count| (count.kind.clone(), count.count))
+        .collect();
+    assert_eq!(
+        scrubbed,
+        [("EMAIL".to_string(), 1), ("PHONE".to_string(), 1), ("NAME".to_string(), 2)]
+    );
+    assert!(results[1].scrubbed.is_empty());
+
+    let stored = alpha.get(&first.id).await.expect("get");
+    assert_eq!(
+        stored.narrative,
+        "[NAME] was stopped near Kismayo; call [PHONE] or write to [EMAIL]. [NAME] was released \
+         on 12 March 2024."
+    );
+    let key = |incident: &pb::Incident| {
+        incident.private.as_ref().expect("annex").victim_identities[0]
+            .victim_key
+            .clone()
+    };
+    let first_key = key(&stored);
+    assert_eq!(first_key.len(), 64);
+    assert_ne!(first_key, "client-sent keys are ignored");
+    // The same person (spelled differently) links within the org...
+    assert_eq!(key(&alpha.get(&second.id).await.expect("get")), first_key);
+    // ...but not across orgs.
+    let mut beta = hub.client("ngo-beta", REPORTER).await;
+    let third = named("Abdirahman Farah", "Same name, another organisation.");
+    beta.submit(vec![third.clone()]).await.expect("submit");
+    assert_ne!(key(&beta.get(&third.id).await.expect("get")), first_key);
+
+    // Retrying the original batch is still a no-op: idempotency is over what was sent.
+    let retry = alpha.submit(vec![first, second]).await.expect("retry");
+    assert!(retry.iter().all(|r| outcome(r) == pb::SubmitOutcome::Unchanged));
+}

@@ -169,6 +169,62 @@ pub fn annex_names(annex: &PrivateAnnex) -> Vec<&str> {
         .collect()
 }
 
+/// Per-organisation secrets for victim keys, derived from one hub master key so that only the
+/// master key needs keeping: HMAC-SHA256(master, "slt-hub org-secret v1" || org id).
+#[derive(Clone)]
+pub struct OrgSecrets {
+    master: ring::hmac::Key,
+}
+
+impl OrgSecrets {
+    /// `master`: at least 32 random bytes (the hub's pseudonym key file).
+    pub fn new(master: &[u8]) -> Self {
+        Self {
+            master: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, master),
+        }
+    }
+
+    /// The secret under which `org`'s victim keys are derived.
+    pub fn for_org(&self, org: &str) -> Vec<u8> {
+        let mut context = ring::hmac::Context::with_key(&self.master);
+        context.update(b"slt-hub org-secret v1\0");
+        context.update(org.as_bytes());
+        context.sign().as_ref().to_vec()
+    }
+}
+
+impl std::fmt::Debug for OrgSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OrgSecrets(..)")
+    }
+}
+
+/// Anonymises an incident before storage: scrubs its narrative (with the annex's names) and
+/// sets the pseudonymous key of every victim in its annex. Returns what was scrubbed.
+pub fn anonymise_draft(
+    draft: &mut crate::domain::IncidentDraft,
+    org_secret: &[u8],
+) -> ScrubReport {
+    let names: Vec<String> = draft
+        .private
+        .as_ref()
+        .map(|annex| annex_names(annex).into_iter().map(str::to_string).collect())
+        .unwrap_or_default();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut report = ScrubReport::default();
+    if let Some(narrative) = draft.content.narrative.as_mut() {
+        let (scrubbed, found) = scrub(narrative, &names);
+        *narrative = scrubbed;
+        report = found;
+    }
+    if let Some(annex) = draft.private.as_mut() {
+        for identity in &mut annex.victim_identities {
+            identity.victim_key = victim_key(org_secret, &identity.name);
+        }
+    }
+    report
+}
+
 /// Keeps the best of overlapping findings: lower rank first, then the earlier, then the longer.
 /// The result is sorted by position and free of overlaps.
 fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {

@@ -544,11 +544,13 @@ fn annex_names_lists_victim_names() {
                 name: " Amina Yusuf ".into(),
                 role: "driver".into(),
                 contact: String::new(),
+                victim_key: None,
             },
             VictimIdentity {
                 name: "  ".into(),
                 role: "guard".into(),
                 contact: String::new(),
+                victim_key: None,
             },
         ],
         ..PrivateAnnex::default()

@@ -201,6 +201,8 @@ pub fn draft_from_proto(
                 name: victim.name.clone(),
                 role: victim.role.clone(),
                 contact: victim.contact.clone(),
+                // The hub derives it; a client-sent key is ignored.
+                victim_key: None,
             })
             .collect(),
         reporter_contact: annex.reporter_contact.clone(),
@@ -435,6 +437,7 @@ pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
                     name: victim.name,
                     role: victim.role,
                     contact: victim.contact,
+                    victim_key: victim.victim_key.unwrap_or_default(),
                 })
                 .collect(),
             reporter_contact: annex.reporter_contact,
@@ -549,4 +552,16 @@ mod tests {
         round_trips(domain::Distribution::ALL);
         round_trips(domain::Tlp::ALL);
     }
+}
+
+/// The anonymiser's report as proto counts, in report order, kinds with no finding left out.
+pub fn scrub_counts(report: &crate::anonymise::ScrubReport) -> Vec<pb::ScrubCount> {
+    crate::anonymise::PiiKind::ALL
+        .iter()
+        .filter(|kind| report.count(**kind) > 0)
+        .map(|kind| pb::ScrubCount {
+            kind: kind.as_str().to_string(),
+            count: report.count(*kind),
+        })
+        .collect()
 }

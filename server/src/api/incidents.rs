@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{self, incident_to_proto};
 use super::guard::principal;
 use super::status::{invalid_argument, invalid_field, store_status};
+use crate::anonymise::{self, OrgSecrets, ScrubReport};
 use crate::domain::{StoredIncident, Verification, Violations, validate};
 use crate::identity::{OrgRegistry, Principal};
 use crate::policy::{PolicyEngine, RedactedIncident, Tier};
@@ -30,6 +31,7 @@ pub struct IncidentApi {
     hub_id: String,
     orgs: Arc<OrgRegistry>,
     policy: Arc<PolicyEngine>,
+    secrets: OrgSecrets,
 }
 
 impl IncidentApi {
@@ -38,12 +40,14 @@ impl IncidentApi {
         hub_id: String,
         orgs: Arc<OrgRegistry>,
         policy: Arc<PolicyEngine>,
+        secrets: OrgSecrets,
     ) -> Self {
         Self {
             store,
             hub_id,
             orgs,
             policy,
+            secrets,
         }
     }
 
@@ -192,30 +196,43 @@ impl IncidentService for IncidentApi {
             // All-or-nothing: one bad incident and nothing is written.
             return Err(invalid_argument(violations.into_vec()));
         }
+        let org_secret = self.secrets.for_org(&principal.org);
+        let mut reports: Vec<ScrubReport> = Vec::with_capacity(drafts.len());
         let batch: Vec<NewIncident> = drafts
             .into_iter()
             .flatten()
-            .map(|draft| NewIncident {
-                submit_hash: draft.submission_hash(),
-                incident: StoredIncident {
-                    id: draft.id,
-                    version: 1,
-                    origin_org: principal.org.clone(),
-                    origin_hub: self.hub_id.clone(),
-                    origin_org_type: org_type,
-                    reported_at: now,
-                    updated_at: now,
-                    retraction_reason: None,
-                    content: draft.content,
-                    private: draft.private,
-                },
+            .map(|mut draft| {
+                // The idempotency hash is over what the client sent, before anonymising, so a
+                // retried batch hashes the same whatever the anonymiser's version.
+                let submit_hash = draft.submission_hash();
+                reports.push(anonymise::anonymise_draft(&mut draft, &org_secret));
+                NewIncident {
+                    submit_hash,
+                    incident: StoredIncident {
+                        id: draft.id,
+                        version: 1,
+                        origin_org: principal.org.clone(),
+                        origin_hub: self.hub_id.clone(),
+                        origin_org_type: org_type,
+                        reported_at: now,
+                        updated_at: now,
+                        retraction_reason: None,
+                        content: draft.content,
+                        private: draft.private,
+                    },
+                }
             })
             .collect();
         let outcomes = self.store.submit(&batch).await.map_err(store_status)?;
         let results = batch
             .iter()
             .zip(outcomes)
-            .map(|(item, outcome)| {
+            .zip(reports)
+            .map(|((item, outcome), report)| {
+                let scrubbed = match outcome {
+                    SubmitOutcome::Created => convert::scrub_counts(&report),
+                    _ => Vec::new(),
+                };
                 let (outcome, version) = match outcome {
                     SubmitOutcome::Created => (pb::SubmitOutcome::Created, 1),
                     SubmitOutcome::Unchanged { version } => (pb::SubmitOutcome::Unchanged, version),
@@ -236,6 +253,7 @@ impl IncidentService for IncidentApi {
                     id: item.incident.id.to_string(),
                     outcome: outcome as i32,
                     version,
+                    scrubbed,
                 }
             })
             .collect();
@@ -361,6 +379,8 @@ impl IncidentService for IncidentApi {
         let (stored, _) = self.visible(&principal, draft.id).await?;
         self.check_modifiable(&principal, &stored, request.expected_version)?;
 
+        let mut draft = draft;
+        let report = anonymise::anonymise_draft(&mut draft, &self.secrets.for_org(&principal.org));
         let updated = StoredIncident {
             version: stored.version + 1,
             updated_at: now,
@@ -379,6 +399,7 @@ impl IncidentService for IncidentApi {
         Ok(Response::new(pb::AmendIncidentResponse {
             incident: Some(incident),
             policy_version: self.policy_version(),
+            scrubbed: convert::scrub_counts(&report),
         }))
     }
 
@@ -404,7 +425,14 @@ impl IncidentService for IncidentApi {
         let (stored, _) = self.visible(&principal, id).await?;
         self.check_modifiable(&principal, &stored, request.expected_version)?;
 
-        let mut updated = stored;
+        // The reason is shown to every viewer: scrub it like a narrative.
+        let names: Vec<&str> = stored
+            .private
+            .as_ref()
+            .map(anonymise::annex_names)
+            .unwrap_or_default();
+        let (reason, _) = anonymise::scrub(&reason, &names);
+        let mut updated = stored.clone();
         updated.version += 1;
         updated.updated_at = OffsetDateTime::now_utc();
         updated.content.verification = Verification::Retracted;

@@ -229,6 +229,9 @@ pub struct VictimIdentity {
     pub name: String,
     pub role: String,
     pub contact: String,
+    /// Set by the hub (the anonymiser), never taken from input.
+    #[serde(default)]
+    pub victim_key: Option<String>,
 }
 
 /// T3: what only the reporting organisation may ever see.

@@ -28,6 +28,8 @@ pub enum KeyError {
     NotEd25519Private(String),
     #[error("key file {0} is not an Ed25519 public key PEM")]
     NotEd25519Public(String),
+    #[error("key file {0} must hold at least 32 bytes as hex")]
+    NotSecret(String),
     #[error("the system random generator failed")]
     Random,
 }
@@ -53,6 +55,29 @@ pub fn generate_ed25519() -> Result<Ed25519Pem, KeyError> {
         private_pem: pem::encode(&pem::Pem::new("PRIVATE KEY", private_der)),
         public_pem: pem::encode(&pem::Pem::new("PUBLIC KEY", public_der)),
     })
+}
+
+/// A fresh 32-byte secret as lower-case hex (the pseudonym master key file).
+pub fn generate_secret_hex() -> Result<String, KeyError> {
+    let mut secret = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut secret)
+        .map_err(|_| KeyError::Random)?;
+    Ok(hex(&secret))
+}
+
+/// Reads a hex secret file of at least 32 bytes.
+pub fn read_secret_hex(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let text = read_key_file(path)?;
+    let text = text.trim();
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|at| text.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .collect();
+    match bytes {
+        Some(bytes) if bytes.len() >= 32 && text.len() % 2 == 0 => Ok(bytes),
+        _ => Err(KeyError::NotSecret(path.display().to_string())),
+    }
 }
 
 /// The raw 32-byte public key inside an Ed25519 SPKI PEM.
