@@ -120,7 +120,7 @@ pub struct AwsdRecord {
 }
 
 impl AwsdRecord {
-    /// False when a warning says the hub will refuse the incident as mapped (no country, no
+    /// False when a warning says the hub will refuse the incident as mapped (no
     /// usable year). A batch submit is all or nothing, so such rows must be left out of it.
     pub fn is_submittable(&self) -> bool {
         !self
@@ -204,10 +204,7 @@ pub enum WarningKind {
 impl WarningKind {
     /// True when the hub will refuse the incident because of this.
     pub fn blocks_submit(&self) -> bool {
-        matches!(
-            self,
-            Self::NoCountry | Self::UnknownCountryCode { .. } | Self::NoYear | Self::DateOutOfRange
-        )
+        matches!(self, Self::NoYear | Self::DateOutOfRange)
     }
 }
 
@@ -255,9 +252,12 @@ impl fmt::Display for WarningKind {
                 "no means, context, actor or motive points to a threat category \
                  (read as ARMED_CONFLICT)"
             ),
-            Self::NoCountry => write!(f, "no country {REFUSED}"),
+            Self::NoCountry => write!(f, "no country (imported as XXX, unknown)"),
             Self::UnknownCountryCode { code } => {
-                write!(f, "unknown Country Code '{code}' {REFUSED}")
+                write!(
+                    f,
+                    "unknown Country Code '{code}' (imported as XXX, unknown)"
+                )
             }
             Self::NoYear => write!(f, "Year missing or not a number {REFUSED}"),
             Self::DateOutOfRange => {
@@ -865,7 +865,7 @@ fn map_country(row: &Row<'_>, location: Option<&pb::Location>, notes: &mut Notes
             },
             quoted(row.get(Col::Country)),
         );
-        return code;
+        return slt_proto::countries::UNKNOWN_COUNTRY.into();
     }
     let name = row.get(Col::Country);
     match fold(name).as_str() {
@@ -894,7 +894,7 @@ fn map_country(row: &Row<'_>, location: Option<&pb::Location>, notes: &mut Notes
         }
         _ => {
             notes.add(WarningKind::NoCountry, quoted(name));
-            String::new()
+            slt_proto::countries::UNKNOWN_COUNTRY.into()
         }
     }
 }
@@ -1521,276 +1521,11 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// ISO 3166-1 alpha-3 of an alpha-2 (or alpha-3) code, upper case.
+/// ISO 3166-1 alpha-3 for an alpha-2 or alpha-3 code, from the API's own table (so the importer
+/// accepts exactly what the hub accepts); `None` for an unknown code.
 pub fn alpha3(code: &str) -> Option<&'static str> {
-    let code = code.trim().to_ascii_uppercase();
-    match code.len() {
-        2 => COUNTRIES
-            .binary_search_by(|(alpha2, _)| (*alpha2).cmp(code.as_str()))
-            .ok()
-            .map(|index| COUNTRIES[index].1),
-        3 => COUNTRIES
-            .iter()
-            .find(|(_, alpha3)| *alpha3 == code)
-            .map(|(_, alpha3)| *alpha3),
-        _ => None,
-    }
+    slt_proto::countries::normalise_country(code)
 }
-
-/// ISO 3166-1 (alpha-2, alpha-3), sorted by alpha-2 for binary search, plus Kosovo (XK/XKX,
-/// user-assigned, as the UN and the hub use it).
-const COUNTRIES: &[(&str, &str)] = &[
-    ("AD", "AND"),
-    ("AE", "ARE"),
-    ("AF", "AFG"),
-    ("AG", "ATG"),
-    ("AI", "AIA"),
-    ("AL", "ALB"),
-    ("AM", "ARM"),
-    ("AO", "AGO"),
-    ("AQ", "ATA"),
-    ("AR", "ARG"),
-    ("AS", "ASM"),
-    ("AT", "AUT"),
-    ("AU", "AUS"),
-    ("AW", "ABW"),
-    ("AX", "ALA"),
-    ("AZ", "AZE"),
-    ("BA", "BIH"),
-    ("BB", "BRB"),
-    ("BD", "BGD"),
-    ("BE", "BEL"),
-    ("BF", "BFA"),
-    ("BG", "BGR"),
-    ("BH", "BHR"),
-    ("BI", "BDI"),
-    ("BJ", "BEN"),
-    ("BL", "BLM"),
-    ("BM", "BMU"),
-    ("BN", "BRN"),
-    ("BO", "BOL"),
-    ("BQ", "BES"),
-    ("BR", "BRA"),
-    ("BS", "BHS"),
-    ("BT", "BTN"),
-    ("BV", "BVT"),
-    ("BW", "BWA"),
-    ("BY", "BLR"),
-    ("BZ", "BLZ"),
-    ("CA", "CAN"),
-    ("CC", "CCK"),
-    ("CD", "COD"),
-    ("CF", "CAF"),
-    ("CG", "COG"),
-    ("CH", "CHE"),
-    ("CI", "CIV"),
-    ("CK", "COK"),
-    ("CL", "CHL"),
-    ("CM", "CMR"),
-    ("CN", "CHN"),
-    ("CO", "COL"),
-    ("CR", "CRI"),
-    ("CU", "CUB"),
-    ("CV", "CPV"),
-    ("CW", "CUW"),
-    ("CX", "CXR"),
-    ("CY", "CYP"),
-    ("CZ", "CZE"),
-    ("DE", "DEU"),
-    ("DJ", "DJI"),
-    ("DK", "DNK"),
-    ("DM", "DMA"),
-    ("DO", "DOM"),
-    ("DZ", "DZA"),
-    ("EC", "ECU"),
-    ("EE", "EST"),
-    ("EG", "EGY"),
-    ("EH", "ESH"),
-    ("ER", "ERI"),
-    ("ES", "ESP"),
-    ("ET", "ETH"),
-    ("FI", "FIN"),
-    ("FJ", "FJI"),
-    ("FK", "FLK"),
-    ("FM", "FSM"),
-    ("FO", "FRO"),
-    ("FR", "FRA"),
-    ("GA", "GAB"),
-    ("GB", "GBR"),
-    ("GD", "GRD"),
-    ("GE", "GEO"),
-    ("GF", "GUF"),
-    ("GG", "GGY"),
-    ("GH", "GHA"),
-    ("GI", "GIB"),
-    ("GL", "GRL"),
-    ("GM", "GMB"),
-    ("GN", "GIN"),
-    ("GP", "GLP"),
-    ("GQ", "GNQ"),
-    ("GR", "GRC"),
-    ("GS", "SGS"),
-    ("GT", "GTM"),
-    ("GU", "GUM"),
-    ("GW", "GNB"),
-    ("GY", "GUY"),
-    ("HK", "HKG"),
-    ("HM", "HMD"),
-    ("HN", "HND"),
-    ("HR", "HRV"),
-    ("HT", "HTI"),
-    ("HU", "HUN"),
-    ("ID", "IDN"),
-    ("IE", "IRL"),
-    ("IL", "ISR"),
-    ("IM", "IMN"),
-    ("IN", "IND"),
-    ("IO", "IOT"),
-    ("IQ", "IRQ"),
-    ("IR", "IRN"),
-    ("IS", "ISL"),
-    ("IT", "ITA"),
-    ("JE", "JEY"),
-    ("JM", "JAM"),
-    ("JO", "JOR"),
-    ("JP", "JPN"),
-    ("KE", "KEN"),
-    ("KG", "KGZ"),
-    ("KH", "KHM"),
-    ("KI", "KIR"),
-    ("KM", "COM"),
-    ("KN", "KNA"),
-    ("KP", "PRK"),
-    ("KR", "KOR"),
-    ("KW", "KWT"),
-    ("KY", "CYM"),
-    ("KZ", "KAZ"),
-    ("LA", "LAO"),
-    ("LB", "LBN"),
-    ("LC", "LCA"),
-    ("LI", "LIE"),
-    ("LK", "LKA"),
-    ("LR", "LBR"),
-    ("LS", "LSO"),
-    ("LT", "LTU"),
-    ("LU", "LUX"),
-    ("LV", "LVA"),
-    ("LY", "LBY"),
-    ("MA", "MAR"),
-    ("MC", "MCO"),
-    ("MD", "MDA"),
-    ("ME", "MNE"),
-    ("MF", "MAF"),
-    ("MG", "MDG"),
-    ("MH", "MHL"),
-    ("MK", "MKD"),
-    ("ML", "MLI"),
-    ("MM", "MMR"),
-    ("MN", "MNG"),
-    ("MO", "MAC"),
-    ("MP", "MNP"),
-    ("MQ", "MTQ"),
-    ("MR", "MRT"),
-    ("MS", "MSR"),
-    ("MT", "MLT"),
-    ("MU", "MUS"),
-    ("MV", "MDV"),
-    ("MW", "MWI"),
-    ("MX", "MEX"),
-    ("MY", "MYS"),
-    ("MZ", "MOZ"),
-    ("NA", "NAM"),
-    ("NC", "NCL"),
-    ("NE", "NER"),
-    ("NF", "NFK"),
-    ("NG", "NGA"),
-    ("NI", "NIC"),
-    ("NL", "NLD"),
-    ("NO", "NOR"),
-    ("NP", "NPL"),
-    ("NR", "NRU"),
-    ("NU", "NIU"),
-    ("NZ", "NZL"),
-    ("OM", "OMN"),
-    ("PA", "PAN"),
-    ("PE", "PER"),
-    ("PF", "PYF"),
-    ("PG", "PNG"),
-    ("PH", "PHL"),
-    ("PK", "PAK"),
-    ("PL", "POL"),
-    ("PM", "SPM"),
-    ("PN", "PCN"),
-    ("PR", "PRI"),
-    ("PS", "PSE"),
-    ("PT", "PRT"),
-    ("PW", "PLW"),
-    ("PY", "PRY"),
-    ("QA", "QAT"),
-    ("RE", "REU"),
-    ("RO", "ROU"),
-    ("RS", "SRB"),
-    ("RU", "RUS"),
-    ("RW", "RWA"),
-    ("SA", "SAU"),
-    ("SB", "SLB"),
-    ("SC", "SYC"),
-    ("SD", "SDN"),
-    ("SE", "SWE"),
-    ("SG", "SGP"),
-    ("SH", "SHN"),
-    ("SI", "SVN"),
-    ("SJ", "SJM"),
-    ("SK", "SVK"),
-    ("SL", "SLE"),
-    ("SM", "SMR"),
-    ("SN", "SEN"),
-    ("SO", "SOM"),
-    ("SR", "SUR"),
-    ("SS", "SSD"),
-    ("ST", "STP"),
-    ("SV", "SLV"),
-    ("SX", "SXM"),
-    ("SY", "SYR"),
-    ("SZ", "SWZ"),
-    ("TC", "TCA"),
-    ("TD", "TCD"),
-    ("TF", "ATF"),
-    ("TG", "TGO"),
-    ("TH", "THA"),
-    ("TJ", "TJK"),
-    ("TK", "TKL"),
-    ("TL", "TLS"),
-    ("TM", "TKM"),
-    ("TN", "TUN"),
-    ("TO", "TON"),
-    ("TR", "TUR"),
-    ("TT", "TTO"),
-    ("TV", "TUV"),
-    ("TW", "TWN"),
-    ("TZ", "TZA"),
-    ("UA", "UKR"),
-    ("UG", "UGA"),
-    ("UM", "UMI"),
-    ("US", "USA"),
-    ("UY", "URY"),
-    ("UZ", "UZB"),
-    ("VA", "VAT"),
-    ("VC", "VCT"),
-    ("VE", "VEN"),
-    ("VG", "VGB"),
-    ("VI", "VIR"),
-    ("VN", "VNM"),
-    ("VU", "VUT"),
-    ("WF", "WLF"),
-    ("WS", "WSM"),
-    ("XK", "XKX"),
-    ("YE", "YEM"),
-    ("YT", "MYT"),
-    ("ZA", "ZAF"),
-    ("ZM", "ZMB"),
-    ("ZW", "ZWE"),
-];
 
 #[cfg(test)]
 mod tests {
@@ -2415,15 +2150,16 @@ mod tests {
         assert_eq!(kashmir("", ""), "IND");
 
         let nowhere = one(&[("Country Code", ""), ("Country", "")]);
-        assert_eq!(nowhere.incident.country, "");
+        assert_eq!(nowhere.incident.country, "XXX");
         assert_eq!(kinds(&nowhere), [WarningKind::NoCountry]);
-        assert!(!nowhere.is_submittable());
+        assert!(nowhere.is_submittable());
         let bad = one(&[("Country Code", "QQ")]);
         assert_eq!(
             kinds(&bad),
             [WarningKind::UnknownCountryCode { code: "QQ".into() }]
         );
-        assert!(!bad.is_submittable());
+        assert_eq!(bad.incident.country, "XXX");
+        assert!(bad.is_submittable());
         assert_eq!(one(&[("Country Code", "xk")]).incident.country, "XKX");
         assert_eq!(one(&[("Country Code", "SSD")]).incident.country, "SSD");
     }
@@ -2675,14 +2411,14 @@ mod tests {
         }
         assert_eq!(summary.rows, 5);
         assert_eq!(summary.rows_with_warnings, 4);
-        assert_eq!(summary.blocked_rows, 1);
+        assert_eq!(summary.blocked_rows, 0);
         assert_eq!(
             summary.to_string(),
-            "5 rows, 4 with warnings, 1 the hub will refuse\n\
+            "5 rows, 4 with warnings, 0 the hub will refuse\n\
              \x20 unmapped Means of attack 'Arson' (read as UNKNOWN): 2 rows\n\
              \x20 unmapped Means of attack 'arson' (read as UNKNOWN): 1 row\n\
              \x20 Verified 'Pen' read as PENDING: 1 row\n\
-             \x20 no country (the hub will refuse this row): 1 row\n"
+             \x20 no country (imported as XXX, unknown): 1 row\n"
         );
     }
 
@@ -2737,14 +2473,7 @@ mod tests {
     }
 
     #[test]
-    fn the_country_table_is_sorted_and_complete() {
-        assert!(COUNTRIES.windows(2).all(|pair| pair[0].0 < pair[1].0));
-        assert_eq!(COUNTRIES.len(), 250, "ISO 3166-1 plus Kosovo");
-        assert!(
-            COUNTRIES
-                .iter()
-                .all(|(a2, a3)| a2.len() == 2 && a3.len() == 3)
-        );
+    fn country_codes_come_from_the_api_table() {
         assert_eq!(alpha3("af"), Some("AFG"));
         assert_eq!(alpha3("COD"), Some("COD"));
         assert_eq!(alpha3("ZZ"), None);

@@ -15,6 +15,7 @@
 pub mod awsd;
 mod client;
 mod error;
+pub mod import;
 pub mod json;
 pub mod mirror;
 mod profile;

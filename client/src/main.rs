@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use slt_client::{ClientError, HubClient, Mirror, Profile, SyncOptions, json, proto as pb};
+use slt_client::{
+    ClientError, HubClient, Mirror, Profile, SyncOptions, awsd, import, json, proto as pb,
+};
 
 #[derive(Parser)]
 #[command(name = "slt", version, about = "SLT Hub partner CLI")]
@@ -60,6 +62,11 @@ enum Command {
         #[arg(long)]
         resync: bool,
     },
+    /// Bulk imports.
+    Import {
+        #[command(subcommand)]
+        source: ImportSource,
+    },
     /// Print changes as they happen (catching up from --cursor first).
     Subscribe {
         /// Start after this cursor (default: the beginning of the feed).
@@ -79,6 +86,17 @@ enum Command {
         /// The version you last saw.
         #[arg(long)]
         expected_version: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportSource {
+    /// The Aid Worker Security Database public CSV export (idempotent: safe to run again).
+    Awsd {
+        file: PathBuf,
+        /// Incidents per SubmitIncidents call (each batch is all-or-nothing).
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
     },
 }
 
@@ -230,6 +248,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Import {
+            source: ImportSource::Awsd { file, batch_size },
+        } => import_awsd(&mut hub, &file, batch_size).await,
         Command::Subscribe {
             cursor,
             filter,
@@ -314,6 +335,50 @@ async fn sync(
                 true
             })
             .await?;
+    }
+    Ok(())
+}
+
+async fn import_awsd(hub: &mut HubClient, file: &PathBuf, batch_size: usize) -> anyhow::Result<()> {
+    // Rows are about one per incident; counting them first gives the bar a length.
+    let total = awsd::open_awsd(file)?.count() as u64;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {pos}/{len} rows  {per_sec}  eta {eta}  {wide_bar}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = import::import_awsd(hub, file, batch_size, |rows| bar.set_position(rows)).await;
+    bar.finish_and_clear();
+    let report = report?;
+    println!(
+        "imported {}: {} rows, {} created, {} unchanged, {} conflicts, {} skipped in {:.1}s",
+        file.display(),
+        report.rows,
+        report.created,
+        report.unchanged,
+        report.conflicts,
+        report.skipped,
+        report.duration.as_secs_f64()
+    );
+    if !report.scrubbed.is_empty() {
+        let scrubbed: Vec<String> = report
+            .scrubbed
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        println!(
+            "personal data removed from narratives by the hub: {}",
+            scrubbed.join(", ")
+        );
+    }
+    print!("warnings: {}", report.warnings);
+    if report.conflicts > 0 {
+        bail!(
+            "{} incidents conflict with different records already on the hub",
+            report.conflicts
+        );
     }
     Ok(())
 }

@@ -24,6 +24,8 @@ pub mod google {
     }
 }
 
+pub mod countries;
+
 pub use slt::v1;
 
 /// The encoded `FileDescriptorSet` of every `.proto` file in this crate (and its imports).

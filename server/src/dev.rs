@@ -144,7 +144,10 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
         &audit_keys.public_pem,
     )?;
 
-    pki::write_secret(&pki_dir.join("pseudonym.key"), &keys::generate_secret_hex()?)?;
+    pki::write_secret(
+        &pki_dir.join("pseudonym.key"),
+        &keys::generate_secret_hex()?,
+    )?;
 
     let issuer = TokenIssuer::new(DEV_HUB_ID, &token_keys.private_pem, &token_keys.public_pem)?;
     let orgs = dev_orgs();

@@ -99,8 +99,8 @@ pub async fn serve(
         policy,
         secrets,
     ))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health

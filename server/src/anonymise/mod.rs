@@ -201,10 +201,7 @@ impl std::fmt::Debug for OrgSecrets {
 
 /// Anonymises an incident before storage: scrubs its narrative (with the annex's names) and
 /// sets the pseudonymous key of every victim in its annex. Returns what was scrubbed.
-pub fn anonymise_draft(
-    draft: &mut crate::domain::IncidentDraft,
-    org_secret: &[u8],
-) -> ScrubReport {
+pub fn anonymise_draft(draft: &mut crate::domain::IncidentDraft, org_secret: &[u8]) -> ScrubReport {
     let names: Vec<String> = draft
         .private
         .as_ref()

@@ -506,6 +506,18 @@ fn clear_field(message: &mut pb::Incident, field: &str) -> bool {
     true
 }
 
+/// The anonymiser's report as proto counts, in report order, kinds with no finding left out.
+pub fn scrub_counts(report: &crate::anonymise::ScrubReport) -> Vec<pb::ScrubCount> {
+    crate::anonymise::PiiKind::ALL
+        .iter()
+        .filter(|kind| report.count(**kind) > 0)
+        .map(|kind| pb::ScrubCount {
+            kind: kind.as_str().to_string(),
+            count: report.count(*kind),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -552,16 +564,4 @@ mod tests {
         round_trips(domain::Distribution::ALL);
         round_trips(domain::Tlp::ALL);
     }
-}
-
-/// The anonymiser's report as proto counts, in report order, kinds with no finding left out.
-pub fn scrub_counts(report: &crate::anonymise::ScrubReport) -> Vec<pb::ScrubCount> {
-    crate::anonymise::PiiKind::ALL
-        .iter()
-        .filter(|kind| report.count(**kind) > 0)
-        .map(|kind| pb::ScrubCount {
-            kind: kind.as_str().to_string(),
-            count: report.count(*kind),
-        })
-        .collect()
 }

@@ -72,7 +72,10 @@ pub fn read_secret_hex(path: &Path) -> Result<Vec<u8>, KeyError> {
     let text = text.trim();
     let bytes: Option<Vec<u8>> = (0..text.len())
         .step_by(2)
-        .map(|at| text.get(at..at + 2).and_then(|pair| u8::from_str_radix(pair, 16).ok()))
+        .map(|at| {
+            text.get(at..at + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
         .collect();
     match bytes {
         Some(bytes) if bytes.len() >= 32 && text.len() % 2 == 0 => Ok(bytes),

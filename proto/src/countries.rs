@@ -1,5 +1,8 @@
-//! ISO 3166-1 country codes (alpha-3, alpha-2), plus XKX/XK for Kosovo as used by the UN and
-//! humanitarian datasets. Sorted by alpha-3 for binary search.
+//! ISO 3166-1 country codes (alpha-3, alpha-2), plus two codes from the ranges ISO 3166 leaves to
+//! users: XKX/XK for Kosovo, as the UN and humanitarian datasets use it, and XXX/XX for "country
+//! unknown or unspecified" (as in ICAO Doc 9303), so that a record whose country was never
+//! reported (an agency's yearly tally, say) can still be shared and counted. Sorted by alpha-3
+//! for binary search.
 
 /// (alpha-3, alpha-2) pairs, sorted by alpha-3.
 pub const COUNTRIES: &[(&str, &str)] = &[
@@ -249,11 +252,15 @@ pub const COUNTRIES: &[(&str, &str)] = &[
     ("WLF", "WF"),
     ("WSM", "WS"),
     ("XKX", "XK"),
+    ("XXX", "XX"),
     ("YEM", "YE"),
     ("ZAF", "ZA"),
     ("ZMB", "ZM"),
     ("ZWE", "ZW"),
 ];
+
+/// The code for a country that was not reported.
+pub const UNKNOWN_COUNTRY: &str = "XXX";
 
 /// Normalises an ISO 3166-1 code to upper-case alpha-3. Accepts alpha-3 or alpha-2 in any case.
 /// Returns `None` for anything that is not a known code.
@@ -277,8 +284,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn table_is_sorted_for_binary_search() {
+    fn table_is_sorted_for_binary_search_and_complete() {
         assert!(COUNTRIES.windows(2).all(|pair| pair[0].0 < pair[1].0));
+        assert!(
+            COUNTRIES
+                .iter()
+                .all(|(a3, a2)| a3.len() == 3 && a2.len() == 2)
+        );
+        assert_eq!(COUNTRIES.len(), 251, "ISO 3166-1 (249) plus XKX and XXX");
     }
 
     #[test]
