@@ -42,6 +42,8 @@ check "get (json) has the narrative" bash -c "'$slt_bin' ${reporter[*]} --format
 check "another org's analyst gets it redacted" bash -c "'$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' --format json get '$id' | grep -q '\"redactedFields\"'"
 check "an analyst cannot submit" bash -c "! '$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' submit '$example' 2>&1 | grep -q CREATED && '$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' submit '$example' 2>&1 | grep -q 'permission denied'"
 check "csv output" bash -c "'$slt_bin' ${reporter[*]} --format csv list | head -1 | grep -q '^id,version'"
+check "sync makes a mirror" bash -c "'$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' sync --mirror '$data/mirror.db' | grep -q '1 upserts'"
+check "a second sync resumes" bash -c "'$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' sync --mirror '$data/mirror.db' | grep -q 'resumed'"
 
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,205 @@
+//! `slt-bench`: measured scenarios for BENCHMARKS.md. Each runs a real `slt-hub` process (so its
+//! memory can be read from /proc) in dev mode in a temp dir, and drives it with the real SDK.
+//!
+//! Build both binaries in release first, then run:
+//!
+//! ```sh
+//! cargo build --release -p slt-hub -p slt-bench
+//! target/release/slt-bench sync --incidents 100000
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use slt_client::awsd;
+use slt_client::{HubClient, Mirror, Profile, SyncOptions, proto as pb};
+
+#[derive(Parser)]
+#[command(name = "slt-bench", about = "SLT Hub benchmark scenarios")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Import the AWSD file replicated to N incidents, then full-sync a fresh mirror; reports
+    /// throughput and the hub's peak memory during the sync (a fresh hub process).
+    Sync {
+        /// How many incidents (the 3,409 AWSD rows, replicated with fresh ids).
+        #[arg(long, default_value_t = 100_000)]
+        incidents: usize,
+        /// The AWSD CSV.
+        #[arg(
+            long,
+            default_value = "../shared/data/awsd/security_incidents_1997_2021.csv"
+        )]
+        csv: PathBuf,
+        /// Incidents per SubmitIncidents call.
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// Change-log entries per Pull page.
+        #[arg(long, default_value_t = 500)]
+        page: i32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    slt_hub::identity::tls::install_crypto_provider();
+    match Cli::parse().scenario {
+        Scenario::Sync {
+            incidents,
+            csv,
+            batch,
+            page,
+        } => sync_scenario(incidents, &csv, batch, page).await,
+    }
+}
+
+/// A dev-mode hub in its own process.
+struct HubProcess {
+    child: Child,
+}
+
+impl HubProcess {
+    fn start(data_dir: &Path, port: u16) -> anyhow::Result<HubProcess> {
+        let binary = std::env::current_exe()?
+            .parent()
+            .context("bench binary has no directory")?
+            .join("slt-hub");
+        if !binary.is_file() {
+            bail!(
+                "{} not found: cargo build --release -p slt-hub -p slt-bench",
+                binary.display()
+            );
+        }
+        let child = Command::new(binary)
+            .args([
+                "serve",
+                "--dev",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting slt-hub")?;
+        Ok(HubProcess { child })
+    }
+
+    /// Peak resident memory so far (VmHWM), in MiB.
+    fn peak_mib(&self) -> anyhow::Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmHWM")?;
+        Ok(kib / 1024.0)
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn connect(profile: &Path) -> anyhow::Result<HubClient> {
+    let profile = Profile::load(profile)?;
+    for _ in 0..100 {
+        match HubClient::connect(&profile).await {
+            Ok(client) => return Ok(client),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    Ok(HubClient::connect(&profile).await?)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn sync_scenario(total: usize, csv: &Path, batch: usize, page: i32) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("slt-data");
+    let port = free_port()?;
+
+    // Phase 1: import the AWSD rows, replicated with fresh deterministic ids.
+    let rows: Vec<pb::Incident> = awsd::open_awsd(csv)?
+        .filter_map(|record| record.ok())
+        .filter(|record| record.is_submittable())
+        .map(|record| record.incident)
+        .collect();
+    let hub = HubProcess::start(&data, port)?;
+    let reporter = data.join("profiles/ngo-alpha.reporter.toml");
+    let mut client = connect(&reporter).await?;
+    let started = Instant::now();
+    let mut sent = 0;
+    let mut pending = Vec::with_capacity(batch);
+    'import: for copy in 0.. {
+        for row in &rows {
+            if sent == total {
+                break 'import;
+            }
+            let mut incident = row.clone();
+            incident.id = uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_URL,
+                format!("awsd-bench:{}:{copy}", row.id).as_bytes(),
+            )
+            .to_string();
+            pending.push(incident);
+            sent += 1;
+            if pending.len() == batch {
+                client.submit(std::mem::take(&mut pending)).await?;
+            }
+        }
+    }
+    if !pending.is_empty() {
+        client.submit(pending).await?;
+    }
+    let import = started.elapsed();
+    let import_peak = hub.peak_mib()?;
+    hub.stop();
+
+    // Phase 2: a fresh hub process on the same data, and a full sync into an empty mirror.
+    let hub = HubProcess::start(&data, port)?;
+    let analyst = data.join("profiles/ngo-beta.analyst.toml");
+    let mut client = connect(&analyst).await?;
+    let baseline = hub.peak_mib()?;
+    let mirror = Mirror::open(dir.path().join("mirror.db")).await?;
+    let options = SyncOptions {
+        page_size: page,
+        ..SyncOptions::default()
+    };
+    let started = Instant::now();
+    let stats = mirror.sync(&mut client, &options, |_| {}).await?;
+    let sync = started.elapsed();
+    let sync_peak = hub.peak_mib()?;
+    hub.stop();
+
+    println!("incidents: {total}");
+    println!(
+        "import:  {:.1} s, {:.0} incidents/s (batches of {batch}), hub peak RSS {:.1} MiB",
+        import.as_secs_f64(),
+        total as f64 / import.as_secs_f64(),
+        import_peak
+    );
+    println!(
+        "sync:    {:.1} s, {:.0} incidents/s ({} upserts, pages of {page}), hub peak RSS {:.1} MiB (after start {:.1} MiB)",
+        sync.as_secs_f64(),
+        stats.upserts as f64 / sync.as_secs_f64(),
+        stats.upserts,
+        sync_peak,
+        baseline
+    );
+    Ok(())
+}
