@@ -105,21 +105,27 @@ impl HubProcess {
         Ok(kib / 1024.0)
     }
 
-    fn stop(mut self) {
+    fn stop(self) {}
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-async fn connect(profile: &Path) -> anyhow::Result<HubClient> {
-    let profile = Profile::load(profile)?;
-    for _ in 0..100 {
-        match HubClient::connect(&profile).await {
-            Ok(client) => return Ok(client),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+/// Connects once the hub has written its dev environment and is serving.
+async fn connect(path: &Path) -> anyhow::Result<HubClient> {
+    for _ in 0..200 {
+        if let Ok(profile) = Profile::load(path) {
+            if let Ok(client) = HubClient::connect(&profile).await {
+                return Ok(client);
+            }
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(HubClient::connect(&profile).await?)
+    Ok(HubClient::connect(&Profile::load(path)?).await?)
 }
 
 fn free_port() -> anyhow::Result<u16> {

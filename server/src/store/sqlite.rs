@@ -112,20 +112,14 @@ impl SqliteStore {
     }
 
     pub async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<StoredIncident>, StoreError> {
-        let mut incidents = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(INSERT_CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(SELECT_INCIDENT);
-            sql.push(" WHERE i.id IN (");
-            let mut list = sql.separated(", ");
-            for id in chunk {
-                list.push_bind(id.to_string());
-            }
-            sql.push(")");
-            for row in sql.build().fetch_all(&self.pool).await? {
-                incidents.push(decode_incident(&row)?);
-            }
-        }
-        Ok(incidents)
+        let sql = sqlx::AssertSqlSafe(format!(
+            "{SELECT_INCIDENT} WHERE i.id IN (SELECT value FROM json_each(?))"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(id_list(ids)?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(decode_incident).collect()
     }
 
     pub async fn sharing_history(
@@ -134,19 +128,17 @@ impl SqliteStore {
         up_to: i64,
     ) -> Result<Vec<SharingSnapshot>, StoreError> {
         let mut snapshots = Vec::new();
-        for chunk in ids.chunks(INSERT_CHUNK) {
-            let mut sql = QueryBuilder::<Sqlite>::new(
+        {
+            let rows = sqlx::query(
                 "SELECT DISTINCT incident_id, origin_org, origin_hub, distribution, sharing_group, \
-                 tlp FROM change_log WHERE seq <= ",
-            );
-            sql.push_bind(up_to);
-            sql.push(" AND incident_id IN (");
-            let mut list = sql.separated(", ");
-            for id in chunk {
-                list.push_bind(id.to_string());
-            }
-            sql.push(")");
-            for row in sql.build().fetch_all(&self.pool).await? {
+                 tlp FROM change_log WHERE seq <= ? \
+                 AND incident_id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(up_to)
+            .bind(id_list(ids)?)
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
                 let distribution: String = row.try_get("distribution")?;
                 let tlp: String = row.try_get("tlp")?;
                 snapshots.push(SharingSnapshot {
@@ -172,16 +164,16 @@ impl SqliteStore {
 
         // What already exists, by id.
         let mut existing: HashMap<Uuid, (String, u64, String)> = HashMap::new();
-        for chunk in batch.chunks(INSERT_CHUNK) {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "SELECT id, submit_hash, version, origin_org FROM incidents WHERE id IN (",
-            );
-            let mut ids = query.separated(", ");
-            for item in chunk {
-                ids.push_bind(item.incident.id.to_string());
-            }
-            query.push(")");
-            for row in query.build().fetch_all(&mut *tx).await? {
+        {
+            let ids: Vec<Uuid> = batch.iter().map(|item| item.incident.id).collect();
+            let rows = sqlx::query(
+                "SELECT id, submit_hash, version, origin_org FROM incidents \
+                 WHERE id IN (SELECT value FROM json_each(?))",
+            )
+            .bind(id_list(&ids)?)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in rows {
                 let id = parse_uuid(row.try_get("id")?)?;
                 existing.insert(
                     id,
@@ -568,6 +560,13 @@ async fn insert_changes(
         sql.build().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// A JSON array of ids, bound as one parameter (`json_each`): one statement shape whatever the
+/// number of ids, so the prepared-statement cache does not fill with one entry per list length.
+fn id_list(ids: &[Uuid]) -> Result<String, StoreError> {
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    encode_json(&ids)
 }
 
 fn admin1_key(content: &IncidentContent) -> Option<String> {
