@@ -24,6 +24,7 @@ pub mod feed;
 pub mod identity;
 pub mod pki;
 pub mod policy;
+pub mod sealed;
 pub mod store;
 
 use std::future::Future;
@@ -57,6 +58,12 @@ pub enum HubError {
     Policy(#[from] policy::PolicyError),
     #[error("server reflection could not be set up: {0}")]
     Reflection(String),
+    #[error(transparent)]
+    Seal(#[from] sealed::SealError),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("the anonymiser cannot run: {0}")]
+    Anonymiser(String),
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -81,8 +88,28 @@ pub async fn serve(
 
     let policy = Arc::new(load_policy(&config)?);
     tracing::info!(policy_version = policy.version(), "policy loaded");
+    // Membership changes since the last start become ACCESS changes in the feed, so former
+    // members' mirrors are told to delete what they may no longer see.
+    let access_changes = store
+        .record_group_membership(&policy.all_group_members())
+        .await?;
+    if access_changes > 0 {
+        tracing::info!(
+            access_changes,
+            "sharing-group membership changed since the last start"
+        );
+    }
 
-    let feed = feed::Feed::new(store.clone(), policy.clone(), config.hub_id.clone());
+    anonymise::self_check().map_err(HubError::Anonymiser)?;
+    let master = identity::keys::read_secret_hex(&config.pseudonym_key)?;
+    let secrets = anonymise::OrgSecrets::new(&master);
+    let sealer = Arc::new(sealed::Sealer::new(&master)?);
+    let feed = feed::Feed::new(
+        store.clone(),
+        policy.clone(),
+        config.hub_id.clone(),
+        sealer.clone(),
+    );
     let (stopping_sender, stopping) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown.await;
@@ -90,14 +117,13 @@ pub async fn serve(
     };
     let sync = SyncServiceServer::new(SyncApi::new(feed, stopping))
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let secrets =
-        anonymise::OrgSecrets::new(&identity::keys::read_secret_hex(&config.pseudonym_key)?);
     let incidents = IncidentServiceServer::new(IncidentApi::new(
         store,
         config.hub_id.clone(),
         orgs,
         policy,
         secrets,
+        sealer,
     ))
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -121,6 +147,9 @@ pub async fn serve(
     let (incoming, accept_task) = identity::tls::incoming(listener, tls);
     let result = Server::builder()
         .max_connection_age(config.max_connection_age())
+        // After the age, connections get this long to finish, then they are closed: a revoked
+        // client cannot keep a stream open forever.
+        .max_connection_age_grace(std::time::Duration::from_secs(60))
         .layer(GuardLayer::new(authenticator))
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -41,6 +41,13 @@ impl TestHub {
     /// Starts a hub with the dev organisations (undss, unhcr, ngo-alpha, ngo-beta, ...).
     pub async fn start() -> TestHub {
         slt_hub::identity::tls::install_crypto_provider();
+        // Hub logs in test output when RUST_LOG is set (e.g. RUST_LOG=slt_hub=debug).
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let ca = CertificateAuthority::create(DEV_TRUST_DOMAIN).expect("CA");
         let pki_dir = dir.path().join("pki");

@@ -28,6 +28,8 @@ const MARKERS: &[(u8, &str, &str)] = &[
 
 /// Every field above T1 in the policy, which a T1 viewer must find in `redacted_fields`.
 const T2_FIELDS: &[&str] = &[
+    "reported_at",
+    "updated_at",
     "origin_org",
     "origin_hub",
     "occurred_on",
@@ -250,6 +252,7 @@ fn check(viewer: &str, path: &str, incident: &pb::Incident, tier: u8) {
             assert_eq!(injured.len(), 1);
             assert_eq!(injured[0].staff, pb::StaffCategory::Unknown as i32);
             assert!(incident.origin_org.is_empty() && incident.origin_hub.is_empty());
+            assert!(incident.reported_at.is_none() && incident.updated_at.is_none());
             for field in T2_FIELDS {
                 assert!(
                     incident.redacted_fields.iter().any(|f| f == field),

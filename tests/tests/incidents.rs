@@ -638,3 +638,47 @@ async fn narratives_are_scrubbed_at_ingest_and_victims_get_pseudonymous_keys() {
             .all(|r| outcome(r) == pb::SubmitOutcome::Unchanged)
     );
 }
+
+#[tokio::test]
+async fn filters_cannot_reveal_more_than_the_viewer_is_shown() {
+    let hub = TestHub::start().await;
+    let mut alpha = hub.client("ngo-alpha", REPORTER).await;
+    let incident = sample_incident(new_id()); // occurred Thursday 2024-05-16
+    alpha.submit(vec![incident.clone()]).await.expect("submit");
+    let day = |day| {
+        Some(slt_proto::google::r#type::Date {
+            year: 2024,
+            month: 5,
+            day,
+        })
+    };
+    let on = |d| pb::IncidentFilter {
+        occurred_from: day(d),
+        occurred_to: day(d),
+        ..Default::default()
+    };
+
+    // Another org's analyst is shown the ISO week (Monday 13th): filtering on the exact day
+    // must not find it, filtering on the shown date must.
+    let mut beta = hub.client("ngo-beta", ANALYST).await;
+    assert!(beta.list_all(on(16)).await.expect("list").is_empty());
+    assert_eq!(beta.list_all(on(13)).await.expect("list").len(), 1);
+    // The origin org and another org's focal point (T2) filter on the exact date.
+    assert_eq!(alpha.list_all(on(16)).await.expect("list").len(), 1);
+    let mut undss = hub.client("undss", FOCAL_POINT).await;
+    assert_eq!(undss.list_all(on(16)).await.expect("list").len(), 1);
+
+    // Filtering on the origin org, which a T1 viewer is not shown, finds nothing and gives no
+    // page token to count with.
+    let by_origin = pb::IncidentFilter {
+        origin_orgs: vec!["ngo-alpha".into()],
+        ..Default::default()
+    };
+    let page = beta
+        .list(by_origin.clone(), 1, String::new())
+        .await
+        .expect("list");
+    assert!(page.incidents.is_empty());
+    assert!(page.next_page_token.is_empty());
+    assert_eq!(undss.list_all(by_origin).await.expect("list").len(), 1);
+}

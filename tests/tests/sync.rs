@@ -131,8 +131,8 @@ async fn the_feed_never_mentions_what_the_caller_could_never_see() {
         }
     }
     assert_eq!(
-        pages, 4,
-        "one page per log entry, the cursor advancing past invisible ones"
+        pages, 1,
+        "invisible entries make no message of their own: one final page, cursor past them all"
     );
 
     // ngo-beta is a member: it gets the group incident, and never the ORG_ONLY one.
@@ -506,4 +506,114 @@ async fn slt_sync_killed_mid_stream_resumes_from_its_checkpoint() {
     let held = observer.incidents().await.expect("read");
     assert_eq!(held.len(), TOTAL, "no duplicates, nothing missing");
     assert_eq!(held, listed(&mut beta).await);
+}
+
+#[tokio::test]
+async fn a_subscription_ends_when_its_token_expires() {
+    let hub = TestHub::start().await;
+    let short = hub
+        .issuer
+        .issue("ngo-beta", "short-lived", &[Role::Analyst], 2)
+        .expect("token");
+    let profile = hub.profile_with("short", &hub.org_cert("ngo-beta"), &short);
+    let mut client = HubClient::connect(&profile).await.expect("connect");
+    let mut stream = client
+        .subscribe("", Default::default(), 1)
+        .await
+        .expect("subscribe");
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return None,
+                Err(status) => return Some(status),
+            }
+        }
+    })
+    .await
+    .expect("the stream must end soon after the token expires");
+    let status = ended.expect("ended with an error, not silently");
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+}
+
+#[tokio::test]
+async fn pages_of_large_incidents_stay_under_the_message_limit() {
+    let hub = TestHub::start().await;
+    let mut alpha = hub.client("ngo-alpha", REPORTER).await;
+    // 300 incidents with 16 KiB narratives: ~4.9 MB for a T2 viewer in one 500-entry page.
+    for _ in 0..3 {
+        let batch: Vec<pb::Incident> = (0..100)
+            .map(|_| {
+                let mut incident = incident(pb::Distribution::Community);
+                incident.narrative = "convoy halted at the checkpoint ".repeat(512);
+                incident
+            })
+            .collect();
+        alpha.submit(batch).await.expect("submit");
+    }
+    let mut undss = hub.client("undss", &[Role::FocalPoint]).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mirror = Mirror::open(dir.path().join("big.db"))
+        .await
+        .expect("mirror");
+    let stats = sync(&mirror, &mut undss).await;
+    assert_eq!(stats.upserts, 300);
+    assert!(
+        stats.pages >= 2,
+        "the page was cut by size ({} messages)",
+        stats.pages
+    );
+    assert_eq!(
+        mirror.incidents().await.expect("read"),
+        listed(&mut undss).await
+    );
+
+    // The live path cuts the same way.
+    let mut stream = undss
+        .subscribe("", Default::default(), 1)
+        .await
+        .expect("subscribe");
+    let mut received = 0;
+    while let Some(message) = stream.message().await.expect("message under the limit") {
+        received += message.changes.len();
+        if message.live {
+            break;
+        }
+    }
+    assert_eq!(received, 300);
+}
+
+#[tokio::test]
+async fn an_org_removed_from_a_sharing_group_is_told_to_delete_its_copies() {
+    let mut hub = TestHub::start().await;
+    let mut alpha = hub.client("ngo-alpha", REPORTER).await;
+    let shared = incident(pb::Distribution::SharingGroup);
+    alpha.submit(vec![shared.clone()]).await.expect("submit");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let beta_mirror = Mirror::open(dir.path().join("beta.db"))
+        .await
+        .expect("mirror");
+    let unhcr_mirror = Mirror::open(dir.path().join("unhcr.db"))
+        .await
+        .expect("mirror");
+    sync(&beta_mirror, &mut hub.client("ngo-beta", ANALYST).await).await;
+    sync(&unhcr_mirror, &mut hub.client("unhcr", ANALYST).await).await;
+    assert_eq!(beta_mirror.len().await.expect("len"), 1);
+
+    // The operator removes ngo-beta from the group and restarts the hub.
+    hub.config.sharing_groups[0].members = vec!["ngo-alpha".into()];
+    hub.restart().await;
+
+    let mut beta = hub.client("ngo-beta", ANALYST).await;
+    let stats = sync(&beta_mirror, &mut beta).await;
+    assert_eq!(stats.revokes, 1);
+    assert!(beta_mirror.is_empty().await.expect("empty"));
+    assert!(listed(&mut beta).await.is_empty());
+    // An org that never was a member learns nothing, not even a REVOKE.
+    let stats = sync(&unhcr_mirror, &mut hub.client("unhcr", ANALYST).await).await;
+    assert_eq!((stats.upserts, stats.revokes), (0, 0));
+    // The origin org keeps it.
+    let mut alpha = hub.client("ngo-alpha", ANALYST).await;
+    assert_eq!(listed(&mut alpha).await.len(), 1);
 }

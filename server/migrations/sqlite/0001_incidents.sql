@@ -22,6 +22,12 @@ CREATE TABLE incidents (
     country           TEXT NOT NULL,
     admin1_key        TEXT,                              -- lower-cased admin1 name
     occurred_on       TEXT NOT NULL,                     -- YYYY-MM-DD
+    -- The date as viewers below its tier see it (start of ISO week / month / year, never finer
+    -- than reported): date filters for them compare these, so a filter cannot reveal more
+    -- than the viewer is shown.
+    occurred_week     TEXT NOT NULL,
+    occurred_month    TEXT NOT NULL,
+    occurred_year     TEXT NOT NULL,
     threat_category   TEXT NOT NULL,
     verification      TEXT NOT NULL,
     distribution      TEXT NOT NULL,
@@ -57,11 +63,14 @@ CREATE TABLE change_log (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     incident_id   TEXT NOT NULL,
     version       INTEGER NOT NULL,
-    kind          TEXT NOT NULL,                          -- CREATE, AMEND, RETRACT
+    kind          TEXT NOT NULL,                          -- CREATE, AMEND, RETRACT, ACCESS
     origin_org    TEXT NOT NULL,
     origin_hub    TEXT NOT NULL,
     distribution  TEXT NOT NULL,
     sharing_group TEXT,
+    -- For SHARING_GROUP: the group's member orgs at the time of this row (JSON array), so that
+    -- an org removed from the group later is still known to have been able to see it.
+    group_members TEXT,
     tlp           TEXT NOT NULL,
     distribution_changed INTEGER NOT NULL DEFAULT 0,
     recorded_at   TEXT NOT NULL

@@ -768,9 +768,8 @@ fn is_hhmm(digits: &str) -> bool {
         && digits[2..].parse::<u32>().is_ok_and(|m| m <= 59)
 }
 
-#[cfg(test)]
 pub(super) mod patterns {
-    //! Lets the tests force every lazily compiled pattern.
+    //! Every lazily compiled pattern, so the hub can force them at start (and tests too).
     pub fn all() -> Vec<&'static super::Pattern> {
         use super::*;
         vec![

@@ -169,6 +169,20 @@ pub fn annex_names(annex: &PrivateAnnex) -> Vec<&str> {
         .collect()
 }
 
+/// Compiles every detector now. The hub calls this at start and refuses to serve if any fails:
+/// a detector silently skipped would let personal data through (fail closed).
+pub fn self_check() -> Result<(), String> {
+    let failed = detect::patterns::all()
+        .into_iter()
+        .filter(|pattern| pattern.is_none())
+        .count();
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} anonymiser patterns do not compile"))
+    }
+}
+
 /// Per-organisation secrets for victim keys, derived from one hub master key so that only the
 /// master key needs keeping: HMAC-SHA256(master, "slt-hub org-secret v1" || org id).
 #[derive(Clone)]

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use prost::Message;
 use slt_proto::v1 as pb;
 use slt_proto::v1::incident_service_server::IncidentService;
@@ -18,6 +16,7 @@ use crate::anonymise::{self, OrgSecrets, ScrubReport};
 use crate::domain::{StoredIncident, Verification, Violations, validate};
 use crate::identity::{OrgRegistry, Principal};
 use crate::policy::{PolicyEngine, RedactedIncident, Tier};
+use crate::sealed::Sealer;
 use crate::store::{ChangeKind, ListQuery, NewIncident, Store, SubmitOutcome};
 
 /// Most incidents in one SubmitIncidents call.
@@ -25,6 +24,8 @@ pub const MAX_BATCH: usize = 1_000;
 /// Default and largest ListIncidents page.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 1_000;
+/// Most bytes of incidents in one ListIncidents response, under the 4 MiB message limit.
+pub const MAX_RESPONSE_BYTES: usize = 3 * 1024 * 1024;
 
 pub struct IncidentApi {
     store: Store,
@@ -32,6 +33,7 @@ pub struct IncidentApi {
     orgs: Arc<OrgRegistry>,
     policy: Arc<PolicyEngine>,
     secrets: OrgSecrets,
+    sealer: Arc<Sealer>,
 }
 
 impl IncidentApi {
@@ -41,6 +43,7 @@ impl IncidentApi {
         orgs: Arc<OrgRegistry>,
         policy: Arc<PolicyEngine>,
         secrets: OrgSecrets,
+        sealer: Arc<Sealer>,
     ) -> Self {
         Self {
             store,
@@ -48,6 +51,7 @@ impl IncidentApi {
             orgs,
             policy,
             secrets,
+            sealer,
         }
     }
 
@@ -110,7 +114,12 @@ impl IncidentApi {
         kind: ChangeKind,
     ) -> Result<pb::Incident, Status> {
         self.store
-            .update(&updated, expected_version, kind)
+            .update(
+                &updated,
+                expected_version,
+                kind,
+                self.policy.group_members_of(&updated.content),
+            )
             .await
             .map_err(store_status)?;
         let redacted = self.policy.redact(updated, principal).ok_or_else(|| {
@@ -122,17 +131,34 @@ impl IncidentApi {
 
 const EXPECTED_VERSION_REQUIRED: &str = "required: the version you last saw (1 or more)";
 
-/// Page tokens carry the last row key and a fingerprint of the filter they were issued for.
-fn encode_page_token(after: i64, fingerprint: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("v1:{after}:{fingerprint}"))
+/// The associated data page tokens are sealed under.
+const PAGE_TOKEN_PURPOSE: &str = "list-page-token";
+
+/// Page tokens carry the last row key and a fingerprint of the filter they were issued for,
+/// sealed: clients can neither read the row key (it would reveal how many incidents they cannot
+/// see) nor forge one.
+fn encode_page_token(sealer: &Sealer, after: i64, fingerprint: &str) -> Result<String, Status> {
+    sealer
+        .seal(
+            PAGE_TOKEN_PURPOSE,
+            format!("v1:{after}:{fingerprint}").as_bytes(),
+        )
+        .map_err(|error| {
+            tracing::error!(%error, "could not seal a page token");
+            Status::internal("internal error")
+        })
 }
 
-fn decode_page_token(token: &str, fingerprint: &str) -> Result<Option<i64>, Status> {
+fn decode_page_token(
+    sealer: &Sealer,
+    token: &str,
+    fingerprint: &str,
+) -> Result<Option<i64>, Status> {
     if token.is_empty() {
         return Ok(None);
     }
     let bad = || invalid_field("page_token", "not a page token issued for this filter");
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let bytes = sealer.open(PAGE_TOKEN_PURPOSE, token).ok_or_else(bad)?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let mut parts = text.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
@@ -208,6 +234,7 @@ impl IncidentService for IncidentApi {
                 reports.push(anonymise::anonymise_draft(&mut draft, &org_secret));
                 NewIncident {
                     submit_hash,
+                    group_members: self.policy.group_members_of(&draft.content),
                     incident: StoredIncident {
                         id: draft.id,
                         version: 1,
@@ -301,7 +328,7 @@ impl IncidentService for IncidentApi {
             &request.filter.clone().unwrap_or_default(),
         );
         let fingerprint = filter_fingerprint(&request.filter);
-        let after = decode_page_token(&request.page_token, &fingerprint);
+        let after = decode_page_token(&self.sealer, &request.page_token, &fingerprint);
         if let Err(status) = &after {
             violations.add("page_token", status.message().to_string());
         }
@@ -327,17 +354,34 @@ impl IncidentService for IncidentApi {
             })
             .await
             .map_err(store_status)?;
-        let last_row = page.rows.last().map(|(row, _)| *row);
-        let incidents = page
-            .rows
-            .into_iter()
-            .filter_map(|(_, stored)| self.policy.redact(stored, &principal))
-            // The origin org is a T2 field: filtering on it must not reveal it below T2.
-            .filter(|redacted| filter.origin_orgs.is_empty() || redacted.tier >= Tier::T2)
-            .map(incident_to_proto)
-            .collect();
-        let next_page_token = match (page.more, last_row) {
-            (true, Some(row)) => encode_page_token(row, &fingerprint),
+        // Fill the page up to the message budget; what does not fit starts the next page.
+        let mut incidents = Vec::new();
+        let mut size = 0;
+        let mut last_row = None;
+        let mut more = page.more;
+        for (row, stored) in page.rows {
+            let Some(redacted) = self.policy.redact(stored, &principal) else {
+                last_row = Some(row);
+                continue;
+            };
+            // The origin org is a T2 field: filtering on it must not reveal it below T2 (the
+            // store already restricts the filter; this keeps the rule where it is decided).
+            if !filter.origin_orgs.is_empty() && redacted.tier < Tier::T2 {
+                last_row = Some(row);
+                continue;
+            }
+            let incident = incident_to_proto(redacted);
+            let length = incident.encoded_len();
+            if size + length > MAX_RESPONSE_BYTES && !incidents.is_empty() {
+                more = true;
+                break;
+            }
+            size += length;
+            incidents.push(incident);
+            last_row = Some(row);
+        }
+        let next_page_token = match (more, last_row) {
+            (true, Some(row)) => encode_page_token(&self.sealer, row, &fingerprint)?,
             _ => String::new(),
         };
         Ok(Response::new(pb::ListIncidentsResponse {
@@ -458,14 +502,19 @@ mod tests {
     use tonic::Code;
 
     #[test]
-    fn page_tokens_are_bound_to_their_filter() {
-        let token = encode_page_token(42, "abcd");
-        assert_eq!(decode_page_token(&token, "abcd").ok(), Some(Some(42)));
+    fn page_tokens_are_sealed_and_bound_to_their_filter() {
+        let sealer = Sealer::new(b"test master secret, thirty-two bytes").expect("sealer");
+        let token = encode_page_token(&sealer, 42, "abcd").expect("token");
+        assert!(!token.contains("42"));
         assert_eq!(
-            decode_page_token(&token, "ffff").map_err(|s| s.code()),
+            decode_page_token(&sealer, &token, "abcd").ok(),
+            Some(Some(42))
+        );
+        assert_eq!(
+            decode_page_token(&sealer, &token, "ffff").map_err(|s| s.code()),
             Err(Code::InvalidArgument)
         );
-        assert!(decode_page_token("not-base64!", "abcd").is_err());
-        assert_eq!(decode_page_token("", "abcd").ok(), Some(None));
+        assert!(decode_page_token(&sealer, "not-base64!", "abcd").is_err());
+        assert_eq!(decode_page_token(&sealer, "", "abcd").ok(), Some(None));
     }
 }

@@ -1,11 +1,18 @@
 //! `slt.v1.SyncService`: streams the change feed. Each stream runs in its own task and hands
-//! pages to tonic through a small channel, so a slow client holds back the reader (bounded
+//! messages to tonic through a small channel, so a slow client holds back the reader (bounded
 //! memory) and a vanished client stops it.
+//!
+//! What a caller can observe is limited to what it may see: stretches of changes invisible to it
+//! produce no message (the next message's cursor covers them), live subscriptions speak only when
+//! there is something visible or on the fixed heartbeat, and cursors are sealed. Messages are cut
+//! by encoded size so that no page of large incidents can exceed the message limit. Streams end
+//! when the caller's token expires and when the hub shuts down.
 
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::Stream;
+use prost::Message;
 use slt_proto::v1 as pb;
 use slt_proto::v1::sync_service_server::SyncService;
 use tokio::sync::{mpsc, watch};
@@ -22,8 +29,10 @@ use crate::identity::Principal;
 /// Default and largest number of change-log entries per page.
 pub const DEFAULT_SYNC_PAGE: u32 = 500;
 pub const MAX_SYNC_PAGE: u32 = 5_000;
-/// Default heartbeat while a subscription is idle.
+/// Default heartbeat of a live subscription.
 pub const DEFAULT_HEARTBEAT_SECONDS: u64 = 15;
+/// Most bytes of changes in one message, well under the 4 MiB message limit.
+pub const MAX_MESSAGE_CHANGE_BYTES: usize = 3 * 1024 * 1024;
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
@@ -55,6 +64,10 @@ fn feed_status(error: FeedError) -> Status {
             )
         }
         FeedError::Store(error) => store_status(error),
+        FeedError::Seal(error) => {
+            tracing::error!(%error, "could not seal a cursor");
+            Status::internal("internal error")
+        }
     }
 }
 
@@ -105,6 +118,58 @@ fn changes_to_proto(page: FeedPage) -> Vec<pb::Change> {
         .collect()
 }
 
+/// Splits changes into groups of at most `MAX_MESSAGE_CHANGE_BYTES` encoded (a single change is
+/// always well under it: an incident is bounded by validation).
+fn split_by_size(changes: Vec<pb::Change>) -> Vec<Vec<pb::Change>> {
+    let mut groups = vec![Vec::new()];
+    let mut size = 0;
+    for change in changes {
+        let length = change.encoded_len();
+        if size + length > MAX_MESSAGE_CHANGE_BYTES && size > 0 {
+            groups.push(Vec::new());
+            size = 0;
+        }
+        size += length;
+        if let Some(group) = groups.last_mut() {
+            group.push(change);
+        }
+    }
+    groups
+}
+
+/// Seconds since the epoch now.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(u64::MAX)
+}
+
+fn token_expired() -> Status {
+    Status::unauthenticated("the token has expired; reconnect with a fresh token")
+}
+
+/// One message of a stream: changes and the cursor to store with them.
+struct Outgoing {
+    changes: Vec<pb::Change>,
+    cursor: String,
+}
+
+/// Turns a non-empty feed page into messages. Every message but the last carries the cursor from
+/// before the page, so a client interrupted between them re-reads the page (applying it again
+/// is harmless) instead of skipping part of it.
+fn page_messages(feed: &Feed, page: FeedPage, before: i64) -> Result<Vec<Outgoing>, FeedError> {
+    let after = page.cursor_seq;
+    let groups = split_by_size(changes_to_proto(page));
+    let last = groups.len().saturating_sub(1);
+    let mut messages = Vec::with_capacity(groups.len());
+    for (index, changes) in groups.into_iter().enumerate() {
+        let cursor = feed.cursor(if index == last { after } else { before })?;
+        messages.push(Outgoing { changes, cursor });
+    }
+    Ok(messages)
+}
+
 #[tonic::async_trait]
 impl SyncService for SyncApi {
     type PullStream = ResponseStream<pb::PullResponse>;
@@ -136,31 +201,53 @@ impl SyncService for SyncApi {
         let (sender, receiver) = mpsc::channel(2);
         tokio::spawn(async move {
             let identity = identity(&feed, &principal);
-            let mut after = start;
-            loop {
-                let page = match feed
-                    .page(&principal, &filter, after, limit, Some(up_to))
-                    .await
-                {
-                    Ok(page) => page,
-                    Err(error) => {
-                        let _ = sender.send(Err(feed_status(error))).await;
-                        return;
+            let result: Result<(), Status> = async {
+                let mut after = start;
+                loop {
+                    if unix_now() > principal.expires_at {
+                        return Err(token_expired());
                     }
-                };
-                after = page.cursor_seq;
-                let complete = page.scanned == 0 || after >= up_to;
-                let message = pb::PullResponse {
-                    changes: changes_to_proto(page),
-                    cursor: feed.cursor(after),
-                    complete,
-                    remaining: u64::try_from(up_to - after).unwrap_or(0),
-                    feed: Some(identity.clone()),
-                    policy_version: feed.policy().version().to_string(),
-                };
-                if sender.send(Ok(message)).await.is_err() || complete {
-                    return;
+                    let before = after;
+                    let page = feed
+                        .page(&principal, &filter, after, limit, Some(up_to))
+                        .await
+                        .map_err(feed_status)?;
+                    after = page.cursor_seq;
+                    let complete = page.scanned == 0 || after >= up_to;
+                    let mut messages = if page.changes.is_empty() {
+                        Vec::new()
+                    } else {
+                        page_messages(&feed, page, before).map_err(feed_status)?
+                    };
+                    if complete && messages.is_empty() {
+                        messages.push(Outgoing {
+                            changes: Vec::new(),
+                            cursor: feed.cursor(after).map_err(feed_status)?,
+                        });
+                    }
+                    let count = messages.len();
+                    for (index, outgoing) in messages.into_iter().enumerate() {
+                        let last = index + 1 == count;
+                        let message = pb::PullResponse {
+                            changes: outgoing.changes,
+                            cursor: outgoing.cursor,
+                            complete: complete && last,
+                            remaining: u64::try_from(up_to - after).unwrap_or(0),
+                            feed: Some(identity.clone()),
+                            policy_version: feed.policy().version().to_string(),
+                        };
+                        if sender.send(Ok(message)).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    if complete {
+                        return Ok(());
+                    }
                 }
+            }
+            .await;
+            if let Err(status) = result {
+                let _ = sender.send(Err(status)).await;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
@@ -197,76 +284,104 @@ impl SyncService for SyncApi {
         let (sender, receiver) = mpsc::channel(2);
         tokio::spawn(async move {
             let identity = identity(&feed, &principal);
-            let message = |page: Option<FeedPage>, after: i64, live: bool| pb::SubscribeResponse {
-                heartbeat: page.is_none(),
-                changes: page.map(changes_to_proto).unwrap_or_default(),
-                cursor: feed.cursor(after),
-                live,
-                feed: Some(identity.clone()),
-                policy_version: feed.policy().version().to_string(),
-            };
-            let mut after = start;
-            let mut live = false;
-            loop {
-                // Drain everything there is, page by page.
+            let message =
+                |changes: Vec<pb::Change>, cursor: String, heartbeat: bool, live: bool| {
+                    pb::SubscribeResponse {
+                        changes,
+                        cursor,
+                        heartbeat,
+                        live,
+                        feed: Some(identity.clone()),
+                        policy_version: feed.policy().version().to_string(),
+                    }
+                };
+            let expires_in = Duration::from_secs(principal.expires_at.saturating_sub(unix_now()));
+            let expiry = tokio::time::sleep(expires_in);
+            tokio::pin!(expiry);
+            let mut ticks = tokio::time::interval(Duration::from_secs(heartbeat));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await; // the first tick is immediate
+            let result: Result<(), Status> = async {
+                let mut after = start;
+                let mut live = false;
                 loop {
-                    changes.mark_unchanged();
-                    let page = match feed
-                        .page(&principal, &filter, after, DEFAULT_SYNC_PAGE, None)
-                        .await
-                    {
-                        Ok(page) => page,
-                        Err(error) => {
-                            let _ = sender.send(Err(feed_status(error))).await;
-                            return;
+                    // Drain everything there is; only visible changes make a message.
+                    loop {
+                        changes.mark_unchanged();
+                        let before = after;
+                        let page = feed
+                            .page(&principal, &filter, after, DEFAULT_SYNC_PAGE, None)
+                            .await
+                            .map_err(feed_status)?;
+                        if page.scanned == 0 {
+                            break;
                         }
-                    };
-                    if page.scanned == 0 {
-                        break;
-                    }
-                    after = page.cursor_seq;
-                    if sender
-                        .send(Ok(message(Some(page), after, live)))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                if !live {
-                    live = true;
-                    let caught_up = message(
-                        Some(FeedPage {
-                            changes: Vec::new(),
-                            cursor_seq: after,
-                            scanned: 0,
-                        }),
-                        after,
-                        true,
-                    );
-                    if sender.send(Ok(caught_up)).await.is_err() {
-                        return;
-                    }
-                }
-                if *stopping.borrow() {
-                    return;
-                }
-                tokio::select! {
-                    changed = changes.changed() => {
-                        if changed.is_err() {
-                            return;
+                        after = page.cursor_seq;
+                        if page.changes.is_empty() {
+                            continue;
+                        }
+                        for outgoing in page_messages(&feed, page, before).map_err(feed_status)? {
+                            let sent = sender
+                                .send(Ok(message(outgoing.changes, outgoing.cursor, false, live)))
+                                .await;
+                            if sent.is_err() {
+                                return Ok(());
+                            }
                         }
                     }
-                    _ = tokio::time::sleep(Duration::from_secs(heartbeat)) => {
-                        if sender.send(Ok(message(None, after, true))).await.is_err() {
-                            return;
+                    if !live {
+                        live = true;
+                        let cursor = feed.cursor(after).map_err(feed_status)?;
+                        if sender.send(Ok(message(Vec::new(), cursor, false, true))).await.is_err() {
+                            return Ok(());
                         }
                     }
-                    _ = sender.closed() => return,
-                    _ = stopping.changed() => return,
+                    if *stopping.borrow() {
+                        return Ok(());
+                    }
+                    tokio::select! {
+                        changed = changes.changed() => {
+                            if changed.is_err() {
+                                return Ok(());
+                            }
+                        }
+                        _ = ticks.tick() => {
+                            let cursor = feed.cursor(after).map_err(feed_status)?;
+                            if sender.send(Ok(message(Vec::new(), cursor, true, true))).await.is_err() {
+                                return Ok(());
+                            }
+                        }
+                        _ = &mut expiry => return Err(token_expired()),
+                        _ = sender.closed() => return Ok(()),
+                        _ = stopping.changed() => return Ok(()),
+                    }
                 }
+            }
+            .await;
+            if let Err(status) = result {
+                let _ = sender.send(Err(status)).await;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_cut_by_encoded_size() {
+        let big = pb::Change {
+            r#type: pb::ChangeType::Upsert as i32,
+            incident_id: "x".repeat(1024 * 1024),
+            incident: None,
+        };
+        let groups = split_by_size(vec![big.clone(), big.clone(), big.clone(), big]);
+        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
+        assert!(groups.iter().all(|group| {
+            group.iter().map(Message::encoded_len).sum::<usize>() <= MAX_MESSAGE_CHANGE_BYTES
+        }));
+        assert_eq!(split_by_size(Vec::new()).len(), 1);
     }
 }

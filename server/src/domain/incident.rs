@@ -284,6 +284,33 @@ pub struct IncidentContent {
     pub tlp: Tlp,
 }
 
+impl IncidentContent {
+    /// The occurrence date as given at `precision`: the start of its week, month or year when
+    /// that is coarser than reported, the reported date otherwise. Redaction and the store's
+    /// filter columns both use this, so a viewer is filtered on exactly the date it is shown.
+    pub fn date_at(&self, precision: DatePrecision) -> Date {
+        if precision > self.date_precision {
+            start_of(self.occurred_on, precision)
+        } else {
+            self.occurred_on
+        }
+    }
+}
+
+/// The first day of the week (Monday), month or year `date` falls in.
+pub fn start_of(date: Date, precision: DatePrecision) -> Date {
+    match precision {
+        DatePrecision::Day => date,
+        DatePrecision::Week => {
+            date - time::Duration::days(i64::from(date.weekday().number_days_from_monday()))
+        }
+        DatePrecision::Month => date.replace_day(1).unwrap_or(date),
+        DatePrecision::Year => {
+            Date::from_calendar_date(date.year(), time::Month::January, 1).unwrap_or(date)
+        }
+    }
+}
+
 /// A validated incident as submitted or amended: id, shared content, private annex.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentDraft {

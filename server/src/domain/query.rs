@@ -3,7 +3,7 @@
 
 use time::Date;
 
-use super::{Distribution, IncidentType, ThreatCategory, Tlp, Verification};
+use super::{DatePrecision, Distribution, IncidentType, ThreatCategory, Tlp, Verification};
 
 /// Which incidents a principal may see (produced by the policy engine). An incident is in scope
 /// when (it is `own_org`'s, or its distribution is shared, or it is shared with one of
@@ -20,6 +20,12 @@ pub struct VisibilityScope {
     pub allowed_tlps: Option<Vec<Tlp>>,
     /// Incidents that came from this hub are not visible (never serve back to the origin).
     pub excluded_origin_hub: Option<String>,
+    /// How precisely the viewer sees the dates of its own org's and of other orgs' incidents:
+    /// date filters compare the date at that precision, never a finer one.
+    pub own_date_precision: DatePrecision,
+    pub others_date_precision: DatePrecision,
+    /// Whether the viewer may see (and so filter on) the origin org of other orgs' incidents.
+    pub others_origin_visible: bool,
 }
 
 /// A caller's filter over incidents. Fields combine with AND, values within a field with OR;

@@ -10,13 +10,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use crate::domain::{IncidentType, StoredIncident};
 use crate::identity::Principal;
 use crate::policy::{PolicyEngine, RedactedIncident, SharingState};
+use crate::sealed::{SealError, Sealer};
 use crate::store::{Store, StoreError};
 
 /// A position in one hub's change log.
@@ -27,16 +26,17 @@ pub struct Cursor {
     pub seq: i64,
 }
 
+/// The associated data cursors are sealed under.
+const CURSOR_PURPOSE: &str = "feed-cursor";
+
 impl Cursor {
-    /// Opaque text for clients.
+    /// The cursor's plaintext (clients only ever see it sealed).
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("c1:{}:{}:{}", self.hub_id, self.epoch, self.seq))
+        format!("c1:{}:{}:{}", self.hub_id, self.epoch, self.seq)
     }
 
-    /// Parses a cursor; `None` when it is not one of ours at all.
+    /// Parses a cursor's plaintext; `None` when it is malformed.
     pub fn decode(text: &str) -> Option<Cursor> {
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
         let mut parts = text.split(':');
         let (Some("c1"), Some(hub_id), Some(epoch), Some(seq), None) = (
             parts.next(),
@@ -58,6 +58,8 @@ impl Cursor {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
+    #[error(transparent)]
+    Seal(#[from] SealError),
     /// The cursor cannot be served; the client must start over with an empty mirror.
     #[error("resync required: {0}")]
     ResyncRequired(String),
@@ -109,14 +111,21 @@ pub struct Feed {
     store: Store,
     policy: Arc<PolicyEngine>,
     hub_id: String,
+    sealer: Arc<Sealer>,
 }
 
 impl Feed {
-    pub fn new(store: Store, policy: Arc<PolicyEngine>, hub_id: String) -> Self {
+    pub fn new(
+        store: Store,
+        policy: Arc<PolicyEngine>,
+        hub_id: String,
+        sealer: Arc<Sealer>,
+    ) -> Self {
         Self {
             store,
             policy,
             hub_id,
+            sealer,
         }
     }
 
@@ -132,14 +141,15 @@ impl Feed {
         &self.policy
     }
 
-    /// The opaque cursor for a log position of this hub.
-    pub fn cursor(&self, seq: i64) -> String {
-        Cursor {
+    /// The opaque (sealed) cursor for a log position of this hub.
+    pub fn cursor(&self, seq: i64) -> Result<String, FeedError> {
+        let plain = Cursor {
             hub_id: self.hub_id.clone(),
             epoch: self.store.log_epoch().to_string(),
             seq,
         }
-        .encode()
+        .encode();
+        Ok(self.sealer.seal(CURSOR_PURPOSE, plain.as_bytes())?)
     }
 
     /// The log position a client cursor stands for; empty means the beginning.
@@ -147,9 +157,16 @@ impl Feed {
         if cursor.trim().is_empty() {
             return Ok(0);
         }
-        let cursor = Cursor::decode(cursor).ok_or_else(|| {
-            FeedError::ResyncRequired("the cursor is not one this hub issued".into())
-        })?;
+        let cursor = self
+            .sealer
+            .open(CURSOR_PURPOSE, cursor)
+            .and_then(|plain| String::from_utf8(plain).ok())
+            .and_then(|plain| Cursor::decode(&plain))
+            .ok_or_else(|| {
+                FeedError::ResyncRequired(
+                    "the cursor is not one this hub issued (another hub's, or altered)".into(),
+                )
+            })?;
         if cursor.hub_id != self.hub_id {
             return Err(FeedError::ResyncRequired(format!(
                 "the cursor belongs to hub '{}', not this one",
@@ -235,6 +252,7 @@ impl Feed {
                                 origin_hub: &snapshot.origin_hub,
                                 distribution: snapshot.distribution,
                                 sharing_group: snapshot.sharing_group.as_deref(),
+                                group_members: snapshot.group_members.as_deref(),
                                 tlp: snapshot.tlp,
                             },
                         )
@@ -275,18 +293,9 @@ mod tests {
 
     #[test]
     fn malformed_cursors_are_refused() {
-        assert_eq!(Cursor::decode("not base64 !"), None);
-        assert_eq!(
-            Cursor::decode(&URL_SAFE_NO_PAD.encode("c1:hub:epoch:-4")),
-            None
-        );
-        assert_eq!(
-            Cursor::decode(&URL_SAFE_NO_PAD.encode("c1:hub:epoch:4:extra")),
-            None
-        );
-        assert_eq!(
-            Cursor::decode(&URL_SAFE_NO_PAD.encode("c0:hub:epoch:4")),
-            None
-        );
+        assert_eq!(Cursor::decode("not a cursor"), None);
+        assert_eq!(Cursor::decode("c1:hub:epoch:-4"), None);
+        assert_eq!(Cursor::decode("c1:hub:epoch:4:extra"), None);
+        assert_eq!(Cursor::decode("c0:hub:epoch:4"), None);
     }
 }

@@ -77,6 +77,8 @@ pub struct Principal {
     pub roles: BTreeSet<Role>,
     /// SHA-256 of the client certificate (DER), lower-case hex; for the audit log.
     pub cert_sha256: String,
+    /// When the token expires (seconds since the epoch): long-lived streams end then.
+    pub expires_at: u64,
 }
 
 impl Principal {
@@ -213,6 +215,7 @@ impl Authenticator {
             subject: verified.subject,
             roles: verified.roles,
             cert_sha256: peer.cert_sha256.clone(),
+            expires_at: verified.expires_at,
         })
     }
 

@@ -27,6 +27,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// How long a client may take to complete the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most TLS handshakes in progress at once.
+pub const MAX_CONCURRENT_HANDSHAKES: usize = 512;
 
 /// Where the hub's TLS material lives.
 #[derive(Debug, Clone)]
@@ -76,9 +78,10 @@ pub fn server_config(paths: &TlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
             .add(cert)
             .map_err(|error| TlsError::Config(format!("CA certificate: {error}")))?;
     }
+    // A configured CRL that cannot be read is an error, never "no revocation" (fail closed).
     let crls = match &paths.crl {
-        Some(path) if path.exists() => read_crls(path)?,
-        _ => Vec::new(),
+        Some(path) => read_crls(path)?,
+        None => Vec::new(),
     };
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .with_crls(crls)
@@ -145,6 +148,8 @@ pub fn incoming(
 ) {
     // A small buffer: finished handshakes wait here until tonic picks them up.
     let (sender, receiver) = mpsc::channel(64);
+    // Bounds handshakes in progress, so a flood of slow clients cannot exhaust memory.
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
     let task = tokio::spawn(async move {
         loop {
             let (tcp, peer) = match listener.accept().await {
@@ -161,10 +166,16 @@ pub fn incoming(
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!(%error, %peer, "could not set TCP_NODELAY");
             }
+            let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+                tracing::warn!(%peer, "too many TLS handshakes in progress; connection dropped");
+                continue;
+            };
             let acceptor = TlsAcceptor::from(config.load_full());
             let sender = sender.clone();
             tokio::spawn(async move {
-                if let Some(stream) = handshake(acceptor, tcp, peer).await {
+                let stream = handshake(acceptor, tcp, peer).await;
+                drop(permit);
+                if let Some(stream) = stream {
                     // The receiver is gone only when the server is shutting down.
                     let _ = sender.send(Ok(stream)).await;
                 }

@@ -32,6 +32,8 @@ pub struct VerifiedToken {
     pub subject: String,
     pub org: String,
     pub roles: BTreeSet<Role>,
+    /// `exp`, seconds since the epoch.
+    pub expires_at: u64,
 }
 
 /// Signs tokens with the hub's Ed25519 key.
@@ -136,6 +138,12 @@ impl TokenVerifier {
             },
         )?;
         let claims = data.claims;
+        if claims.sub.trim().is_empty() {
+            return Err(AuthError::InvalidToken("the subject (sub) is empty".into()));
+        }
+        if claims.iat > unix_now().saturating_add(LEEWAY_SECONDS) {
+            return Err(AuthError::InvalidToken("issued in the future (iat)".into()));
+        }
         if claims.roles.is_empty() {
             return Err(AuthError::InvalidToken("carries no roles".into()));
         }
@@ -149,6 +157,7 @@ impl TokenVerifier {
             subject: claims.sub,
             org: claims.org,
             roles,
+            expires_at: claims.exp,
         })
     }
 }

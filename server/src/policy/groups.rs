@@ -48,6 +48,29 @@ impl SharingGroups {
             .collect()
     }
 
+    /// The members of group `id`, owner included, sorted (empty for an unknown group).
+    pub fn members(&self, id: &str) -> Vec<String> {
+        self.groups
+            .get(id)
+            .map(|group| {
+                let mut members: Vec<String> = std::iter::once(group.owner.clone())
+                    .chain(group.members.iter().cloned())
+                    .collect();
+                members.sort();
+                members.dedup();
+                members
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every group's id and members.
+    pub fn all_members(&self) -> Vec<(String, Vec<String>)> {
+        self.groups
+            .keys()
+            .map(|id| (id.clone(), self.members(id)))
+            .collect()
+    }
+
     /// Whether `org` belongs to group `id` (false for an unknown group).
     pub fn is_member(&self, id: &str, org: &str) -> bool {
         self.groups.get(id).is_some_and(|group| group.includes(org))

@@ -16,7 +16,9 @@ pub mod rules;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Distribution, IncidentContent, StoredIncident, Tlp, VisibilityScope};
+use crate::domain::{
+    DatePrecision, Distribution, IncidentContent, StoredIncident, Tlp, VisibilityScope,
+};
 use crate::identity::{PeerKind, Principal, Role};
 pub use groups::{SharingGroup, SharingGroups};
 pub use rules::{PolicyError, PolicyRules};
@@ -80,6 +82,8 @@ pub struct SharingState<'a> {
     pub origin_hub: &'a str,
     pub distribution: Distribution,
     pub sharing_group: Option<&'a str>,
+    /// The group's members as recorded at the time (history); `None`: the members now.
+    pub group_members: Option<&'a [String]>,
     pub tlp: Tlp,
 }
 
@@ -90,6 +94,7 @@ impl<'a> SharingState<'a> {
             origin_hub: &incident.origin_hub,
             distribution: incident.content.distribution,
             sharing_group: incident.content.sharing_group.as_deref(),
+            group_members: None,
             tlp: incident.content.tlp,
         }
     }
@@ -155,19 +160,49 @@ impl PolicyEngine {
         principal.kind == PeerKind::Hub && principal.has_role(Role::PeerHub)
     }
 
+    /// The date precision a viewer at `tier` gets (what date filters may compare for it).
+    fn date_precision_at(&self, tier: Tier) -> DatePrecision {
+        if tier >= self.rules.field_tier("occurred_on") {
+            DatePrecision::Day
+        } else {
+            self.rules
+                .date_generalisation
+                .get(&tier)
+                .copied()
+                .unwrap_or(DatePrecision::Year)
+        }
+    }
+
     /// The incidents `principal` may see, as data for the store; `None` when it may see none.
     pub fn visibility_scope(&self, principal: &Principal) -> Option<VisibilityScope> {
         if Self::is_partner_reader(principal) {
+            let best = |tier_of: &dyn Fn(Role) -> Option<Tier>| {
+                principal
+                    .roles
+                    .iter()
+                    .filter_map(|role| tier_of(*role))
+                    .max()
+                    .unwrap_or(Tier::T0)
+            };
+            let own_tier = best(&|role| self.rules.origin_tier(role));
+            let others_tier = best(&|role| self.rules.other_tier(role));
             return Some(VisibilityScope {
                 own_org: Some(principal.org.clone()),
                 shared_distributions: vec![Distribution::Community, Distribution::Federation],
                 sharing_groups: self.groups.groups_of(&principal.org),
                 allowed_tlps: None,
                 excluded_origin_hub: None,
+                own_date_precision: self.date_precision_at(own_tier),
+                others_date_precision: self.date_precision_at(others_tier),
+                others_origin_visible: others_tier >= self.rules.field_tier("origin_org"),
             });
         }
         if Self::is_peer_hub(principal) {
+            let tier = self.rules.peer_hub_default.min(self.rules.peer_hub_max);
             return Some(VisibilityScope {
+                own_date_precision: self.date_precision_at(tier),
+                others_date_precision: self.date_precision_at(tier),
+                others_origin_visible: tier >= self.rules.field_tier("origin_org"),
                 own_org: None,
                 shared_distributions: vec![Distribution::Federation],
                 sharing_groups: Vec::new(),
@@ -200,9 +235,12 @@ impl PolicyEngine {
         sharing.origin_org == principal.org
             || match sharing.distribution {
                 Distribution::OrgOnly => false,
-                Distribution::SharingGroup => sharing
-                    .sharing_group
-                    .is_some_and(|group| self.groups.is_member(group, &principal.org)),
+                Distribution::SharingGroup => match sharing.group_members {
+                    Some(members) => members.iter().any(|member| member == &principal.org),
+                    None => sharing
+                        .sharing_group
+                        .is_some_and(|group| self.groups.is_member(group, &principal.org)),
+                },
                 Distribution::Community | Distribution::Federation => true,
             }
     }
@@ -253,6 +291,26 @@ impl PolicyEngine {
         principal.kind == PeerKind::Org
             && incident.origin_org == principal.org
             && (principal.has_role(Role::Reporter) || principal.has_role(Role::FocalPoint))
+    }
+
+    /// The members of the group a SHARING_GROUP incident is shared with, now (for the change
+    /// log's record of who could see each version); `None` for other distributions.
+    pub fn group_members_of(&self, content: &IncidentContent) -> Option<Vec<String>> {
+        if content.distribution != Distribution::SharingGroup {
+            return None;
+        }
+        Some(
+            content
+                .sharing_group
+                .as_deref()
+                .map(|group| self.groups.members(group))
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Every group with its current members (owner included), for the store's record.
+    pub fn all_group_members(&self) -> Vec<(String, Vec<String>)> {
+        self.groups.all_members()
     }
 
     /// Checks that `org` may give `content` its distribution: a SHARING_GROUP incident must

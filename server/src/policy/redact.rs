@@ -3,8 +3,6 @@
 //! Every field above the viewer's tier is listed whether or not it holds a value, so that the
 //! list itself does not reveal which fields an incident has (a private annex, a narrative).
 
-use time::{Date, Duration, Month};
-
 use super::rules::{INCIDENT_FIELDS, PolicyRules};
 use super::{RedactedIncident, Redaction, RedactionAction, Tier};
 use crate::domain::{
@@ -102,7 +100,7 @@ fn generalise_date(
         });
     };
     if target > content.date_precision {
-        content.occurred_on = start_of(content.occurred_on, target);
+        content.occurred_on = content.date_at(target);
         content.date_precision = target;
     }
     let unit = match target {
@@ -118,19 +116,6 @@ fn generalise_date(
     })
 }
 
-fn start_of(date: Date, precision: DatePrecision) -> Date {
-    match precision {
-        DatePrecision::Day => date,
-        DatePrecision::Week => {
-            date - Duration::days(i64::from(date.weekday().number_days_from_monday()))
-        }
-        DatePrecision::Month => date.replace_day(1).unwrap_or(date),
-        DatePrecision::Year => {
-            Date::from_calendar_date(date.year(), Month::January, 1).unwrap_or(date)
-        }
-    }
-}
-
 fn generalise_location(
     rules: &PolicyRules,
     incident: &mut StoredIncident,
@@ -144,6 +129,8 @@ fn generalise_location(
     let sensitive = content
         .location_type
         .is_some_and(|kind| rules.sensitive_location_types.contains(&kind));
+    // Say why only to a viewer who is shown the location type anyway.
+    let may_explain = tier >= rules.field_tier("location_type");
     let rounding = rules.round_degrees.get(&tier).copied();
     match rounding {
         Some(degrees) if !(sensitive && tier < needed) => {
@@ -156,7 +143,7 @@ fn generalise_location(
         }
         _ => {
             content.location = None;
-            let detail = if sensitive && tier < needed {
+            let detail = if sensitive && tier < needed && may_explain {
                 format!(
                     "withheld for this location type below access tier {needed:?}; only the \
                      administrative area is given"

@@ -126,6 +126,7 @@ prop_compose! {
             subject: "someone".into(),
             roles: if hub { BTreeSet::from([Role::PeerHub]) } else { roles.into_iter().collect() },
             cert_sha256: String::new(),
+            expires_at: u64::MAX,
         }
     }
 }

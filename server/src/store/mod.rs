@@ -49,6 +49,8 @@ pub enum SubmitOutcome {
 pub struct NewIncident {
     pub incident: StoredIncident,
     pub submit_hash: String,
+    /// For SHARING_GROUP incidents, the group's members now (recorded in the change log).
+    pub group_members: Option<Vec<String>>,
 }
 
 /// The kind of a change-log entry.
@@ -57,6 +59,8 @@ pub enum ChangeKind {
     Create,
     Amend,
     Retract,
+    /// Who may see it changed without the incident changing (sharing-group membership).
+    Access,
 }
 
 impl ChangeKind {
@@ -65,13 +69,19 @@ impl ChangeKind {
             ChangeKind::Create => "CREATE",
             ChangeKind::Amend => "AMEND",
             ChangeKind::Retract => "RETRACT",
+            ChangeKind::Access => "ACCESS",
         }
     }
 
     pub fn parse(text: &str) -> Option<ChangeKind> {
-        [ChangeKind::Create, ChangeKind::Amend, ChangeKind::Retract]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
+        [
+            ChangeKind::Create,
+            ChangeKind::Amend,
+            ChangeKind::Retract,
+            ChangeKind::Access,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
     }
 }
 
@@ -91,6 +101,8 @@ pub struct SharingSnapshot {
     pub origin_hub: String,
     pub distribution: Distribution,
     pub sharing_group: Option<String>,
+    /// The group's members at that time (SHARING_GROUP only).
+    pub group_members: Option<Vec<String>>,
     pub tlp: Tlp,
 }
 
@@ -164,9 +176,26 @@ impl Store {
         incident: &StoredIncident,
         expected_version: u64,
         kind: ChangeKind,
+        group_members: Option<Vec<String>>,
     ) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Sqlite(store) => store.update(incident, expected_version, kind).await,
+            Backend::Sqlite(store) => {
+                store
+                    .update(incident, expected_version, kind, group_members)
+                    .await
+            }
+        }
+    }
+
+    /// Records the sharing groups' current membership. For every group whose members changed
+    /// since the last call (or that is gone), appends an ACCESS change for each of its
+    /// incidents, so the feed re-decides who may see them (and REVOKEs from former members).
+    pub async fn record_group_membership(
+        &self,
+        groups: &[(String, Vec<String>)],
+    ) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.record_group_membership(groups).await,
         }
     }
 

@@ -20,8 +20,8 @@ use super::{
     SubmitOutcome, parse_timestamp, timestamp_text, version_from_sql, version_to_sql,
 };
 use crate::domain::{
-    Distribution, IncidentContent, OrgType, PrivateAnnex, StoredIncident, Tlp, Verification,
-    VisibilityScope,
+    DatePrecision, Distribution, IncidentContent, OrgType, PrivateAnnex, StoredIncident, Tlp,
+    Verification, VisibilityScope,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -131,7 +131,7 @@ impl SqliteStore {
         {
             let rows = sqlx::query(
                 "SELECT DISTINCT incident_id, origin_org, origin_hub, distribution, sharing_group, \
-                 tlp FROM change_log WHERE seq <= ? \
+                 group_members, tlp FROM change_log WHERE seq <= ? \
                  AND incident_id IN (SELECT value FROM json_each(?))",
             )
             .bind(up_to)
@@ -148,6 +148,11 @@ impl SqliteStore {
                     distribution: Distribution::parse(&distribution)
                         .ok_or_else(|| StoreError::Corrupt("distribution".into()))?,
                     sharing_group: row.try_get("sharing_group")?,
+                    group_members: row
+                        .try_get::<Option<String>, _>("group_members")?
+                        .map(|json| serde_json::from_str(&json))
+                        .transpose()
+                        .map_err(|error| StoreError::Corrupt(format!("group members: {error}")))?,
                     tlp: Tlp::parse(&tlp).ok_or_else(|| StoreError::Corrupt("tlp".into()))?,
                 });
             }
@@ -157,6 +162,71 @@ impl SqliteStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    pub async fn record_group_membership(
+        &self,
+        groups: &[(String, Vec<String>)],
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let recorded: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM hub_meta WHERE key LIKE 'group-members:%'")
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut current: Vec<(String, String)> = Vec::with_capacity(groups.len());
+        for (group, members) in groups {
+            let mut members = members.clone();
+            members.sort();
+            members.dedup();
+            current.push((format!("group-members:{group}"), encode_json(&members)?));
+        }
+        // Groups that are gone have no members any more.
+        for (key, _) in &recorded {
+            if !current.iter().any(|(known, _)| known == key) {
+                current.push((key.clone(), "[]".to_string()));
+            }
+        }
+        let now = timestamp_text(time::OffsetDateTime::now_utc())?;
+        let mut appended = 0;
+        for (key, members) in &current {
+            let before = recorded
+                .iter()
+                .find(|(known, _)| known == key)
+                .map(|(_, v)| v);
+            if before == Some(members) {
+                continue;
+            }
+            let group = key.trim_start_matches("group-members:");
+            if before.is_some() {
+                let result = sqlx::query(
+                    "INSERT INTO change_log (incident_id, version, kind, origin_org, origin_hub, \
+                     distribution, sharing_group, group_members, tlp, distribution_changed, \
+                     recorded_at) \
+                     SELECT id, version, 'ACCESS', origin_org, origin_hub, distribution, \
+                     sharing_group, ?, tlp, 0, ? FROM incidents \
+                     WHERE distribution = 'SHARING_GROUP' AND sharing_group = ? ORDER BY row_id",
+                )
+                .bind(members)
+                .bind(&now)
+                .bind(group)
+                .execute(&mut *tx)
+                .await?;
+                appended += result.rows_affected();
+            }
+            sqlx::query(
+                "INSERT INTO hub_meta (key, value) VALUES (?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(key)
+            .bind(members)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if appended > 0 {
+            self.notify_change();
+        }
+        Ok(appended)
     }
 
     pub async fn submit(&self, batch: &[NewIncident]) -> Result<Vec<SubmitOutcome>, StoreError> {
@@ -242,13 +312,18 @@ impl SqliteStore {
         let filter = query.filter;
         push_in(&mut sql, "i.country", filter.countries.iter().cloned());
         push_in(&mut sql, "i.admin1_key", filter.admin1.iter().cloned());
-        if let Some(from) = filter.occurred_from {
-            sql.push(" AND i.occurred_on >= ");
-            sql.push_bind(from.to_string());
-        }
-        if let Some(to) = filter.occurred_to {
-            sql.push(" AND i.occurred_on <= ");
-            sql.push_bind(to.to_string());
+        // Dates compare at the precision the viewer is shown, never finer.
+        let scope = query.scope;
+        for (bound, operator) in [(filter.occurred_from, " >= "), (filter.occurred_to, " <= ")] {
+            let Some(bound) = bound else { continue };
+            sql.push(" AND (CASE WHEN i.origin_org = ");
+            sql.push_bind(scope.own_org.clone().unwrap_or_default());
+            sql.push(format!(
+                " THEN {} ELSE {} END){operator}",
+                date_column(scope.own_date_precision),
+                date_column(scope.others_date_precision)
+            ));
+            sql.push_bind(bound.to_string());
         }
         push_in(
             &mut sql,
@@ -269,6 +344,12 @@ impl SqliteStore {
             );
         }
         push_in(&mut sql, "i.origin_org", filter.origin_orgs.iter().cloned());
+        if !filter.origin_orgs.is_empty() && !scope.others_origin_visible {
+            // The origin of other orgs' incidents is above this viewer's tier: filtering on it
+            // may only ever match the viewer's own incidents.
+            sql.push(" AND i.origin_org = ");
+            sql.push_bind(scope.own_org.clone().unwrap_or_default());
+        }
         if !filter.incident_types.is_empty() {
             sql.push(
                 " AND i.row_id IN (SELECT incident_row FROM incident_types WHERE incident_type IN (",
@@ -298,6 +379,7 @@ impl SqliteStore {
         incident: &StoredIncident,
         expected_version: u64,
         kind: ChangeKind,
+        group_members: Option<Vec<String>>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let current = sqlx::query(
@@ -322,14 +404,18 @@ impl SqliteStore {
 
         sqlx::query(
             "UPDATE incidents SET version = ?, updated_at = ?, country = ?, admin1_key = ?, \
-             occurred_on = ?, threat_category = ?, verification = ?, distribution = ?, \
-             sharing_group = ?, tlp = ?, retraction_reason = ?, content = ? WHERE row_id = ?",
+             occurred_on = ?, occurred_week = ?, occurred_month = ?, occurred_year = ?, \
+             threat_category = ?, verification = ?, distribution = ?, sharing_group = ?, \
+             tlp = ?, retraction_reason = ?, content = ? WHERE row_id = ?",
         )
         .bind(version_to_sql(incident.version))
         .bind(timestamp_text(incident.updated_at)?)
         .bind(&content.country)
         .bind(admin1_key(content))
         .bind(content.occurred_on.to_string())
+        .bind(content.date_at(DatePrecision::Week).to_string())
+        .bind(content.date_at(DatePrecision::Month).to_string())
+        .bind(content.date_at(DatePrecision::Year).to_string())
         .bind(content.threat_category.as_str())
         .bind(content.verification.as_str())
         .bind(content.distribution.as_str())
@@ -353,7 +439,13 @@ impl SqliteStore {
             .await?;
         insert_private(&mut tx, &[incident]).await?;
 
-        insert_changes(&mut tx, &[incident], kind, distribution_changed).await?;
+        insert_changes(
+            &mut tx,
+            &[(incident, group_members.as_ref())],
+            kind,
+            distribution_changed,
+        )
+        .await?;
         tx.commit().await?;
         self.notify_change();
         Ok(())
@@ -404,6 +496,16 @@ fn push_scope(sql: &mut QueryBuilder<Sqlite>, scope: &VisibilityScope) {
     }
 }
 
+/// The incidents column holding the occurrence date at `precision`.
+fn date_column(precision: DatePrecision) -> &'static str {
+    match precision {
+        DatePrecision::Day => "i.occurred_on",
+        DatePrecision::Week => "i.occurred_week",
+        DatePrecision::Month => "i.occurred_month",
+        DatePrecision::Year => "i.occurred_year",
+    }
+}
+
 /// ` AND column IN (?, ...)` when `values` is not empty.
 fn push_in(sql: &mut QueryBuilder<Sqlite>, column: &str, values: impl Iterator<Item = String>) {
     let values: Vec<String> = values.collect();
@@ -434,8 +536,9 @@ async fn insert_incidents(
     }
     let mut sql = QueryBuilder::<Sqlite>::new(
         "INSERT INTO incidents (id, version, origin_org, origin_hub, origin_org_type, \
-         reported_at, updated_at, country, admin1_key, occurred_on, threat_category, \
-         verification, distribution, sharing_group, tlp, retraction_reason, submit_hash, content) ",
+         reported_at, updated_at, country, admin1_key, occurred_on, occurred_week, \
+         occurred_month, occurred_year, threat_category, verification, distribution, \
+         sharing_group, tlp, retraction_reason, submit_hash, content) ",
     );
     sql.push_values(
         &rows,
@@ -453,6 +556,9 @@ async fn insert_incidents(
                 .push_bind(content.country.clone())
                 .push_bind(admin1_key(content))
                 .push_bind(content.occurred_on.to_string())
+                .push_bind(content.date_at(DatePrecision::Week).to_string())
+                .push_bind(content.date_at(DatePrecision::Month).to_string())
+                .push_bind(content.date_at(DatePrecision::Year).to_string())
                 .push_bind(content.threat_category.as_str())
                 .push_bind(content.verification.as_str())
                 .push_bind(content.distribution.as_str())
@@ -478,7 +584,11 @@ async fn insert_incidents(
     insert_types(tx, &typed).await?;
     let incidents: Vec<&StoredIncident> = batch.iter().map(|item| &item.incident).collect();
     insert_private(tx, &incidents).await?;
-    insert_changes(tx, &incidents, ChangeKind::Create, false).await?;
+    let changes: Vec<_> = batch
+        .iter()
+        .map(|item| (&item.incident, item.group_members.as_ref()))
+        .collect();
+    insert_changes(tx, &changes, ChangeKind::Create, false).await?;
     Ok(())
 }
 
@@ -529,22 +639,24 @@ async fn insert_private(
     Ok(())
 }
 
+/// Appends change-log rows; each with the group's members when it is a SHARING_GROUP incident.
 async fn insert_changes(
     tx: &mut Transaction<'static, Sqlite>,
-    incidents: &[&StoredIncident],
+    changes: &[(&StoredIncident, Option<&Vec<String>>)],
     kind: ChangeKind,
     distribution_changed: bool,
 ) -> Result<(), StoreError> {
-    let mut rows = Vec::with_capacity(incidents.len());
-    for incident in incidents {
-        rows.push((incident, timestamp_text(incident.updated_at)?));
+    let mut rows = Vec::with_capacity(changes.len());
+    for (incident, members) in changes {
+        let members = members.map(encode_json).transpose()?;
+        rows.push((incident, members, timestamp_text(incident.updated_at)?));
     }
     for chunk in rows.chunks(INSERT_CHUNK) {
         let mut sql = QueryBuilder::<Sqlite>::new(
             "INSERT INTO change_log (incident_id, version, kind, origin_org, origin_hub, \
-             distribution, sharing_group, tlp, distribution_changed, recorded_at) ",
+             distribution, sharing_group, group_members, tlp, distribution_changed, recorded_at) ",
         );
-        sql.push_values(chunk, |mut values, (incident, recorded_at)| {
+        sql.push_values(chunk, |mut values, (incident, members, recorded_at)| {
             values
                 .push_bind(incident.id.to_string())
                 .push_bind(version_to_sql(incident.version))
@@ -553,6 +665,7 @@ async fn insert_changes(
                 .push_bind(incident.origin_hub.clone())
                 .push_bind(incident.content.distribution.as_str())
                 .push_bind(incident.content.sharing_group.clone())
+                .push_bind(members.clone())
                 .push_bind(incident.content.tlp.as_str())
                 .push_bind(distribution_changed)
                 .push_bind(recorded_at.clone());
