@@ -193,27 +193,13 @@ impl TestHub {
 
     /// A profile for `org` with `roles`.
     pub fn profile(&self, org: &str, roles: &[Role]) -> Profile {
-        let name = format!(
-            "{org}.{}",
-            roles
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join("+")
-        );
+        let name = profile_name(org, roles);
         self.profile_with(&name, &self.org_cert(org), &self.token(org, roles))
     }
 
     /// The path of a profile file for `org` with `roles` (for running the `slt` binary).
     pub fn profile_path(&self, org: &str, roles: &[Role]) -> PathBuf {
-        let name = format!(
-            "{org}.{}",
-            roles
-                .iter()
-                .map(|r| r.as_str())
-                .collect::<Vec<_>>()
-                .join("+")
-        );
+        let name = profile_name(org, roles);
         self.profile(org, roles);
         self.dir
             .path()
@@ -336,6 +322,12 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("workspace root")
         .to_path_buf()
+}
+
+/// The directory name of a test profile: `org.role+role`.
+fn profile_name(org: &str, roles: &[Role]) -> String {
+    let roles: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+    format!("{org}.{}", roles.join("+"))
 }
 
 /// The `slt` binary, built once per test process (cargo serialises with the outer build).
