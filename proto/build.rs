@@ -11,6 +11,7 @@ const PROTO_FILES: &[&str] = &[
     "slt/v1/incident.proto",
     "slt/v1/incident_service.proto",
     "slt/v1/sync_service.proto",
+    "slt/v1/audit_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -24,6 +24,7 @@ pub mod google {
     }
 }
 
+pub mod audit_chain;
 pub mod countries;
 
 pub use slt::v1;

@@ -35,6 +35,13 @@ pub struct HubConfig {
     /// The hub's pseudonym master key (hex, 32+ random bytes): per-org victim-key secrets
     /// derive from it. Losing it breaks the linking of repeat victims, nothing else.
     pub pseudonym_key: PathBuf,
+    /// The Ed25519 key pair (PEM) that signs the access log's checkpoints; auditors get the
+    /// public half.
+    pub audit_signing_key: PathBuf,
+    pub audit_public_key: PathBuf,
+    /// Seconds between signed checkpoints (one is also signed at shutdown).
+    #[serde(default = "default_checkpoint_seconds")]
+    pub audit_checkpoint_seconds: u64,
     /// The redaction policy file; the built-in policy when absent.
     #[serde(default)]
     pub policy: Option<PathBuf>,
@@ -44,6 +51,10 @@ pub struct HubConfig {
     /// Hub-managed sharing groups.
     #[serde(default)]
     pub sharing_groups: Vec<SharingGroup>,
+}
+
+fn default_checkpoint_seconds() -> u64 {
+    60
 }
 
 fn default_max_connection_age() -> u64 {
@@ -121,6 +132,8 @@ impl HubConfig {
         resolve(&mut self.tokens.signing_key);
         resolve(&mut self.tokens.public_key);
         resolve(&mut self.pseudonym_key);
+        resolve(&mut self.audit_signing_key);
+        resolve(&mut self.audit_public_key);
         if let Some(policy) = self.policy.as_mut() {
             resolve(policy);
         }

@@ -201,6 +201,9 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
             public_key: "pki/token-signing.pub.pem".into(),
         },
         pseudonym_key: "pki/pseudonym.key".into(),
+        audit_signing_key: "pki/audit-signing.key".into(),
+        audit_public_key: "pki/audit-signing.pub.pem".into(),
+        audit_checkpoint_seconds: 60,
         policy: Some("policy.toml".into()),
         orgs,
         sharing_groups: vec![SharingGroup {

@@ -17,6 +17,7 @@
 
 pub mod anonymise;
 pub mod api;
+pub mod audit;
 pub mod config;
 pub mod dev;
 pub mod domain;
@@ -31,12 +32,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use slt_proto::v1::audit_service_server::AuditServiceServer;
 use slt_proto::v1::incident_service_server::IncidentServiceServer;
 use slt_proto::v1::sync_service_server::SyncServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
-use crate::api::guard::GuardLayer;
+use crate::api::audit::AuditApi;
+use crate::api::guard::{GuardContext, GuardLayer};
 use crate::api::incidents::IncidentApi;
 use crate::api::sync::SyncApi;
 use crate::config::HubConfig;
@@ -110,6 +113,20 @@ pub async fn serve(
         config.hub_id.clone(),
         sealer.clone(),
     );
+    let signer = Arc::new(audit::checkpoints::CheckpointSigner::load(
+        &identity::keys::read_key_file(&config.audit_signing_key)?,
+        &identity::keys::read_key_file(&config.audit_public_key)?,
+    )?);
+    let audit_store = store.clone();
+    let policy_version = policy.version().to_string();
+    let audit_service =
+        AuditServiceServer::new(AuditApi::new(store.clone(), signer.clone(), sealer.clone()))
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let checkpoint_task = tokio::spawn(checkpoint_loop(
+        store.clone(),
+        signer.clone(),
+        std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
+    ));
     let (stopping_sender, stopping) = tokio::sync::watch::channel(false);
     let shutdown = async move {
         shutdown.await;
@@ -133,6 +150,7 @@ pub async fn serve(
         .set_serving::<IncidentServiceServer<IncidentApi>>()
         .await;
     health.set_serving::<SyncServiceServer<SyncApi>>().await;
+    health.set_serving::<AuditServiceServer<AuditApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(slt_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -150,16 +168,43 @@ pub async fn serve(
         // After the age, connections get this long to finish, then they are closed: a revoked
         // client cannot keep a stream open forever.
         .max_connection_age_grace(std::time::Duration::from_secs(60))
-        .layer(GuardLayer::new(authenticator))
+        .layer(GuardLayer::new(GuardContext {
+            authenticator,
+            store: audit_store.clone(),
+            hub_id: config.hub_id.clone(),
+            policy_version: policy_version.clone(),
+        }))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(incidents)
         .add_service(sync)
+        .add_service(audit_service)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     accept_task.abort();
+    checkpoint_task.abort();
+    // The last word of every run is a signed checkpoint over everything it recorded.
+    if let Err(error) = signer.checkpoint(&audit_store).await {
+        tracing::error!(%error, "final audit checkpoint not written");
+    }
     result.map_err(HubError::from)
+}
+
+/// Signs a checkpoint over the access log at every interval (when it grew).
+async fn checkpoint_loop(
+    store: Store,
+    signer: Arc<audit::checkpoints::CheckpointSigner>,
+    every: std::time::Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Err(error) = signer.checkpoint(&store).await {
+            tracing::error!(%error, "audit checkpoint not written");
+        }
+    }
 }
 
 /// The policy engine for a config: its policy file (or the built-in policy) and its groups.

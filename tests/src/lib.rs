@@ -68,6 +68,9 @@ impl TestHub {
         pki::write_public(&pki_dir.join("token.pub.pem"), &token_keys.public_pem).expect("write");
         let issuer = TokenIssuer::new(DEV_HUB_ID, &token_keys.private_pem, &token_keys.public_pem)
             .expect("issuer");
+        let audit_keys = keys::generate_ed25519().expect("keys");
+        pki::write_secret(&pki_dir.join("audit.key"), &audit_keys.private_pem).expect("write");
+        pki::write_public(&pki_dir.join("audit.pub.pem"), &audit_keys.public_pem).expect("write");
         pki::write_secret(
             &pki_dir.join("pseudonym.key"),
             &keys::generate_secret_hex().expect("secret"),
@@ -91,6 +94,9 @@ impl TestHub {
                 public_key: pki_dir.join("token.pub.pem"),
             },
             pseudonym_key: pki_dir.join("pseudonym.key"),
+            audit_signing_key: pki_dir.join("audit.key"),
+            audit_public_key: pki_dir.join("audit.pub.pem"),
+            audit_checkpoint_seconds: 60,
             policy: None,
             orgs: slt_hub::dev::dev_orgs(),
             sharing_groups: vec![slt_hub::policy::SharingGroup {

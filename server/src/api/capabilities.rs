@@ -15,6 +15,8 @@ pub enum Capability {
     ReadIncidents,
     /// Follow the change feed (partners' mirrors and peer hubs).
     Sync,
+    /// Read the access log.
+    Audit,
 }
 
 impl Capability {
@@ -30,6 +32,7 @@ impl Capability {
                 Role::FocalPoint,
                 Role::PeerHub,
             ],
+            Capability::Audit => &[Role::Auditor],
         }
     }
 
@@ -39,6 +42,7 @@ impl Capability {
             Capability::WriteIncidents => "write incidents",
             Capability::ReadIncidents => "read incidents",
             Capability::Sync => "sync",
+            Capability::Audit => "audit",
         }
     }
 }
@@ -67,6 +71,9 @@ pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
     ),
     ("/slt.v1.SyncService/Pull", Capability::Sync),
     ("/slt.v1.SyncService/Subscribe", Capability::Sync),
+    ("/slt.v1.AuditService/QueryAudit", Capability::Audit),
+    ("/slt.v1.AuditService/ExportAudit", Capability::Audit),
+    ("/slt.v1.AuditService/GetCheckpoints", Capability::Audit),
     ("/grpc.health.v1.Health/Check", Capability::Certificate),
     ("/grpc.health.v1.Health/Watch", Capability::Certificate),
     ("/grpc.health.v1.Health/List", Capability::Certificate),

@@ -2,6 +2,12 @@
 //! caller (certificate, then token), looks the method up in the capability table and checks
 //! the caller's roles, then hands the handler a `Principal` in the request extensions. A request
 //! that fails any step never reaches a handler.
+//!
+//! It also keeps the access log: every request gets exactly one audit record. A refused request
+//! is recorded before the refusal is sent; an admitted one carries an `AuditContext` the handler
+//! fills, and is recorded when the handler returns, before any of the response body is sent
+//! (writes record it themselves, inside their transaction). If the record cannot be written, the
+//! caller gets UNAVAILABLE instead of the response (fail closed).
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -14,17 +20,29 @@ use tower::{Layer, Service};
 
 use super::capabilities::{Capability, capability_for};
 use super::status::auth_status;
+use crate::audit::{self, AuditContext, AuditEntry};
 use crate::identity::{Authenticator, Principal};
+use crate::store::Store;
+
+/// What the guard needs besides the request.
+pub struct GuardContext {
+    pub authenticator: Arc<Authenticator>,
+    pub store: Store,
+    pub hub_id: String,
+    pub policy_version: String,
+}
 
 /// The layer; add it once with `Server::builder().layer(..)`.
 #[derive(Clone)]
 pub struct GuardLayer {
-    authenticator: Arc<Authenticator>,
+    context: Arc<GuardContext>,
 }
 
 impl GuardLayer {
-    pub fn new(authenticator: Arc<Authenticator>) -> Self {
-        Self { authenticator }
+    pub fn new(context: GuardContext) -> Self {
+        Self {
+            context: Arc::new(context),
+        }
     }
 }
 
@@ -34,7 +52,7 @@ impl<S> Layer<S> for GuardLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Guard {
             inner,
-            authenticator: self.authenticator.clone(),
+            context: self.context.clone(),
         }
     }
 }
@@ -43,7 +61,7 @@ impl<S> Layer<S> for GuardLayer {
 #[derive(Clone)]
 pub struct Guard<S> {
     inner: S,
-    authenticator: Arc<Authenticator>,
+    context: Arc<GuardContext>,
 }
 
 impl<S> Service<http::Request<Body>> for Guard<S>
@@ -63,12 +81,37 @@ where
         // The clone is not ready; keep the instance that `poll_ready` prepared.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        match admit(&self.authenticator, &request) {
+        let context = self.context.clone();
+        let mut entry = AuditEntry {
+            time: audit::now_text(),
+            hub_id: context.hub_id.clone(),
+            method: request.uri().path().to_string(),
+            peer_address: peer_address(&request),
+            request_summary: "{}".to_string(),
+            policy_version: context.policy_version.clone(),
+            ..AuditEntry::default()
+        };
+        match admit(&context.authenticator, &request, &mut entry) {
             Ok(principal) => {
+                let audit = AuditContext::new(entry);
+                request.extensions_mut().insert(audit.clone());
                 if let Some(principal) = principal {
                     request.extensions_mut().insert(principal);
                 }
-                Box::pin(inner.call(request))
+                Box::pin(async move {
+                    let response = inner.call(request).await?;
+                    if audit.is_recorded() {
+                        return Ok(response);
+                    }
+                    let record = audit.entry(&outcome_of(&response));
+                    match context.store.record_audit(&record).await {
+                        Ok(_) => Ok(response),
+                        Err(error) => {
+                            tracing::error!(%error, method = record.method, "audit record not written; call refused");
+                            Ok(audit_unavailable().into_http())
+                        }
+                    }
+                })
             }
             Err(status) => {
                 tracing::info!(
@@ -77,16 +120,74 @@ where
                     reason = status.message(),
                     "request refused"
                 );
-                Box::pin(async move { Ok(status.into_http()) })
+                entry.outcome = code_name(status.code()).to_string();
+                Box::pin(async move {
+                    if let Err(error) = context.store.record_audit(&entry).await {
+                        tracing::error!(%error, "audit record of a refused call not written");
+                        return Ok(audit_unavailable().into_http());
+                    }
+                    Ok(status.into_http())
+                })
             }
         }
     }
+}
+
+/// The status a call gets when its audit record cannot be written.
+pub fn audit_unavailable() -> Status {
+    Status::unavailable("the access log cannot be written, so the call was refused; try later")
+}
+
+/// The outcome a response carries: its `grpc-status` (errors come trailers-only, with the
+/// status in the headers), OK when there is none yet (a successful unary body or a stream).
+fn outcome_of(response: &http::Response<Body>) -> String {
+    let code = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<i32>().ok())
+        .map(Code::from_i32)
+        .unwrap_or(Code::Ok);
+    code_name(code).to_string()
+}
+
+/// The canonical name of a gRPC status code.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+fn peer_address(request: &http::Request<Body>) -> String {
+    request
+        .extensions()
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(|info| info.get_ref().remote_addr())
+        .map(|address| address.to_string())
+        .unwrap_or_default()
 }
 
 /// Decides whether a request may proceed; `Ok(None)` for certificate-only methods.
 fn admit(
     authenticator: &Authenticator,
     request: &http::Request<Body>,
+    entry: &mut AuditEntry,
 ) -> Result<Option<Principal>, Status> {
     let path = request.uri().path();
     let certs = request
@@ -96,6 +197,8 @@ fn admit(
     let peer = authenticator
         .peer(certs.as_deref().map(Vec::as_slice))
         .map_err(|error| auth_status(&error))?;
+    entry.org = peer.id.clone();
+    entry.cert_sha256 = peer.cert_sha256.clone();
 
     let capability = capability_for(path)
         .ok_or_else(|| Status::new(Code::Unimplemented, format!("unknown method {path}")))?;
@@ -112,6 +215,12 @@ fn admit(
     let principal = authenticator
         .principal(&peer, authorization)
         .map_err(|error| auth_status(&error))?;
+    entry.subject = principal.subject.clone();
+    entry.roles = principal
+        .roles
+        .iter()
+        .map(|role| role.to_string())
+        .collect();
 
     let allowed = capability.roles();
     if !allowed.iter().any(|role| principal.has_role(*role)) {
@@ -135,4 +244,13 @@ pub fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, Status> {
         .get::<Principal>()
         .cloned()
         .ok_or_else(|| Status::unauthenticated("no authenticated principal for this call"))
+}
+
+/// The audit context the guard attached; a handler without one refuses (fail closed).
+pub fn audit_context<T>(request: &tonic::Request<T>) -> Result<AuditContext, Status> {
+    request
+        .extensions()
+        .get::<AuditContext>()
+        .cloned()
+        .ok_or_else(|| Status::internal("no audit context for this call"))
 }

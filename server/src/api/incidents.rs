@@ -10,14 +10,16 @@ use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
 use super::convert::{self, incident_to_proto};
-use super::guard::principal;
+use super::guard::{audit_context, principal};
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::anonymise::{self, OrgSecrets, ScrubReport};
+use crate::audit::{AuditContext, summary};
 use crate::domain::{StoredIncident, Verification, Violations, validate};
 use crate::identity::{OrgRegistry, Principal};
 use crate::policy::{PolicyEngine, RedactedIncident, Tier};
 use crate::sealed::Sealer;
 use crate::store::{ChangeKind, ListQuery, NewIncident, Store, SubmitOutcome};
+use serde_json::json;
 
 /// Most incidents in one SubmitIncidents call.
 pub const MAX_BATCH: usize = 1_000;
@@ -112,16 +114,20 @@ impl IncidentApi {
         updated: StoredIncident,
         expected_version: u64,
         kind: ChangeKind,
+        audit: &AuditContext,
     ) -> Result<pb::Incident, Status> {
+        // The audit record commits with the write, or neither does.
         self.store
             .update(
                 &updated,
                 expected_version,
                 kind,
                 self.policy.group_members_of(&updated.content),
+                Some(&audit.entry("OK")),
             )
             .await
             .map_err(store_status)?;
+        audit.mark_recorded();
         let redacted = self.policy.redact(updated, principal).ok_or_else(|| {
             Status::internal("the origin organisation can no longer see its incident")
         })?;
@@ -169,6 +175,24 @@ fn decode_page_token(
     }
 }
 
+/// What a list filter asked for, for the audit record (filter values, never incident content).
+fn filter_summary(filter: &pb::IncidentFilter) -> serde_json::Value {
+    let date = |date: &Option<slt_proto::google::r#type::Date>| {
+        date.as_ref()
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+    };
+    json!({
+        "countries": filter.countries,
+        "admin1": filter.admin1,
+        "occurred_from": date(&filter.occurred_from),
+        "occurred_to": date(&filter.occurred_to),
+        "incident_types": filter.incident_types,
+        "threat_categories": filter.threat_categories,
+        "verifications": filter.verifications,
+        "origin_orgs": filter.origin_orgs,
+    })
+}
+
 fn filter_fingerprint(filter: &Option<pb::IncidentFilter>) -> String {
     let encoded = filter
         .as_ref()
@@ -185,7 +209,12 @@ impl IncidentService for IncidentApi {
         request: Request<pb::SubmitIncidentsRequest>,
     ) -> Result<Response<pb::SubmitIncidentsResponse>, Status> {
         let principal = principal(&request)?;
+        let audit = audit_context(&request)?;
         let request = request.into_inner();
+        audit.note(|entry| {
+            entry.request_summary = summary(&json!({ "incidents": request.incidents.len() }));
+            entry.incident_ids = request.incidents.iter().map(|i| i.id.clone()).collect();
+        });
         if request.incidents.is_empty() || request.incidents.len() > MAX_BATCH {
             return Err(invalid_field(
                 "incidents",
@@ -250,7 +279,12 @@ impl IncidentService for IncidentApi {
                 }
             })
             .collect();
-        let outcomes = self.store.submit(&batch).await.map_err(store_status)?;
+        let outcomes = self
+            .store
+            .submit(&batch, Some(&audit.entry("OK")))
+            .await
+            .map_err(store_status)?;
+        audit.mark_recorded();
         let results = batch
             .iter()
             .zip(outcomes)
@@ -300,7 +334,13 @@ impl IncidentService for IncidentApi {
         let Some(id) = id else {
             return Err(invalid_argument(violations.into_vec()));
         };
+        let audit = audit_context(&request)?;
+        audit.note(|entry| entry.incident_ids = vec![id.to_string()]);
         let (_, redacted) = self.visible(&principal, id).await?;
+        audit.note(|entry| {
+            entry.records_returned = 1;
+            entry.fields_redacted = redacted.redactions.len() as u64;
+        });
         Ok(Response::new(pb::GetIncidentResponse {
             incident: Some(incident_to_proto(redacted)),
             policy_version: self.policy_version(),
@@ -312,7 +352,15 @@ impl IncidentService for IncidentApi {
         request: Request<pb::ListIncidentsRequest>,
     ) -> Result<Response<pb::ListIncidentsResponse>, Status> {
         let principal = principal(&request)?;
+        let audit = audit_context(&request)?;
         let request = request.into_inner();
+        audit.note(|entry| {
+            entry.request_summary = summary(&json!({
+                "filter": request.filter.as_ref().map(filter_summary),
+                "page_size": request.page_size,
+                "continued": !request.page_token.is_empty(),
+            }));
+        });
         let page_size = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
             size if size < 0 => {
@@ -355,8 +403,9 @@ impl IncidentService for IncidentApi {
             .await
             .map_err(store_status)?;
         // Fill the page up to the message budget; what does not fit starts the next page.
-        let mut incidents = Vec::new();
+        let mut incidents: Vec<pb::Incident> = Vec::new();
         let mut size = 0;
+        let mut fields_redacted = 0;
         let mut last_row = None;
         let mut more = page.more;
         for (row, stored) in page.rows {
@@ -370,6 +419,7 @@ impl IncidentService for IncidentApi {
                 last_row = Some(row);
                 continue;
             }
+            let withheld = redacted.redactions.len() as u64;
             let incident = incident_to_proto(redacted);
             let length = incident.encoded_len();
             if size + length > MAX_RESPONSE_BYTES && !incidents.is_empty() {
@@ -377,6 +427,7 @@ impl IncidentService for IncidentApi {
                 break;
             }
             size += length;
+            fields_redacted += withheld;
             incidents.push(incident);
             last_row = Some(row);
         }
@@ -384,6 +435,11 @@ impl IncidentService for IncidentApi {
             (true, Some(row)) => encode_page_token(&self.sealer, row, &fingerprint)?,
             _ => String::new(),
         };
+        audit.note(|entry| {
+            entry.records_returned = incidents.len() as u64;
+            entry.fields_redacted = fields_redacted;
+            entry.incident_ids = incidents.iter().map(|i| i.id.clone()).collect();
+        });
         Ok(Response::new(pb::ListIncidentsResponse {
             incidents,
             next_page_token,
@@ -396,7 +452,13 @@ impl IncidentService for IncidentApi {
         request: Request<pb::AmendIncidentRequest>,
     ) -> Result<Response<pb::AmendIncidentResponse>, Status> {
         let principal = principal(&request)?;
+        let audit = audit_context(&request)?;
         let request = request.into_inner();
+        audit.note(|entry| {
+            entry.incident_ids = request.incident.iter().map(|i| i.id.clone()).collect();
+            entry.request_summary =
+                summary(&json!({ "expected_version": request.expected_version }));
+        });
         let now = OffsetDateTime::now_utc();
         let mut violations = Violations::new();
         if request.expected_version == 0 {
@@ -438,6 +500,7 @@ impl IncidentService for IncidentApi {
                 updated,
                 request.expected_version,
                 ChangeKind::Amend,
+                &audit,
             )
             .await?;
         Ok(Response::new(pb::AmendIncidentResponse {
@@ -452,7 +515,13 @@ impl IncidentService for IncidentApi {
         request: Request<pb::RetractIncidentRequest>,
     ) -> Result<Response<pb::RetractIncidentResponse>, Status> {
         let principal = principal(&request)?;
+        let audit = audit_context(&request)?;
         let request = request.into_inner();
+        audit.note(|entry| {
+            entry.incident_ids = vec![request.id.clone()];
+            entry.request_summary =
+                summary(&json!({ "expected_version": request.expected_version }));
+        });
         let mut violations = Violations::new();
         let id = convert::incident_id(&mut violations, "id", &request.id);
         let reason = request.reason.trim().to_string();
@@ -487,6 +556,7 @@ impl IncidentService for IncidentApi {
                 updated,
                 request.expected_version,
                 ChangeKind::Retract,
+                &audit,
             )
             .await?;
         Ok(Response::new(pb::RetractIncidentResponse {

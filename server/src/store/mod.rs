@@ -10,7 +10,9 @@ mod sqlite;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::AuditEntry;
 use crate::domain::{Distribution, IncidentFilter, StoredIncident, Tlp, VisibilityScope};
+use slt_proto::v1 as pb;
 
 /// Errors from the store. Messages never include incident content.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,9 @@ pub enum StoreError {
     NotFound,
     #[error("version mismatch: the incident is at version {current}")]
     VersionMismatch { current: u64 },
+    /// The access log could not be appended to: the call must fail (fail closed).
+    #[error("the access log cannot be written: {0}")]
+    Audit(String),
 }
 
 /// What a submit did with one incident.
@@ -51,6 +56,18 @@ pub struct NewIncident {
     pub submit_hash: String,
     /// For SHARING_GROUP incidents, the group's members now (recorded in the change log).
     pub group_members: Option<Vec<String>>,
+}
+
+/// Which audit records an auditor asks for; empty fields do not restrict.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub from_time: Option<String>,
+    pub to_time: Option<String>,
+    pub org: Option<String>,
+    pub subject: Option<String>,
+    pub method: Option<String>,
+    pub incident_id: Option<String>,
+    pub outcome: Option<String>,
 }
 
 /// The kind of a change-log entry.
@@ -149,9 +166,13 @@ impl Store {
 
     /// Creates a batch atomically: either every CREATED incident and its change-log row is
     /// written, or nothing is. Incidents whose id exists already are reported, not written.
-    pub async fn submit(&self, batch: &[NewIncident]) -> Result<Vec<SubmitOutcome>, StoreError> {
+    pub async fn submit(
+        &self,
+        batch: &[NewIncident],
+        audit: Option<&AuditEntry>,
+    ) -> Result<Vec<SubmitOutcome>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(store) => store.submit(batch).await,
+            Backend::Sqlite(store) => store.submit(batch, audit).await,
         }
     }
 
@@ -177,13 +198,64 @@ impl Store {
         expected_version: u64,
         kind: ChangeKind,
         group_members: Option<Vec<String>>,
+        audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => {
                 store
-                    .update(incident, expected_version, kind, group_members)
+                    .update(incident, expected_version, kind, group_members, audit)
                     .await
             }
+        }
+    }
+
+    /// Appends one record to the access log in its own transaction.
+    pub async fn record_audit(&self, entry: &AuditEntry) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.record_audit(entry).await,
+        }
+    }
+
+    /// The chain's head: (seq, hash) of the last record.
+    pub async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.audit_head().await,
+        }
+    }
+
+    /// Records in seq order from `from_seq`, at most `limit`, matching `filter`.
+    pub async fn audit_records(
+        &self,
+        filter: &AuditFilter,
+        from_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<pb::AuditRecord>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.audit_records(filter, from_seq, limit).await,
+        }
+    }
+
+    pub async fn checkpoints(&self) -> Result<Vec<pb::Checkpoint>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.checkpoints().await,
+        }
+    }
+
+    pub async fn last_checkpoint_seq(&self) -> Result<u64, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.last_checkpoint_seq().await,
+        }
+    }
+
+    pub async fn add_checkpoint(
+        &self,
+        seq: u64,
+        hash: &str,
+        time: &str,
+        signature: &str,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.add_checkpoint(seq, hash, time, signature).await,
         }
     }
 

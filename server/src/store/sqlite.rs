@@ -15,10 +15,13 @@ use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use slt_proto::v1 as pb;
+
 use super::{
-    ChangeKind, ChangeRow, ListPage, ListQuery, NewIncident, SharingSnapshot, StoreError,
-    SubmitOutcome, parse_timestamp, timestamp_text, version_from_sql, version_to_sql,
+    AuditFilter, ChangeKind, ChangeRow, ListPage, ListQuery, NewIncident, SharingSnapshot,
+    StoreError, SubmitOutcome, parse_timestamp, timestamp_text, version_from_sql, version_to_sql,
 };
+use crate::audit::AuditEntry;
 use crate::domain::{
     DatePrecision, Distribution, IncidentContent, OrgType, PrivateAnnex, StoredIncident, Tlp,
     Verification, VisibilityScope,
@@ -164,6 +167,111 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
+    pub async fn record_audit(&self, entry: &AuditEntry) -> Result<u64, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(audit_error)?;
+        let seq = append_audit(&mut tx, entry).await?;
+        tx.commit().await.map_err(audit_error)?;
+        Ok(seq)
+    }
+
+    pub async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(seq, hash)| (version_from_sql(seq), hash)))
+    }
+
+    pub async fn audit_records(
+        &self,
+        filter: &AuditFilter,
+        from_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<pb::AuditRecord>, StoreError> {
+        let mut sql = QueryBuilder::<Sqlite>::new(
+            "SELECT seq, time, hub_id, org, subject, roles, cert_sha256, peer_address, method, \
+             request_summary, outcome, records_returned, fields_redacted, policy_version, \
+             incident_ids, prev_hash, hash FROM audit_log WHERE seq >= ",
+        );
+        sql.push_bind(version_to_sql(from_seq));
+        let exact = [
+            ("org", &filter.org),
+            ("subject", &filter.subject),
+            ("method", &filter.method),
+            ("outcome", &filter.outcome),
+        ];
+        for (column, value) in exact {
+            if let Some(value) = value {
+                sql.push(format!(" AND {column} = "));
+                sql.push_bind(value.clone());
+            }
+        }
+        if let Some(from) = &filter.from_time {
+            sql.push(" AND time >= ");
+            sql.push_bind(from.clone());
+        }
+        if let Some(to) = &filter.to_time {
+            sql.push(" AND time <= ");
+            sql.push_bind(to.clone());
+        }
+        if let Some(id) = &filter.incident_id {
+            sql.push(" AND EXISTS (SELECT 1 FROM json_each(incident_ids) WHERE value = ");
+            sql.push_bind(id.clone());
+            sql.push(")");
+        }
+        sql.push(" ORDER BY seq LIMIT ");
+        sql.push_bind(i64::from(limit));
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter().map(decode_audit).collect()
+    }
+
+    pub async fn checkpoints(&self) -> Result<Vec<pb::Checkpoint>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> =
+            sqlx::query_as("SELECT seq, hash, time, signature FROM audit_checkpoints ORDER BY seq")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, hash, time, signature)| pb::Checkpoint {
+                seq: version_from_sql(seq),
+                hash,
+                time,
+                signature,
+            })
+            .collect())
+    }
+
+    pub async fn last_checkpoint_seq(&self) -> Result<u64, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM audit_checkpoints")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.map(version_from_sql).unwrap_or(0))
+    }
+
+    pub async fn add_checkpoint(
+        &self,
+        seq: u64,
+        hash: &str,
+        time: &str,
+        signature: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, time, signature) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(version_to_sql(seq))
+        .bind(hash)
+        .bind(time)
+        .bind(signature)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn record_group_membership(
         &self,
         groups: &[(String, Vec<String>)],
@@ -229,7 +337,11 @@ impl SqliteStore {
         Ok(appended)
     }
 
-    pub async fn submit(&self, batch: &[NewIncident]) -> Result<Vec<SubmitOutcome>, StoreError> {
+    pub async fn submit(
+        &self,
+        batch: &[NewIncident],
+        audit: Option<&AuditEntry>,
+    ) -> Result<Vec<SubmitOutcome>, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
 
         // What already exists, by id.
@@ -285,6 +397,9 @@ impl SqliteStore {
 
         for chunk in to_create.chunks(INSERT_CHUNK) {
             insert_incidents(&mut tx, chunk).await?;
+        }
+        if let Some(entry) = audit {
+            append_audit(&mut tx, entry).await?;
         }
         tx.commit().await?;
         if !to_create.is_empty() {
@@ -380,6 +495,7 @@ impl SqliteStore {
         expected_version: u64,
         kind: ChangeKind,
         group_members: Option<Vec<String>>,
+        audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let current = sqlx::query(
@@ -446,6 +562,9 @@ impl SqliteStore {
             distribution_changed,
         )
         .await?;
+        if let Some(entry) = audit {
+            append_audit(&mut tx, entry).await?;
+        }
         tx.commit().await?;
         self.notify_change();
         Ok(())
@@ -637,6 +756,84 @@ async fn insert_private(
         sql.build().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+fn audit_error(error: sqlx::Error) -> StoreError {
+    StoreError::Audit(error.to_string())
+}
+
+/// Appends one record to the chain inside the caller's transaction (which holds the write lock,
+/// so appends are serialised and the chain cannot fork).
+async fn append_audit(
+    tx: &mut Transaction<'static, Sqlite>,
+    entry: &AuditEntry,
+) -> Result<u64, StoreError> {
+    let head: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(audit_error)?;
+    let (seq, prev_hash) = match head {
+        Some((seq, hash)) => (version_from_sql(seq) + 1, hash),
+        None => (1, slt_proto::audit_chain::GENESIS_HASH.to_string()),
+    };
+    let record = entry
+        .chained(seq, &prev_hash)
+        .ok_or_else(|| StoreError::Audit("the chain's head hash is damaged".into()))?;
+    sqlx::query(
+        "INSERT INTO audit_log (seq, time, hub_id, org, subject, roles, cert_sha256, \
+         peer_address, method, request_summary, outcome, records_returned, fields_redacted, \
+         policy_version, incident_ids, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(version_to_sql(record.seq))
+    .bind(&record.time)
+    .bind(&record.hub_id)
+    .bind(&record.org)
+    .bind(&record.subject)
+    .bind(encode_json(&record.roles)?)
+    .bind(&record.cert_sha256)
+    .bind(&record.peer_address)
+    .bind(&record.method)
+    .bind(&record.request_summary)
+    .bind(&record.outcome)
+    .bind(version_to_sql(record.records_returned))
+    .bind(version_to_sql(record.fields_redacted))
+    .bind(&record.policy_version)
+    .bind(encode_json(&record.incident_ids)?)
+    .bind(&record.prev_hash)
+    .bind(&record.hash)
+    .execute(&mut **tx)
+    .await
+    .map_err(audit_error)?;
+    Ok(seq)
+}
+
+fn decode_audit(row: &SqliteRow) -> Result<pb::AuditRecord, StoreError> {
+    let list = |column: &str| -> Result<Vec<String>, StoreError> {
+        let json: String = row.try_get(column)?;
+        serde_json::from_str(&json)
+            .map_err(|error| StoreError::Corrupt(format!("{column}: {error}")))
+    };
+    Ok(pb::AuditRecord {
+        seq: version_from_sql(row.try_get("seq")?),
+        time: row.try_get("time")?,
+        hub_id: row.try_get("hub_id")?,
+        org: row.try_get("org")?,
+        subject: row.try_get("subject")?,
+        roles: list("roles")?,
+        cert_sha256: row.try_get("cert_sha256")?,
+        peer_address: row.try_get("peer_address")?,
+        method: row.try_get("method")?,
+        request_summary: row.try_get("request_summary")?,
+        outcome: row.try_get("outcome")?,
+        records_returned: version_from_sql(row.try_get("records_returned")?),
+        fields_redacted: version_from_sql(row.try_get("fields_redacted")?),
+        policy_version: row.try_get("policy_version")?,
+        incident_ids: list("incident_ids")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
 }
 
 /// Appends change-log rows; each with the group's members when it is a SHARING_GROUP incident.

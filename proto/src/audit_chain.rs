@@ -1,0 +1,203 @@
+//! The audit chain's canonical encoding and its verification: the one definition both the hub
+//! (which hashes and signs) and auditors' tools (which verify offline) use. ARCHITECTURE.md
+//! ("Audit log") specifies the same bytes in prose for other implementations.
+
+use ring::digest::{SHA256, digest};
+use ring::signature::{ED25519, UnparsedPublicKey};
+
+use crate::v1::{AuditRecord, Checkpoint};
+
+/// The hash a chain starts from.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Canonical bytes of a record (every field but `prev_hash` and `hash`): `seq` as 8 bytes
+/// big-endian; each string as a 4-byte big-endian length then its UTF-8 bytes; repeated strings
+/// joined with "\n" first; `records_returned` and `fields_redacted` as 8 bytes big-endian; in
+/// field-number order.
+pub fn canonical_bytes(record: &AuditRecord) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + record.request_summary.len());
+    let text = |out: &mut Vec<u8>, value: &str| {
+        out.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(value.as_bytes());
+    };
+    out.extend_from_slice(&record.seq.to_be_bytes());
+    text(&mut out, &record.time);
+    text(&mut out, &record.hub_id);
+    text(&mut out, &record.org);
+    text(&mut out, &record.subject);
+    text(&mut out, &record.roles.join("\n"));
+    text(&mut out, &record.cert_sha256);
+    text(&mut out, &record.peer_address);
+    text(&mut out, &record.method);
+    text(&mut out, &record.request_summary);
+    text(&mut out, &record.outcome);
+    out.extend_from_slice(&record.records_returned.to_be_bytes());
+    out.extend_from_slice(&record.fields_redacted.to_be_bytes());
+    text(&mut out, &record.policy_version);
+    text(&mut out, &record.incident_ids.join("\n"));
+    out
+}
+
+/// `hash` for a record after `prev_hash` (both lower-case hex): SHA-256(prev bytes || canonical).
+pub fn chain_hash(prev_hash: &str, record: &AuditRecord) -> Option<String> {
+    let prev = from_hex(prev_hash)?;
+    if prev.len() != 32 {
+        return None;
+    }
+    let mut input = prev;
+    input.extend_from_slice(&canonical_bytes(record));
+    Some(to_hex(digest(&SHA256, &input).as_ref()))
+}
+
+/// The text a checkpoint signature covers.
+pub fn checkpoint_message(seq: u64, hash: &str, time: &str) -> Vec<u8> {
+    format!("slt-audit-checkpoint-v1\n{seq}\n{hash}\n{time}").into_bytes()
+}
+
+/// Why a chain does not verify, naming the first bad record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainError {
+    #[error("record {seq}: expected seq {expected} (a record is missing, added or out of order)")]
+    Gap { seq: u64, expected: u64 },
+    #[error("record {seq}: prev_hash does not match the hash of record {previous}")]
+    BrokenLink { seq: u64, previous: u64 },
+    #[error("record {seq}: its hash does not match its content (the record was altered)")]
+    BadHash { seq: u64 },
+    #[error("checkpoint at {seq}: the signature does not verify with this key")]
+    BadSignature { seq: u64 },
+    #[error("checkpoint at {seq}: it signs hash {signed}, the export has {found} there")]
+    CheckpointMismatch {
+        seq: u64,
+        signed: String,
+        found: String,
+    },
+    #[error("checkpoint at {seq}: the export ends at {last} (records were removed from the tail)")]
+    Truncated { seq: u64, last: u64 },
+    #[error("the export holds no checkpoint: nothing the hub signed vouches for it")]
+    NoCheckpoint,
+}
+
+/// What a successful verification covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub records: u64,
+    pub checkpoints: u64,
+    /// The last record a signed checkpoint covers.
+    pub signed_up_to: u64,
+}
+
+/// Verifies records (in export order, from seq `first`, whose predecessor's hash is
+/// `prev_hash`) and checkpoints against an Ed25519 public key (raw 32 bytes).
+pub fn verify(
+    records: &[AuditRecord],
+    checkpoints: &[Checkpoint],
+    public_key: &[u8],
+) -> Result<Verified, ChainError> {
+    let mut expected_seq = records.first().map_or(1, |record| record.seq);
+    let mut prev_hash = records
+        .first()
+        .map(|record| record.prev_hash.clone())
+        .unwrap_or_else(|| GENESIS_HASH.to_string());
+    if expected_seq == 1 && prev_hash != GENESIS_HASH {
+        return Err(ChainError::BrokenLink {
+            seq: 1,
+            previous: 0,
+        });
+    }
+    for record in records {
+        if record.seq != expected_seq {
+            return Err(ChainError::Gap {
+                seq: record.seq,
+                expected: expected_seq,
+            });
+        }
+        if record.prev_hash != prev_hash {
+            return Err(ChainError::BrokenLink {
+                seq: record.seq,
+                previous: record.seq.saturating_sub(1),
+            });
+        }
+        if chain_hash(&prev_hash, record).as_deref() != Some(record.hash.as_str()) {
+            return Err(ChainError::BadHash { seq: record.seq });
+        }
+        prev_hash = record.hash.clone();
+        expected_seq += 1;
+    }
+    let last = expected_seq.saturating_sub(1);
+    let key = UnparsedPublicKey::new(&ED25519, public_key);
+    let mut signed_up_to = 0;
+    for checkpoint in checkpoints {
+        let signature = base64_url_decode(&checkpoint.signature).unwrap_or_default();
+        let message = checkpoint_message(checkpoint.seq, &checkpoint.hash, &checkpoint.time);
+        if key.verify(&message, &signature).is_err() {
+            return Err(ChainError::BadSignature {
+                seq: checkpoint.seq,
+            });
+        }
+        if checkpoint.seq > last {
+            return Err(ChainError::Truncated {
+                seq: checkpoint.seq,
+                last,
+            });
+        }
+        if let Some(record) = records.iter().find(|record| record.seq == checkpoint.seq) {
+            if record.hash != checkpoint.hash {
+                return Err(ChainError::CheckpointMismatch {
+                    seq: checkpoint.seq,
+                    signed: checkpoint.hash.clone(),
+                    found: record.hash.clone(),
+                });
+            }
+            signed_up_to = signed_up_to.max(checkpoint.seq);
+        }
+    }
+    if signed_up_to == 0 {
+        return Err(ChainError::NoCheckpoint);
+    }
+    Ok(Verified {
+        records: records.len() as u64,
+        checkpoints: checkpoints.len() as u64,
+        signed_up_to,
+    })
+}
+
+/// Lower-case hex.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(text.get(at..at + 2)?, 16).ok())
+        .collect()
+}
+
+/// base64url without padding (signatures), decoded without another dependency.
+pub fn base64_url_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        })
+    };
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for c in text.trim_end_matches('=').bytes() {
+        buffer = (buffer << 6) | value(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((buffer >> bits) & 0xff).ok()?);
+        }
+    }
+    Some(out)
+}
