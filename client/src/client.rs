@@ -3,6 +3,7 @@
 use std::error::Error as _;
 
 use slt_proto::v1 as pb;
+use slt_proto::v1::audit_service_client::AuditServiceClient;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
 use slt_proto::v1::sync_service_client::SyncServiceClient;
 use tonic::metadata::AsciiMetadataValue;
@@ -39,6 +40,7 @@ impl Interceptor for BearerToken {
 pub struct HubClient {
     incidents: IncidentServiceClient<InterceptedService<Channel, BearerToken>>,
     sync: SyncServiceClient<InterceptedService<Channel, BearerToken>>,
+    audit: AuditServiceClient<InterceptedService<Channel, BearerToken>>,
     endpoint: String,
 }
 
@@ -98,11 +100,14 @@ impl HubClient {
         let incidents = IncidentServiceClient::with_interceptor(channel.clone(), bearer.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let sync = SyncServiceClient::with_interceptor(channel, bearer)
+        let sync = SyncServiceClient::with_interceptor(channel.clone(), bearer.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let audit = AuditServiceClient::with_interceptor(channel, bearer)
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
         Ok(HubClient {
             incidents,
             sync,
+            audit,
             endpoint: profile.endpoint.clone(),
         })
     }
@@ -244,6 +249,37 @@ impl HubClient {
             })
             .await?;
         Ok(response.into_inner())
+    }
+}
+
+impl HubClient {
+    /// Access-log records matching a query (auditors).
+    pub async fn query_audit(
+        &mut self,
+        query: pb::QueryAuditRequest,
+    ) -> Result<pb::QueryAuditResponse, ClientError> {
+        Ok(self.audit.query_audit(query).await?.into_inner())
+    }
+
+    /// The whole access log from `from_seq`, then the checkpoints (auditors).
+    pub async fn export_audit(
+        &mut self,
+        from_seq: u64,
+    ) -> Result<tonic::Streaming<pb::ExportAuditResponse>, ClientError> {
+        Ok(self
+            .audit
+            .export_audit(pb::ExportAuditRequest { from_seq })
+            .await?
+            .into_inner())
+    }
+
+    /// The signed checkpoints and the hub's audit public key (auditors).
+    pub async fn checkpoints(&mut self) -> Result<pb::GetCheckpointsResponse, ClientError> {
+        Ok(self
+            .audit
+            .get_checkpoints(pb::GetCheckpointsRequest {})
+            .await?
+            .into_inner())
     }
 }
 

@@ -55,6 +55,62 @@ pub fn to_json<M: Message>(message: &M, full_name: &str) -> Result<serde_json::V
         .map_err(|error| ClientError::Json(error.to_string()))
 }
 
+/// Reads an audit export (JSON lines of `{"record": ...}` and `{"checkpoint": ...}`).
+pub fn audit_export_from_json_lines(
+    text: &str,
+) -> Result<(Vec<pb::AuditRecord>, Vec<pb::Checkpoint>), ClientError> {
+    let pool = pool()?;
+    let record_descriptor = pool
+        .get_message_by_name("slt.v1.AuditRecord")
+        .ok_or_else(|| {
+            ClientError::Json("slt.v1.AuditRecord is not in the descriptor set".into())
+        })?;
+    let checkpoint_descriptor = pool
+        .get_message_by_name("slt.v1.Checkpoint")
+        .ok_or_else(|| {
+            ClientError::Json("slt.v1.Checkpoint is not in the descriptor set".into())
+        })?;
+    let mut records = Vec::new();
+    let mut checkpoints = Vec::new();
+    for (index, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+    {
+        let bad = |error: String| ClientError::Json(format!("line {}: {error}", index + 1));
+        let mut value: serde_json::Value =
+            serde_json::from_str(line).map_err(|error| bad(error.to_string()))?;
+        if let Some(record) = value.get_mut("record").map(serde_json::Value::take) {
+            let dynamic = DynamicMessage::deserialize_with_options(
+                record_descriptor.clone(),
+                record,
+                &DeserializeOptions::new(),
+            )
+            .map_err(|error| bad(error.to_string()))?;
+            records.push(
+                dynamic
+                    .transcode_to()
+                    .map_err(|error| bad(error.to_string()))?,
+            );
+        } else if let Some(checkpoint) = value.get_mut("checkpoint").map(serde_json::Value::take) {
+            let dynamic = DynamicMessage::deserialize_with_options(
+                checkpoint_descriptor.clone(),
+                checkpoint,
+                &DeserializeOptions::new(),
+            )
+            .map_err(|error| bad(error.to_string()))?;
+            checkpoints.push(
+                dynamic
+                    .transcode_to()
+                    .map_err(|error| bad(error.to_string()))?,
+            );
+        } else {
+            return Err(bad("neither a record nor a checkpoint".into()));
+        }
+    }
+    Ok((records, checkpoints))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,6 +62,11 @@ enum Command {
         #[arg(long)]
         resync: bool,
     },
+    /// The access log (auditors): query, export, verify offline.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Bulk imports.
     Import {
         #[command(subcommand)]
@@ -86,6 +91,46 @@ enum Command {
         /// The version you last saw.
         #[arg(long)]
         expected_version: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Records matching a query.
+    Query {
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        subject: Option<String>,
+        /// e.g. /slt.v1.IncidentService/GetIncident
+        #[arg(long)]
+        method: Option<String>,
+        /// Records that named or returned this incident.
+        #[arg(long)]
+        incident: Option<String>,
+        /// A gRPC code name, e.g. PERMISSION_DENIED.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// RFC 3339 bounds, inclusive.
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        page_size: i32,
+    },
+    /// Export every record and checkpoint as JSON lines (for `slt audit verify`).
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify an export offline: the hash chain and every checkpoint signature. Exit code 0
+    /// only when everything holds; otherwise names the first broken record.
+    Verify {
+        file: PathBuf,
+        /// The hub's audit public key (PEM), e.g. slt-data/pki/audit-signing.pub.pem.
+        #[arg(long)]
+        key: PathBuf,
     },
 }
 
@@ -184,6 +229,13 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Verification is offline on purpose: it must not depend on the hub being honest or up.
+    if let Command::Audit {
+        command: AuditCommand::Verify { file, key },
+    } = &cli.command
+    {
+        return audit_verify(file, key);
+    }
     let Some(profile_path) = cli.profile else {
         bail!("no profile: pass --profile FILE or set SLT_PROFILE");
     };
@@ -251,6 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import {
             source: ImportSource::Awsd { file, batch_size },
         } => import_awsd(&mut hub, &file, batch_size).await,
+        Command::Audit { command } => audit(&mut hub, cli.format, command).await,
         Command::Subscribe {
             cursor,
             filter,
@@ -337,6 +390,144 @@ async fn sync(
             .await?;
     }
     Ok(())
+}
+
+async fn audit(hub: &mut HubClient, format: Format, command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Query {
+            org,
+            subject,
+            method,
+            incident,
+            outcome,
+            from,
+            to,
+            page_size,
+        } => {
+            let response = hub
+                .query_audit(pb::QueryAuditRequest {
+                    from_time: from.unwrap_or_default(),
+                    to_time: to.unwrap_or_default(),
+                    org: org.unwrap_or_default(),
+                    subject: subject.unwrap_or_default(),
+                    method: method.unwrap_or_default(),
+                    incident_id: incident.unwrap_or_default(),
+                    outcome: outcome.unwrap_or_default(),
+                    page_size,
+                    page_token: String::new(),
+                })
+                .await?;
+            if format == Format::Json {
+                for record in &response.records {
+                    println!(
+                        "{}",
+                        serde_json::to_string(&json::to_json(record, "slt.v1.AuditRecord")?)?
+                    );
+                }
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = response
+                .records
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.seq.to_string(),
+                        r.time.clone(),
+                        r.org.clone(),
+                        r.subject.clone(),
+                        r.method.clone(),
+                        r.outcome.clone(),
+                        r.records_returned.to_string(),
+                        r.incident_ids.len().to_string(),
+                    ]
+                })
+                .collect();
+            print_rows(
+                format,
+                &[
+                    "seq",
+                    "time",
+                    "org",
+                    "subject",
+                    "method",
+                    "outcome",
+                    "returned",
+                    "incidents",
+                ],
+                &rows,
+            )
+        }
+        AuditCommand::Export { out } => {
+            use std::io::Write;
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(&out)
+                    .with_context(|| format!("creating {}", out.display()))?,
+            );
+            let mut stream = hub.export_audit(1).await?;
+            let (mut records, mut checkpoints) = (0, 0);
+            while let Some(page) = stream.message().await.map_err(ClientError::from)? {
+                for record in &page.records {
+                    let value = json::to_json(record, "slt.v1.AuditRecord")?;
+                    writeln!(file, "{}", serde_json::json!({ "record": value }))?;
+                    records += 1;
+                }
+                for checkpoint in &page.checkpoints {
+                    let value = json::to_json(checkpoint, "slt.v1.Checkpoint")?;
+                    writeln!(file, "{}", serde_json::json!({ "checkpoint": value }))?;
+                    checkpoints += 1;
+                }
+            }
+            file.flush()?;
+            println!(
+                "exported {records} records and {checkpoints} checkpoints to {}",
+                out.display()
+            );
+            Ok(())
+        }
+        AuditCommand::Verify { file, key } => audit_verify(&file, &key),
+    }
+}
+
+/// Offline verification of an export.
+fn audit_verify(file: &PathBuf, key: &PathBuf) -> anyhow::Result<()> {
+    let key_pem =
+        std::fs::read_to_string(key).with_context(|| format!("reading {}", key.display()))?;
+    let key_der = key_pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect::<String>();
+    let key_der = base64_decode(&key_der).context("the key is not PEM")?;
+    if key_der.len() != 44 {
+        bail!("{} is not an Ed25519 public key (SPKI PEM)", key.display());
+    }
+    let public_key = &key_der[12..];
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let (records, checkpoints) = json::audit_export_from_json_lines(&text)?;
+    match slt_proto::audit_chain::verify(&records, &checkpoints, public_key) {
+        Ok(verified) => {
+            println!(
+                "OK: {} records chained and {} checkpoints verified; signed up to record {}",
+                verified.records, verified.checkpoints, verified.signed_up_to
+            );
+            Ok(())
+        }
+        Err(error) => bail!("FAILED: {error}"),
+    }
+}
+
+/// Standard base64 (PEM bodies).
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let url_safe: String = text
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            other => other,
+        })
+        .collect();
+    slt_proto::audit_chain::base64_url_decode(&url_safe)
 }
 
 async fn import_awsd(hub: &mut HubClient, file: &PathBuf, batch_size: usize) -> anyhow::Result<()> {
