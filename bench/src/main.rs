@@ -45,6 +45,13 @@ enum Scenario {
         #[arg(long, default_value_t = 500)]
         page: i32,
     },
+    /// The cost of auditing: GetIncident end to end (audited, as shipped), and the same read
+    /// in-process with and without the audit append, in one run.
+    Audit {
+        /// Calls per measurement.
+        #[arg(long, default_value_t = 5_000)]
+        calls: usize,
+    },
 }
 
 #[tokio::main]
@@ -57,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
             batch,
             page,
         } => sync_scenario(incidents, &csv, batch, page).await,
+        Scenario::Audit { calls } => audit_scenario(calls).await,
     }
 }
 
@@ -206,6 +214,106 @@ async fn sync_scenario(total: usize, csv: &Path, batch: usize, page: i32) -> any
         stats.upserts,
         sync_peak,
         baseline
+    );
+    Ok(())
+}
+
+async fn audit_scenario(calls: usize) -> anyhow::Result<()> {
+    use slt_hub::audit::AuditEntry;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("slt-data");
+    let port = free_port()?;
+    let hub = HubProcess::start(&data, port)?;
+    let mut reporter = connect(&data.join("profiles/ngo-alpha.reporter.toml")).await?;
+    let incident = {
+        let example = std::fs::read_to_string(data.join("examples/incident.json"))?;
+        slt_client::json::incidents_from_json(&example)?.remove(0)
+    };
+    reporter.submit(vec![incident.clone()]).await?;
+    let mut analyst = connect(&data.join("profiles/ngo-beta.analyst.toml")).await?;
+
+    // End to end, one connection, sequential: every call writes its audit record first.
+    let started = Instant::now();
+    for _ in 0..calls {
+        analyst.get(&incident.id).await?;
+    }
+    let end_to_end = calls as f64 / started.elapsed().as_secs_f64();
+    // End to end, 16 calls in flight.
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let mut client = analyst.clone();
+        let id = incident.id.clone();
+        let share = calls / 16;
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..share {
+                client.get(&id).await?;
+            }
+            Ok::<_, slt_client::ClientError>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let concurrent = (calls / 16 * 16) as f64 / started.elapsed().as_secs_f64();
+    hub.stop();
+
+    // In-process on the same database: the read path without and with the audit append.
+    let config = slt_hub::config::HubConfig::load(&data.join("hub.toml"))?;
+    let store = slt_hub::store::Store::open(&config.database_url).await?;
+    let policy = slt_hub::load_policy(&config)?;
+    let id = uuid::Uuid::parse_str(&incident.id)?;
+    let principal = slt_hub::identity::Principal {
+        org: "ngo-beta".into(),
+        kind: slt_hub::identity::PeerKind::Org,
+        subject: "bench".into(),
+        roles: [slt_hub::identity::Role::Analyst].into_iter().collect(),
+        cert_sha256: String::new(),
+        expires_at: u64::MAX,
+    };
+    let read = |store: slt_hub::store::Store| {
+        let policy = policy.clone();
+        let principal = principal.clone();
+        async move {
+            let stored = store.get(id).await?.context("incident")?;
+            policy.redact(stored, &principal).context("visible")?;
+            anyhow::Ok(())
+        }
+    };
+    let started = Instant::now();
+    for _ in 0..calls {
+        read(store.clone()).await?;
+    }
+    let without = calls as f64 / started.elapsed().as_secs_f64();
+    let entry = AuditEntry {
+        time: slt_hub::audit::now_text(),
+        hub_id: "dev-hub".into(),
+        org: "ngo-beta".into(),
+        subject: "bench".into(),
+        roles: vec!["analyst".into()],
+        method: "/slt.v1.IncidentService/GetIncident".into(),
+        request_summary: "{}".into(),
+        outcome: "OK".into(),
+        records_returned: 1,
+        incident_ids: vec![incident.id.clone()],
+        ..AuditEntry::default()
+    };
+    let started = Instant::now();
+    for _ in 0..calls {
+        read(store.clone()).await?;
+        store.record_audit(&entry).await?;
+    }
+    let with = calls as f64 / started.elapsed().as_secs_f64();
+    store.close().await;
+
+    println!("calls: {calls}");
+    println!("GetIncident end to end (audited), 1 in flight:  {end_to_end:.0} calls/s");
+    println!("GetIncident end to end (audited), 16 in flight: {concurrent:.0} calls/s");
+    println!("read path in-process without the audit append: {without:.0} reads/s");
+    println!("read path in-process with the audit append:    {with:.0} reads/s");
+    println!(
+        "audit append cost: {:.0} us per call",
+        (1.0 / with - 1.0 / without) * 1_000_000.0
     );
     Ok(())
 }

@@ -153,6 +153,14 @@ async fn serve(dev: bool, source: &ConfigSource, listen: Option<SocketAddr>) -> 
         .with_context(|| format!("binding {address}"))?;
     let bound = listener.local_addr()?;
     tracing::info!(%bound, hub = %config.hub_id, "SLT Hub serving (mutual TLS)");
+    // Auditors verify checkpoints with this key: print it where an operator will find it.
+    let audit_key = std::fs::read_to_string(&config.audit_public_key)
+        .with_context(|| format!("reading {}", config.audit_public_key.display()))?;
+    println!(
+        "audit checkpoints are signed with this key ({}):\n{}",
+        config.audit_public_key.display(),
+        audit_key.trim()
+    );
     if dev {
         print_dev_banner(&source.data_dir, bound);
     }

@@ -354,6 +354,24 @@ async fn no_viewer_receives_anything_above_its_tier_on_any_read_path() {
         }
     }
 
+    // The access log holds none of it either (ids, filters and counts only).
+    let mut auditor = hub.client("audit-office", &[Role::Auditor]).await;
+    let mut stream = auditor.export_audit(1).await.expect("export");
+    let mut exported = Vec::new();
+    while let Some(page) = stream.message().await.expect("page") {
+        for record in &page.records {
+            exported.extend(record.encode_to_vec());
+        }
+    }
+    let exported = String::from_utf8_lossy(&exported);
+    assert!(
+        exported.contains(&community.id),
+        "the log names the incidents read"
+    );
+    for (_, _, marker) in MARKERS {
+        assert!(!exported.contains(marker), "{marker} reached the audit log");
+    }
+
     // Auditors and admins receive no incident content on any path.
     for (org, role) in [("audit-office", Role::Auditor), ("hub-admin", Role::Admin)] {
         let mut client = hub.client(org, &[role]).await;

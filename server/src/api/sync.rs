@@ -137,6 +137,15 @@ fn split_by_size(changes: Vec<pb::Change>) -> Vec<Vec<pb::Change>> {
     groups
 }
 
+/// What a feed request asked for, for the audit record.
+fn sync_summary(filter: &Option<pb::SyncFilter>, cursor: &str) -> String {
+    crate::audit::summary(&serde_json::json!({
+        "countries": filter.as_ref().map(|f| f.countries.clone()).unwrap_or_default(),
+        "incident_types": filter.as_ref().map(|f| f.incident_types.clone()).unwrap_or_default(),
+        "from_start": cursor.is_empty(),
+    }))
+}
+
 /// Seconds since the epoch now.
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -180,7 +189,9 @@ impl SyncService for SyncApi {
         request: Request<pb::PullRequest>,
     ) -> Result<Response<Self::PullStream>, Status> {
         let principal = principal(&request)?;
+        let audit = super::guard::audit_context(&request)?;
         let request = request.into_inner();
+        audit.note(|entry| entry.request_summary = sync_summary(&request.filter, &request.cursor));
         let filter = feed_filter(request.filter)?;
         let limit = match request.page_size {
             0 => DEFAULT_SYNC_PAGE,
@@ -258,7 +269,9 @@ impl SyncService for SyncApi {
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let principal = principal(&request)?;
+        let audit = super::guard::audit_context(&request)?;
         let request = request.into_inner();
+        audit.note(|entry| entry.request_summary = sync_summary(&request.filter, &request.cursor));
         let filter = feed_filter(request.filter)?;
         let heartbeat = match request.heartbeat_seconds {
             0 => DEFAULT_HEARTBEAT_SECONDS,

@@ -27,6 +27,10 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// How long a client may take to complete the TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// TLS handshakes refused or timed out since the process started (they have no principal, so
+/// they are counted and logged here rather than in the access log).
+pub static HANDSHAKES_REFUSED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Most TLS handshakes in progress at once.
 pub const MAX_CONCURRENT_HANDSHAKES: usize = 512;
 
@@ -193,11 +197,13 @@ async fn handshake(
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => Some(stream),
         Ok(Err(error)) => {
-            tracing::info!(%peer, reason = %error, "TLS handshake refused");
+            let total = HANDSHAKES_REFUSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            tracing::info!(%peer, reason = %error, refused_total = total, "TLS handshake refused");
             None
         }
         Err(_) => {
-            tracing::info!(%peer, "TLS handshake timed out");
+            let total = HANDSHAKES_REFUSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            tracing::info!(%peer, refused_total = total, "TLS handshake timed out");
             None
         }
     }
