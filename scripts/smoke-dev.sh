@@ -43,6 +43,7 @@ check "another org's analyst gets it redacted" bash -c "'$slt_bin' --profile '$p
 check "an analyst cannot submit" bash -c "! '$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' submit '$example' 2>&1 | grep -q CREATED && '$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' submit '$example' 2>&1 | grep -q 'permission denied'"
 check "csv output" bash -c "'$slt_bin' ${reporter[*]} --format csv list | head -1 | grep -q '^id,version'"
 check "sync makes a mirror" bash -c "'$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' sync --mirror '$data/mirror.db' | grep -q '1 upserts'"
+check "an auditor exports the access log" bash -c "'$slt_bin' --profile '$profiles/audit-office.auditor.toml' audit export --out '$data/audit.jsonl' | grep -q 'exported'"
 check "a second sync resumes" bash -c "'$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' sync --mirror '$data/mirror.db' | grep -q 'resumed'"
 
 echo "smoke: $passed passed, $failed failed"
