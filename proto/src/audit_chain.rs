@@ -10,22 +10,32 @@ use crate::v1::{AuditRecord, Checkpoint};
 /// The hash a chain starts from.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Canonical bytes of a record (every field but `prev_hash` and `hash`): `seq` as 8 bytes
-/// big-endian; each string as a 4-byte big-endian length then its UTF-8 bytes; repeated strings
-/// joined with "\n" first; `records_returned` and `fields_redacted` as 8 bytes big-endian; in
-/// field-number order.
+/// Canonical bytes of a record (every field but `prev_hash` and `hash`), in field-number order:
+/// `seq`, `records_returned` and `fields_redacted` as 8 bytes big-endian; each string as a 4-byte
+/// big-endian length then its UTF-8 bytes; each repeated string as a 4-byte big-endian count then
+/// each element as a string. Every value is self-delimiting, so no two records share bytes.
 pub fn canonical_bytes(record: &AuditRecord) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + record.request_summary.len());
     let text = |out: &mut Vec<u8>, value: &str| {
         out.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_be_bytes());
         out.extend_from_slice(value.as_bytes());
     };
+    let list = |out: &mut Vec<u8>, values: &[String]| {
+        out.extend_from_slice(
+            &u32::try_from(values.len())
+                .unwrap_or(u32::MAX)
+                .to_be_bytes(),
+        );
+        for value in values {
+            text(out, value);
+        }
+    };
     out.extend_from_slice(&record.seq.to_be_bytes());
     text(&mut out, &record.time);
     text(&mut out, &record.hub_id);
     text(&mut out, &record.org);
     text(&mut out, &record.subject);
-    text(&mut out, &record.roles.join("\n"));
+    list(&mut out, &record.roles);
     text(&mut out, &record.cert_sha256);
     text(&mut out, &record.peer_address);
     text(&mut out, &record.method);
@@ -34,7 +44,7 @@ pub fn canonical_bytes(record: &AuditRecord) -> Vec<u8> {
     out.extend_from_slice(&record.records_returned.to_be_bytes());
     out.extend_from_slice(&record.fields_redacted.to_be_bytes());
     text(&mut out, &record.policy_version);
-    text(&mut out, &record.incident_ids.join("\n"));
+    list(&mut out, &record.incident_ids);
     out
 }
 
@@ -51,7 +61,7 @@ pub fn chain_hash(prev_hash: &str, record: &AuditRecord) -> Option<String> {
 
 /// The text a checkpoint signature covers.
 pub fn checkpoint_message(seq: u64, hash: &str, time: &str) -> Vec<u8> {
-    format!("slt-audit-checkpoint-v1\n{seq}\n{hash}\n{time}").into_bytes()
+    format!("slt-audit-checkpoint-v2\n{seq}\n{hash}\n{time}").into_bytes()
 }
 
 /// Why a chain does not verify, naming the first bad record.
@@ -75,6 +85,16 @@ pub enum ChainError {
     Truncated { seq: u64, last: u64 },
     #[error("the export holds no checkpoint: nothing the hub signed vouches for it")]
     NoCheckpoint,
+    #[error(
+        "the export does not start at record 1 (it starts at {first}): earlier records are missing"
+    )]
+    MissingStart { first: u64 },
+    #[error(
+        "records {from} to {to} come after the last checkpoint: nothing signed vouches for them"
+    )]
+    UnsignedTail { from: u64, to: u64 },
+    #[error("checkpoint at {seq}: out of order (checkpoints must rise)")]
+    CheckpointOrder { seq: u64 },
 }
 
 /// What a successful verification covered.
@@ -86,24 +106,21 @@ pub struct Verified {
     pub signed_up_to: u64,
 }
 
-/// Verifies records (in export order, from seq `first`, whose predecessor's hash is
-/// `prev_hash`) and checkpoints against an Ed25519 public key (raw 32 bytes).
+/// Verifies a complete export: records from seq 1 (whose prev_hash is the genesis hash), in
+/// order, and checkpoints in rising order, against an Ed25519 public key (raw 32 bytes). Every
+/// record must be covered by a checkpoint: an unsigned tail is an error.
 pub fn verify(
     records: &[AuditRecord],
     checkpoints: &[Checkpoint],
     public_key: &[u8],
 ) -> Result<Verified, ChainError> {
-    let mut expected_seq = records.first().map_or(1, |record| record.seq);
-    let mut prev_hash = records
-        .first()
-        .map(|record| record.prev_hash.clone())
-        .unwrap_or_else(|| GENESIS_HASH.to_string());
-    if expected_seq == 1 && prev_hash != GENESIS_HASH {
-        return Err(ChainError::BrokenLink {
-            seq: 1,
-            previous: 0,
-        });
+    if let Some(first) = records.first() {
+        if first.seq != 1 {
+            return Err(ChainError::MissingStart { first: first.seq });
+        }
     }
+    let mut expected_seq = 1;
+    let mut prev_hash = GENESIS_HASH.to_string();
     for record in records {
         if record.seq != expected_seq {
             return Err(ChainError::Gap {
@@ -123,7 +140,7 @@ pub fn verify(
         prev_hash = record.hash.clone();
         expected_seq += 1;
     }
-    let last = expected_seq.saturating_sub(1);
+    let last = expected_seq - 1;
     let key = UnparsedPublicKey::new(&ED25519, public_key);
     let mut signed_up_to = 0;
     for checkpoint in checkpoints {
@@ -134,25 +151,39 @@ pub fn verify(
                 seq: checkpoint.seq,
             });
         }
+        if checkpoint.seq <= signed_up_to || checkpoint.seq == 0 {
+            return Err(ChainError::CheckpointOrder {
+                seq: checkpoint.seq,
+            });
+        }
         if checkpoint.seq > last {
             return Err(ChainError::Truncated {
                 seq: checkpoint.seq,
                 last,
             });
         }
-        if let Some(record) = records.iter().find(|record| record.seq == checkpoint.seq) {
-            if record.hash != checkpoint.hash {
-                return Err(ChainError::CheckpointMismatch {
-                    seq: checkpoint.seq,
-                    signed: checkpoint.hash.clone(),
-                    found: record.hash.clone(),
-                });
-            }
-            signed_up_to = signed_up_to.max(checkpoint.seq);
+        let index = usize::try_from(checkpoint.seq - 1).unwrap_or(usize::MAX);
+        let found = records
+            .get(index)
+            .map(|record| record.hash.clone())
+            .unwrap_or_default();
+        if found != checkpoint.hash {
+            return Err(ChainError::CheckpointMismatch {
+                seq: checkpoint.seq,
+                signed: checkpoint.hash.clone(),
+                found,
+            });
         }
+        signed_up_to = checkpoint.seq;
     }
     if signed_up_to == 0 {
         return Err(ChainError::NoCheckpoint);
+    }
+    if last > signed_up_to {
+        return Err(ChainError::UnsignedTail {
+            from: signed_up_to + 1,
+            to: last,
+        });
     }
     Ok(Verified {
         records: records.len() as u64,

@@ -354,7 +354,7 @@ async fn tamper(hub: &TestHub, statements: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_offline_verifier_names_the_first_tampered_record() {
-    let cases: [(&str, &[&str], &str); 6] = [
+    let cases: [(&str, &[&str], &str); 7] = [
         ("untouched", &[], "OK:"),
         (
             "one byte changed",
@@ -385,6 +385,11 @@ async fn the_offline_verifier_names_the_first_tampered_record() {
                  fields_redacted, policy_version, incident_ids, hash, hash FROM audit_log WHERE seq = 3",
             ],
             "record 4: its hash does not match",
+        ),
+        (
+            "the oldest records deleted",
+            &["DELETE FROM audit_log WHERE seq < 3"],
+            "does not start at record 1",
         ),
         (
             "the tail after a checkpoint truncated",

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 
 use super::guard::audit_context;
 use super::status::{invalid_field, store_status};
-use crate::audit::checkpoints::CheckpointSigner;
+use crate::audit::checkpoints::{CheckpointError, CheckpointSigner};
 use crate::audit::summary;
 use crate::sealed::Sealer;
 use crate::store::{AuditFilter, Store};
@@ -118,12 +118,24 @@ impl AuditService for AuditApi {
         let audit = audit_context(&request)?;
         let from_seq = request.get_ref().from_seq.max(1);
         audit.note(|entry| entry.request_summary = summary(&json!({ "from_seq": from_seq })));
+        // Sign the head first, then export exactly up to the last checkpoint: every exported
+        // record is covered by a signature, and no checkpoint points past the export. If the
+        // log no longer extends what the hub signed, sign nothing and export all of it as it
+        // is: the auditor's verification then names the first bad record.
+        let signed_up_to = match self.signer.checkpoint(&self.store).await {
+            Ok(seq) => seq,
+            Err(CheckpointError::Tampered(reason)) => {
+                tracing::error!(%reason, "access log tampered with; exporting it unsigned");
+                u64::MAX
+            }
+            Err(CheckpointError::Store(error)) => return Err(store_status(error)),
+        };
         let store = self.store.clone();
         let (sender, receiver) = mpsc::channel(2);
         tokio::spawn(async move {
             let mut next = from_seq;
             loop {
-                let records = match store
+                let mut records = match store
                     .audit_records(&AuditFilter::default(), next, EXPORT_PAGE)
                     .await
                 {
@@ -133,11 +145,17 @@ impl AuditService for AuditApi {
                         return;
                     }
                 };
-                let done = records.len() < EXPORT_PAGE as usize;
+                records.retain(|record| record.seq <= signed_up_to);
+                let done = records
+                    .last()
+                    .is_none_or(|record| record.seq >= signed_up_to);
                 next = records.last().map_or(next, |record| record.seq + 1);
                 let checkpoints = if done {
                     match store.checkpoints().await {
-                        Ok(checkpoints) => checkpoints,
+                        Ok(mut checkpoints) => {
+                            checkpoints.retain(|checkpoint| checkpoint.seq <= signed_up_to);
+                            checkpoints
+                        }
                         Err(error) => {
                             let _ = sender.send(Err(store_status(error))).await;
                             return;

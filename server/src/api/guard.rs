@@ -85,7 +85,8 @@ where
         let mut entry = AuditEntry {
             time: audit::now_text(),
             hub_id: context.hub_id.clone(),
-            method: request.uri().path().to_string(),
+            // Bounded: an unknown path is the caller's text.
+            method: request.uri().path().chars().take(200).collect(),
             peer_address: peer_address(&request),
             request_summary: "{}".to_string(),
             policy_version: context.policy_version.clone(),
@@ -99,15 +100,22 @@ where
                     request.extensions_mut().insert(principal);
                 }
                 Box::pin(async move {
+                    // If the caller goes away (cancel, deadline) before the handler finishes,
+                    // the call is still recorded, as CANCELLED.
+                    let mut pending = RecordIfDropped {
+                        audit: Some(audit.clone()),
+                        store: context.store.clone(),
+                    };
                     let response = inner.call(request).await?;
+                    pending.audit = None;
                     if audit.is_recorded() {
                         return Ok(response);
                     }
                     let record = audit.entry(&outcome_of(&response));
-                    match context.store.record_audit(&record).await {
-                        Ok(_) => Ok(response),
+                    match record_detached(&context.store, record).await {
+                        Ok(()) => Ok(response),
                         Err(error) => {
-                            tracing::error!(%error, method = record.method, "audit record not written; call refused");
+                            tracing::error!(%error, "audit record not written; call refused");
                             Ok(audit_unavailable().into_http())
                         }
                     }
@@ -122,13 +130,50 @@ where
                 );
                 entry.outcome = code_name(status.code()).to_string();
                 Box::pin(async move {
-                    if let Err(error) = context.store.record_audit(&entry).await {
+                    if let Err(error) = record_detached(&context.store, entry).await {
                         tracing::error!(%error, "audit record of a refused call not written");
                         return Ok(audit_unavailable().into_http());
                     }
                     Ok(status.into_http())
                 })
             }
+        }
+    }
+}
+
+/// Writes an audit record in its own task, so that it completes even if the caller's request
+/// future is dropped (the client reset the stream, or its deadline passed) while it runs.
+async fn record_detached(store: &Store, entry: AuditEntry) -> Result<(), String> {
+    let store = store.clone();
+    match tokio::spawn(async move { store.record_audit(&entry).await }).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// Records a call whose handler never finished (the request future was dropped) as CANCELLED.
+struct RecordIfDropped {
+    audit: Option<AuditContext>,
+    store: Store,
+}
+
+impl Drop for RecordIfDropped {
+    fn drop(&mut self) {
+        let Some(audit) = self.audit.take() else {
+            return;
+        };
+        if audit.is_recorded() {
+            return;
+        }
+        let entry = audit.entry("CANCELLED");
+        let store = self.store.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = store.record_audit(&entry).await {
+                    tracing::error!(%error, "audit record of a cancelled call not written");
+                }
+            });
         }
     }
 }

@@ -175,6 +175,14 @@ fn decode_page_token(
     }
 }
 
+/// The ids of a request that are UUIDs, normalised: the audit log never stores what a client
+/// typed into an id field (it could be anything, incident text included).
+fn valid_ids<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+    ids.filter_map(|id| uuid::Uuid::parse_str(id.trim()).ok())
+        .map(|id| id.to_string())
+        .collect()
+}
+
 /// What a list filter asked for, for the audit record (filter values, never incident content).
 fn filter_summary(filter: &pb::IncidentFilter) -> serde_json::Value {
     let date = |date: &Option<slt_proto::google::r#type::Date>| {
@@ -213,7 +221,7 @@ impl IncidentService for IncidentApi {
         let request = request.into_inner();
         audit.note(|entry| {
             entry.request_summary = summary(&json!({ "incidents": request.incidents.len() }));
-            entry.incident_ids = request.incidents.iter().map(|i| i.id.clone()).collect();
+            entry.incident_ids = valid_ids(request.incidents.iter().map(|i| i.id.as_str()));
         });
         if request.incidents.is_empty() || request.incidents.len() > MAX_BATCH {
             return Err(invalid_field(
@@ -455,7 +463,7 @@ impl IncidentService for IncidentApi {
         let audit = audit_context(&request)?;
         let request = request.into_inner();
         audit.note(|entry| {
-            entry.incident_ids = request.incident.iter().map(|i| i.id.clone()).collect();
+            entry.incident_ids = valid_ids(request.incident.iter().map(|i| i.id.as_str()));
             entry.request_summary =
                 summary(&json!({ "expected_version": request.expected_version }));
         });
@@ -518,7 +526,7 @@ impl IncidentService for IncidentApi {
         let audit = audit_context(&request)?;
         let request = request.into_inner();
         audit.note(|entry| {
-            entry.incident_ids = vec![request.id.clone()];
+            entry.incident_ids = valid_ids(std::iter::once(request.id.as_str()));
             entry.request_summary =
                 summary(&json!({ "expected_version": request.expected_version }));
         });

@@ -63,6 +63,10 @@ pub fn store_status(error: StoreError) -> Status {
                 ErrorDetails::with_error_info("VERSION_MISMATCH", ERROR_DOMAIN, metadata),
             )
         }
+        StoreError::Audit(detail) => {
+            tracing::error!(%detail, "audit record not written; call refused");
+            super::guard::audit_unavailable()
+        }
         other => {
             tracing::error!(error = %other, "store failure");
             Status::internal("internal error; the hub operator has the details in its log")

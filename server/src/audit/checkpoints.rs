@@ -14,6 +14,17 @@ use crate::store::{Store, StoreError};
 pub struct CheckpointSigner {
     key: Ed25519KeyPair,
     public_pem: String,
+    /// The last (seq, hash) this process signed: checked again before each signature, so a
+    /// chain rewritten under the hub (with its checkpoint rows deleted) is not signed over.
+    last_signed: tokio::sync::Mutex<Option<(u64, String)>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the access log changed under the hub: {0}; refusing to sign over it")]
+    Tampered(String),
 }
 
 impl CheckpointSigner {
@@ -32,6 +43,7 @@ impl CheckpointSigner {
         Ok(Self {
             key,
             public_pem: public_pem.to_string(),
+            last_signed: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -45,17 +57,71 @@ impl CheckpointSigner {
         URL_SAFE_NO_PAD.encode(self.key.sign(&message).as_ref())
     }
 
-    /// Signs the chain's head if it moved since the last checkpoint; returns the seq signed.
-    pub async fn checkpoint(&self, store: &Store) -> Result<Option<u64>, StoreError> {
-        let Some((seq, hash)) = store.audit_head().await? else {
-            return Ok(None);
+    /// Signs the chain's head if it moved since the last checkpoint; returns the last seq a
+    /// checkpoint covers. Before signing, re-checks the chain from the last checkpoint (stored,
+    /// or remembered by this process) to the head: it signs only an extension of what it signed.
+    pub async fn checkpoint(&self, store: &Store) -> Result<u64, CheckpointError> {
+        let mut last_signed = self.last_signed.lock().await;
+        let Some((head_seq, head_hash)) = store.audit_head().await? else {
+            return Ok(0);
         };
-        if store.last_checkpoint_seq().await? >= seq {
-            return Ok(None);
+        let stored = store.checkpoints().await?.pop().map(|cp| (cp.seq, cp.hash));
+        let anchor = match (stored, last_signed.clone()) {
+            (Some(stored), Some(remembered)) if remembered.0 > stored.0 => Some(remembered),
+            (Some(stored), _) => Some(stored),
+            (None, remembered) => remembered,
+        };
+        let (from_seq, mut prev_hash) = match &anchor {
+            Some((seq, _)) if *seq >= head_seq => return Ok(*seq),
+            Some((seq, hash)) => (*seq, hash.clone()),
+            None => (0, audit_chain::GENESIS_HASH.to_string()),
+        };
+        // Walk from the anchor to the head, page by page.
+        let mut next = from_seq.max(1);
+        loop {
+            let page = store
+                .audit_records(&Default::default(), next, 1_000)
+                .await?;
+            let Some(last) = page.last().map(|record| record.seq) else {
+                break;
+            };
+            for record in &page {
+                if record.seq == from_seq {
+                    if record.hash != prev_hash {
+                        return Err(CheckpointError::Tampered(format!(
+                            "record {} no longer has the hash its checkpoint signed",
+                            record.seq
+                        )));
+                    }
+                    continue;
+                }
+                if record.prev_hash != prev_hash
+                    || audit_chain::chain_hash(&prev_hash, record).as_deref()
+                        != Some(record.hash.as_str())
+                {
+                    return Err(CheckpointError::Tampered(format!(
+                        "record {} does not chain from its predecessor",
+                        record.seq
+                    )));
+                }
+                prev_hash = record.hash.clone();
+            }
+            if last >= head_seq {
+                break;
+            }
+            next = last + 1;
+        }
+        if prev_hash != head_hash {
+            return Err(CheckpointError::Tampered(
+                "the head moved during the check".into(),
+            ));
         }
         let time = super::now_text();
-        let signature = self.sign(seq, &hash, &time);
-        store.add_checkpoint(seq, &hash, &time, &signature).await?;
-        Ok(Some(seq))
+        let signature = self.sign(head_seq, &head_hash, &time);
+        store
+            .add_checkpoint(head_seq, &head_hash, &time, &signature)
+            .await?;
+        *last_signed = Some((head_seq, head_hash));
+        Ok(head_seq)
     }
 }

@@ -1,4 +1,5 @@
-//! The SQLite backend: one file in WAL mode, writes in `BEGIN IMMEDIATE` transactions (so two
+//! The SQLite backend: one file in WAL mode (synchronous FULL: a committed audit record, and so
+//! the data it allowed out, survives a power loss), writes in `BEGIN IMMEDIATE` transactions (so two
 //! writers queue instead of failing to upgrade a read lock), and multi-row INSERTs per batch
 //! because sqlx pays a fixed cost per statement.
 
@@ -50,7 +51,7 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
