@@ -3,7 +3,7 @@
 //! `slt-hub pki` when the identity work lands). Private keys are written with mode 0600.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
@@ -18,11 +18,6 @@ pub enum PkiError {
     Rcgen(#[from] rcgen::Error),
     #[error("could not write {path}: {source}")]
     Write {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("could not read {path}: {source}")]
-    Read {
         path: String,
         source: std::io::Error,
     },
@@ -231,12 +226,4 @@ fn write_error(path: &Path, source: std::io::Error) -> PkiError {
         path: path.display().to_string(),
         source,
     }
-}
-
-/// Reads a whole text file.
-pub fn read_text(path: &Path) -> Result<String, PkiError> {
-    std::fs::read_to_string(path).map_err(|source| PkiError::Read {
-        path: PathBuf::from(path).display().to_string(),
-        source,
-    })
 }

@@ -16,7 +16,7 @@ use crate::anonymise::{self, OrgSecrets, ScrubReport};
 use crate::audit::{AuditContext, summary};
 use crate::domain::{StoredIncident, Verification, Violations, validate};
 use crate::identity::{OrgRegistry, Principal};
-use crate::policy::{PolicyEngine, RedactedIncident, Tier};
+use crate::policy::{PolicyEngine, Tier};
 use crate::sealed::Sealer;
 use crate::store::{ChangeKind, ListQuery, NewIncident, Store, SubmitOutcome};
 use serde_json::json;
@@ -67,7 +67,7 @@ impl IncidentApi {
         &self,
         principal: &Principal,
         id: uuid::Uuid,
-    ) -> Result<(StoredIncident, RedactedIncident), Status> {
+    ) -> Result<StoredIncident, Status> {
         let not_found = || Status::not_found(format!("incident {id} not found"));
         let stored = self
             .store
@@ -75,11 +75,10 @@ impl IncidentApi {
             .await
             .map_err(store_status)?
             .ok_or_else(not_found)?;
-        let redacted = self
-            .policy
-            .redact(stored.clone(), principal)
-            .ok_or_else(not_found)?;
-        Ok((stored, redacted))
+        if self.policy.tier_for(principal, &stored).is_none() {
+            return Err(not_found());
+        }
+        Ok(stored)
     }
 
     /// Checks the caller may modify a visible incident at `expected_version`.
@@ -344,7 +343,11 @@ impl IncidentService for IncidentApi {
         };
         let audit = audit_context(&request)?;
         audit.note(|entry| entry.incident_ids = vec![id.to_string()]);
-        let (_, redacted) = self.visible(&principal, id).await?;
+        let stored = self.visible(&principal, id).await?;
+        let redacted = self
+            .policy
+            .redact(stored, &principal)
+            .ok_or_else(|| Status::not_found(format!("incident {id} not found")))?;
         audit.note(|entry| {
             entry.records_returned = 1;
             entry.fields_redacted = redacted.redactions.len() as u64;
@@ -490,7 +493,7 @@ impl IncidentService for IncidentApi {
         let (Some(draft), true) = (draft, violations.is_empty()) else {
             return Err(invalid_argument(violations.into_vec()));
         };
-        let (stored, _) = self.visible(&principal, draft.id).await?;
+        let stored = self.visible(&principal, draft.id).await?;
         self.check_modifiable(&principal, &stored, request.expected_version)?;
 
         let mut draft = draft;
@@ -543,7 +546,7 @@ impl IncidentService for IncidentApi {
         let (Some(id), true) = (id, violations.is_empty()) else {
             return Err(invalid_argument(violations.into_vec()));
         };
-        let (stored, _) = self.visible(&principal, id).await?;
+        let stored = self.visible(&principal, id).await?;
         self.check_modifiable(&principal, &stored, request.expected_version)?;
 
         // The reason is shown to every viewer: scrub it like a narrative.

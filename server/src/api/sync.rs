@@ -9,7 +9,7 @@
 //! when the caller's token expires and when the hub shuts down.
 
 use std::pin::Pin;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::Stream;
 use prost::Message;
@@ -25,6 +25,7 @@ use super::status::{invalid_argument, invalid_field, store_status};
 use crate::domain::Violations;
 use crate::feed::{Feed, FeedChange, FeedError, FeedFilter, FeedPage};
 use crate::identity::Principal;
+use crate::identity::token::unix_now;
 
 /// Default and largest number of change-log entries per page.
 pub const DEFAULT_SYNC_PAGE: u32 = 500;
@@ -144,14 +145,6 @@ fn sync_summary(filter: &Option<pb::SyncFilter>, cursor: &str) -> String {
         "incident_types": filter.as_ref().map(|f| f.incident_types.clone()).unwrap_or_default(),
         "from_start": cursor.is_empty(),
     }))
-}
-
-/// Seconds since the epoch now.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(u64::MAX)
 }
 
 fn token_expired() -> Status {

@@ -162,7 +162,8 @@ impl TokenVerifier {
     }
 }
 
-fn unix_now() -> u64 {
+/// Seconds since the epoch now.
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())

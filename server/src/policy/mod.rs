@@ -56,7 +56,14 @@ pub struct RedactedIncident {
     pub incident: StoredIncident,
     pub tier: Tier,
     pub redactions: Vec<Redaction>,
+    /// Private: no code outside this module can build one, so nothing reaches the encoder
+    /// without having been through the policy engine.
+    made_by_policy: MadeByPolicy,
 }
+
+/// Proof that a `RedactedIncident` came from this module (a private type in a private field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MadeByPolicy;
 
 impl RedactedIncident {
     /// Paths of every field removed or generalised.

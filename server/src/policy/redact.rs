@@ -51,6 +51,7 @@ pub(super) fn to_tier(
         incident,
         tier,
         redactions,
+        made_by_policy: super::MadeByPolicy,
     }
 }
 
