@@ -300,9 +300,13 @@ impl TestHub {
 
     /// Starts another hub on the same database and configuration, on its own address.
     pub async fn start_replica(&self) -> Replica {
-        let store = Store::open(&self.config.database_url)
-            .await
-            .expect("open store");
+        self.start_replica_on(&self.config.database_url).await
+    }
+
+    /// Starts another hub with the same configuration on `database_url` (the same database,
+    /// perhaps with other tuning parameters).
+    pub async fn start_replica_on(&self, database_url: &str) -> Replica {
+        let store = Store::open(database_url).await.expect("open store");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (sender, receiver) = oneshot::channel::<()>();
