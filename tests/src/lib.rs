@@ -134,7 +134,9 @@ impl Replica {
             let _ = sender.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("replica task").expect("replica ran cleanly");
+            task.await
+                .expect("replica task")
+                .expect("replica ran cleanly");
         }
     }
 }
@@ -340,7 +342,12 @@ impl TestHub {
             profile_name(org, roles),
             endpoint.trim_start_matches("https://").replace(':', "_")
         );
-        self.write_profile(&name, endpoint, &self.org_cert(org), &self.token(org, roles))
+        self.write_profile(
+            &name,
+            endpoint,
+            &self.org_cert(org),
+            &self.token(org, roles),
+        )
     }
 
     /// Runs SQL statements directly on the hub's database (tests that tamper with it).

@@ -267,10 +267,10 @@ async fn when_the_log_cannot_be_written_calls_fail_closed() {
         ])
         .await;
     } else {
-        hub.execute_sql(&[
-            "CREATE TRIGGER audit_read_only BEFORE INSERT ON audit_log \
-             BEGIN SELECT RAISE(ABORT, 'the access log is read-only'); END",
-        ])
+        hub.execute_sql(
+            &["CREATE TRIGGER audit_read_only BEFORE INSERT ON audit_log \
+             BEGIN SELECT RAISE(ABORT, 'the access log is read-only'); END"],
+        )
         .await;
     }
 

@@ -40,10 +40,11 @@ fn community_incident() -> pb::Incident {
 
 /// Pulls from `cursor` to the present; returns the new cursor and the incident ids of every
 /// change received, in order.
-async fn pull_all(client: &mut HubClient, cursor: &str) -> Result<(String, Vec<String>), ClientError> {
-    let mut stream = client
-        .pull(cursor, pb::SyncFilter::default(), 100)
-        .await?;
+async fn pull_all(
+    client: &mut HubClient,
+    cursor: &str,
+) -> Result<(String, Vec<String>), ClientError> {
+    let mut stream = client.pull(cursor, pb::SyncFilter::default(), 100).await?;
     let mut cursor = cursor.to_string();
     let mut ids = Vec::new();
     while let Some(message) = stream.message().await.map_err(ClientError::from)? {
@@ -113,9 +114,11 @@ async fn a_syncing_reader_gets_every_change_exactly_once_from_two_replicas() {
                             (0..1 + batch % 3).map(|_| community_incident()).collect();
                         written.extend(incidents.iter().map(|incident| incident.id.clone()));
                         let results = client.submit(incidents).await.expect("submit");
-                        assert!(results.iter().all(
-                            |result| result.outcome == pb::SubmitOutcome::Created as i32
-                        ));
+                        assert!(
+                            results
+                                .iter()
+                                .all(|result| result.outcome == pb::SubmitOutcome::Created as i32)
+                        );
                     }
                     written
                 }));
@@ -144,7 +147,10 @@ async fn a_syncing_reader_gets_every_change_exactly_once_from_two_replicas() {
             written.len(),
             missing.first()
         );
-        assert!(repeated.is_empty(), "round {round}: delivered twice: {repeated:?}");
+        assert!(
+            repeated.is_empty(),
+            "round {round}: delivered twice: {repeated:?}"
+        );
         assert_eq!(seen.len(), written.len(), "round {round}");
     }
 }
@@ -356,11 +362,7 @@ impl Drop for HubProcess {
 
 /// Connects to the first endpoint that answers, starting at `first`; waits for processes that
 /// are still starting.
-async fn connect_any(
-    hub: &TestHub,
-    endpoints: &[String],
-    first: usize,
-) -> (usize, HubClient) {
+async fn connect_any(hub: &TestHub, endpoints: &[String], first: usize) -> (usize, HubClient) {
     for attempt in 0..600 {
         let index = (first + attempt) % endpoints.len();
         let profile = hub.profile_at(&endpoints[index], "ngo-alpha", REPORTER);
@@ -406,8 +408,7 @@ async fn killing_a_replica_mid_traffic_loses_no_acknowledged_write() {
                             for result in results {
                                 assert!(
                                     result.outcome == pb::SubmitOutcome::Created as i32
-                                        || result.outcome
-                                            == pb::SubmitOutcome::Unchanged as i32,
+                                        || result.outcome == pb::SubmitOutcome::Unchanged as i32,
                                     "{result:?}"
                                 );
                                 acknowledged.push(result.id);
@@ -446,7 +447,7 @@ async fn killing_a_replica_mid_traffic_loses_no_acknowledged_write() {
     assert_eq!(acknowledged.len(), WRITERS * BATCHES * 3);
 
     // Every acknowledged write is there, exactly once, read through the survivor.
-    let (_, mut reader) = connect_any(&hub, &[survivor.endpoint.clone()], 0).await;
+    let (_, mut reader) = connect_any(&hub, std::slice::from_ref(&survivor.endpoint), 0).await;
     let stored = reader
         .list_all(pb::IncidentFilter::default())
         .await

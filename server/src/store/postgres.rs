@@ -116,7 +116,11 @@ pub fn parse_url(url: &str) -> Result<(String, PgTuning), StoreError> {
                     && value.chars().all(|c| c.is_ascii_alphanumeric())
                     && value.starts_with(|c: char| c.is_ascii_digit());
                 if !valid {
-                    return Err(bad(name, value, "a PostgreSQL duration such as 30s or 500ms"));
+                    return Err(bad(
+                        name,
+                        value,
+                        "a PostgreSQL duration such as 30s or 500ms",
+                    ));
                 }
                 tuning.statement_timeout = value.to_string();
             }
@@ -672,7 +676,13 @@ impl PostgresStore {
         let mut attempt = 0;
         loop {
             let result = self
-                .update_once(incident, expected_version, kind, group_members.as_ref(), audit)
+                .update_once(
+                    incident,
+                    expected_version,
+                    kind,
+                    group_members.as_ref(),
+                    audit,
+                )
                 .await;
             match result {
                 Err(error) if self.should_retry(&error, attempt) => attempt += 1,
@@ -819,9 +829,10 @@ async fn listen_for_changes(pool: PgPool, changes: Arc<watch::Sender<u64>>, poll
 }
 
 async fn poll_change_log(pool: &PgPool, changes: &watch::Sender<u64>, last_seen: &mut i64) {
-    let seq: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar("SELECT max(seq) FROM change_log")
-        .fetch_one(pool)
-        .await;
+    let seq: Result<Option<i64>, sqlx::Error> =
+        sqlx::query_scalar("SELECT max(seq) FROM change_log")
+            .fetch_one(pool)
+            .await;
     match seq {
         Ok(seq) => {
             let seq = seq.unwrap_or(0);
@@ -1248,9 +1259,18 @@ mod tests {
     #[test]
     fn bad_hub_parameters_are_refused_by_name() {
         for (url, name) in [
-            ("postgres://db/slt?pool_max_connections=0", "pool_max_connections"),
-            ("postgres://db/slt?statement_timeout=5s;DROP", "statement_timeout"),
-            ("postgres://db/slt?serialization_retries=x", "serialization_retries"),
+            (
+                "postgres://db/slt?pool_max_connections=0",
+                "pool_max_connections",
+            ),
+            (
+                "postgres://db/slt?statement_timeout=5s;DROP",
+                "statement_timeout",
+            ),
+            (
+                "postgres://db/slt?serialization_retries=x",
+                "serialization_retries",
+            ),
             ("postgres://db/slt?change_poll_ms=1", "change_poll_ms"),
         ] {
             let error = parse_url(url).expect_err("refused").to_string();
