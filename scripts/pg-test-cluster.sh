@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 15 cluster for the tests: a temp dir, a free port on 127.0.0.1, trust
-# auth on loopback only, no durability (fsync off: it is deleted afterwards).
+# auth on loopback only, no durability (fsync off: it is deleted afterwards). PG_DURABLE=1 keeps
+# PostgreSQL's durable defaults (fsync, synchronous_commit) for benchmarks.
 #
 #   eval "$(scripts/pg-test-cluster.sh start)"   # exports SLT_TEST_POSTGRES_URL, SLT_PG_CLUSTER_DIR
 #   scripts/pg-test-cluster.sh stop "$SLT_PG_CLUSTER_DIR"
@@ -38,8 +39,10 @@ case "${1:-}" in
     as_owner "$initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     port=$(free_port)
+    durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    if [ "${PG_DURABLE:-0}" = 1 ]; then durability=""; fi
     as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
-      "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=400 $durability" \
       >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     echo "export SLT_PG_CLUSTER_DIR=$dir"
     echo "export SLT_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/postgres"
