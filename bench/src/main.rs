@@ -396,6 +396,17 @@ fn replicated_batches(csv: &Path, total: usize, batch: usize) -> anyhow::Result<
     Ok(batches)
 }
 
+/// Connects with `profile`, waiting for a hub process that is still starting.
+async fn connect_profile(profile: &Profile) -> anyhow::Result<HubClient> {
+    for _ in 0..200 {
+        if let Ok(client) = HubClient::connect(profile).await {
+            return Ok(client);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(HubClient::connect(profile).await?)
+}
+
 /// A fresh database on the admin URL's server; returns its URL.
 async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
     use sqlx::Connection;
@@ -456,7 +467,7 @@ async fn pg_scale_scenario(
         let reporters = profiles("ngo-alpha.reporter.toml")?;
         let mut writers = Vec::new();
         for writer in 0..clients {
-            let mut client = HubClient::connect(&reporters[writer % replicas]).await?;
+            let mut client = connect_profile(&reporters[writer % replicas]).await?;
             let mine: Vec<Vec<pb::Incident>> = batches
                 .iter()
                 .skip(writer)
