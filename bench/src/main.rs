@@ -367,7 +367,11 @@ async fn audit_scenario(calls: usize) -> anyhow::Result<()> {
 }
 
 /// The AWSD rows replicated with fresh deterministic ids up to `total`, in batches.
-fn replicated_batches(csv: &Path, total: usize, batch: usize) -> anyhow::Result<Vec<Vec<pb::Incident>>> {
+fn replicated_batches(
+    csv: &Path,
+    total: usize,
+    batch: usize,
+) -> anyhow::Result<Vec<Vec<pb::Incident>>> {
     let rows: Vec<pb::Incident> = awsd::open_awsd(csv)?
         .filter_map(|record| record.ok())
         .filter(|record| record.is_submittable())
@@ -413,9 +417,11 @@ async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<String> 
     let mut admin = sqlx::PgConnection::connect(admin_url)
         .await
         .context("connecting with --admin-url")?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-        .execute(&mut admin)
-        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut admin)
+    .await?;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await?;
