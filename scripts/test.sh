@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The project's test command: every test of the workspace, then a smoke run of the real
-# binaries in dev mode. Sets up what the tests need first (a Python venv with grpcio for the
-# other-language interop test). Run from anywhere: `scripts/test.sh`.
+# The project's test command: every test of the workspace on SQLite, the end-to-end suite again
+# on PostgreSQL (a throwaway PostgreSQL 15 cluster started here and stopped on exit), then a
+# smoke run of the real binaries in dev mode on each backend. Sets up what the tests need first
+# (a Python venv with grpcio for the other-language interop test). Run from anywhere:
+# `scripts/test.sh`. A missing PostgreSQL is a failure, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,8 +16,31 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import grpc, grpc_too
 fi
 export SLT_INTEROP_PYTHON="$PWD/$venv/bin/python"
 
-echo "== cargo test --workspace"
+echo "== starting a throwaway PostgreSQL cluster"
+unset SLT_TEST_POSTGRES_URL SLT_HUB_DATABASE_URL
+cluster=$(scripts/pg-test-cluster.sh start) || { echo "PostgreSQL could not be started: failing"; exit 1; }
+eval "$cluster"
+pg_url=$SLT_TEST_POSTGRES_URL
+unset SLT_TEST_POSTGRES_URL
+trap 'scripts/pg-test-cluster.sh stop "$SLT_PG_CLUSTER_DIR"' EXIT
+echo "   $pg_url"
+
+echo "== cargo test --workspace (SQLite)"
 cargo test --workspace --locked
 
-echo "== dev-mode smoke test (real binaries)"
+echo "== cargo test -p slt-tests (PostgreSQL: the same end-to-end tests, plus the replica tests)"
+SLT_TEST_POSTGRES_URL="$pg_url" cargo test -p slt-tests --locked
+
+echo "== dev-mode smoke test (real binaries, SQLite)"
 scripts/smoke-dev.sh
+
+echo "== dev-mode smoke test (real binaries, PostgreSQL via SLT_HUB_DATABASE_URL)"
+smoke_db="slt_smoke_$$"
+smoke_url="${pg_url%/*}/$smoke_db"
+psql -q "$pg_url" -c "CREATE DATABASE $smoke_db"
+SLT_HUB_DATABASE_URL="$smoke_url" scripts/smoke-dev.sh
+stored=$(psql -qAt "$smoke_url" -c "SELECT count(*) FROM incidents")
+if [ "$stored" -lt 1 ]; then
+  echo "smoke: serve --dev did not write to PostgreSQL (SLT_HUB_DATABASE_URL ignored)"; exit 1
+fi
+echo "ok   serve --dev stored $stored incident(s) in PostgreSQL"

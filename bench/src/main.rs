@@ -6,6 +6,10 @@
 //! ```sh
 //! cargo build --release -p slt-hub -p slt-bench
 //! target/release/slt-bench sync --incidents 100000
+//! # PostgreSQL, 1 and 2 replicas in one run (a durable throwaway cluster):
+//! eval "$(PG_DURABLE=1 scripts/pg-test-cluster.sh start)"
+//! target/release/slt-bench pg-scale --incidents 50000 --admin-url "$SLT_TEST_POSTGRES_URL"
+//! scripts/pg-test-cluster.sh stop "$SLT_PG_CLUSTER_DIR"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -45,6 +49,29 @@ enum Scenario {
         #[arg(long, default_value_t = 500)]
         page: i32,
     },
+    /// PostgreSQL scale-out: for 1 and then 2 `slt-hub` replicas on a fresh database each,
+    /// import N incidents with concurrent writers spread over the replicas, then run concurrent
+    /// full syncs into empty mirrors spread the same way; reports both throughputs.
+    PgScale {
+        /// How many incidents (the 3,409 AWSD rows, replicated with fresh ids).
+        #[arg(long, default_value_t = 50_000)]
+        incidents: usize,
+        /// The AWSD CSV.
+        #[arg(
+            long,
+            default_value = "../shared/data/awsd/security_incidents_1997_2021.csv"
+        )]
+        csv: PathBuf,
+        /// Incidents per SubmitIncidents call.
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+        /// Concurrent writers (and concurrent syncing mirrors), spread over the replicas.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// A PostgreSQL URL allowed to CREATE DATABASE (e.g. from scripts/pg-test-cluster.sh).
+        #[arg(long, env = "SLT_BENCH_POSTGRES_URL")]
+        admin_url: String,
+    },
     /// The cost of auditing: GetIncident end to end (audited, as shipped), and the same read
     /// in-process with and without the audit append, in one run.
     Audit {
@@ -65,6 +92,13 @@ async fn main() -> anyhow::Result<()> {
             page,
         } => sync_scenario(incidents, &csv, batch, page).await,
         Scenario::Audit { calls } => audit_scenario(calls).await,
+        Scenario::PgScale {
+            incidents,
+            csv,
+            batch,
+            clients,
+            admin_url,
+        } => pg_scale_scenario(incidents, &csv, batch, clients, &admin_url).await,
     }
 }
 
@@ -75,6 +109,15 @@ struct HubProcess {
 
 impl HubProcess {
     fn start(data_dir: &Path, port: u16) -> anyhow::Result<HubProcess> {
+        HubProcess::start_on(data_dir, port, None)
+    }
+
+    /// A dev-mode hub whose database is `database_url` (SLT_HUB_DATABASE_URL) when given.
+    fn start_on(
+        data_dir: &Path,
+        port: u16,
+        database_url: Option<&str>,
+    ) -> anyhow::Result<HubProcess> {
         let binary = std::env::current_exe()?
             .parent()
             .context("bench binary has no directory")?
@@ -85,7 +128,12 @@ impl HubProcess {
                 binary.display()
             );
         }
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        match database_url {
+            Some(url) => command.env("SLT_HUB_DATABASE_URL", url),
+            None => command.env_remove("SLT_HUB_DATABASE_URL"),
+        };
+        let child = command
             .args([
                 "serve",
                 "--dev",
@@ -316,4 +364,178 @@ async fn audit_scenario(calls: usize) -> anyhow::Result<()> {
         (1.0 / with - 1.0 / without) * 1_000_000.0
     );
     Ok(())
+}
+
+/// The AWSD rows replicated with fresh deterministic ids up to `total`, in batches.
+fn replicated_batches(
+    csv: &Path,
+    total: usize,
+    batch: usize,
+) -> anyhow::Result<Vec<Vec<pb::Incident>>> {
+    let rows: Vec<pb::Incident> = awsd::open_awsd(csv)?
+        .filter_map(|record| record.ok())
+        .filter(|record| record.is_submittable())
+        .map(|record| record.incident)
+        .collect();
+    if rows.is_empty() {
+        bail!("{}: no submittable rows", csv.display());
+    }
+    let mut batches = Vec::new();
+    let mut pending = Vec::with_capacity(batch);
+    for (index, row) in rows.iter().cycle().take(total).enumerate() {
+        let mut incident = row.clone();
+        incident.id = uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            format!("awsd-bench:{}:{}", row.id, index / rows.len()).as_bytes(),
+        )
+        .to_string();
+        pending.push(incident);
+        if pending.len() == batch {
+            batches.push(std::mem::take(&mut pending));
+        }
+    }
+    if !pending.is_empty() {
+        batches.push(pending);
+    }
+    Ok(batches)
+}
+
+/// Connects with `profile`, waiting for a hub process that is still starting.
+async fn connect_profile(profile: &Profile) -> anyhow::Result<HubClient> {
+    for _ in 0..200 {
+        if let Ok(client) = HubClient::connect(profile).await {
+            return Ok(client);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(HubClient::connect(profile).await?)
+}
+
+/// A fresh database on the admin URL's server; returns its URL.
+async fn create_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .context("connecting with --admin-url")?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut admin)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    let base = admin_url.split('?').next().unwrap_or(admin_url);
+    let (server, _) = base
+        .rsplit_once('/')
+        .filter(|(server, _)| server.contains("://") && !server.ends_with('/'))
+        .context("--admin-url must name a database: postgres://user@host:port/postgres")?;
+    Ok(format!("{server}/{name}"))
+}
+
+async fn pg_scale_scenario(
+    total: usize,
+    csv: &Path,
+    batch: usize,
+    clients: usize,
+    admin_url: &str,
+) -> anyhow::Result<()> {
+    let clients = clients.max(1);
+    let batches = replicated_batches(csv, total, batch)?;
+    let mut results = Vec::new();
+    for replicas in [1usize, 2] {
+        let database_url = create_database(admin_url, &format!("slt_bench_{replicas}")).await?;
+        let dir = tempfile::tempdir()?;
+        let data = dir.path().join("slt-data");
+        let mut hubs = Vec::new();
+        let mut ports = Vec::new();
+        for _ in 0..replicas {
+            let port = free_port()?;
+            hubs.push(HubProcess::start_on(&data, port, Some(&database_url))?);
+            ports.push(port);
+            // The first process writes the dev environment; wait for it before the next.
+            connect(&data.join("profiles/ngo-alpha.reporter.toml")).await?;
+        }
+        // Profiles per replica: the dev profiles with the replica's endpoint.
+        let profiles = |role_file: &str| -> anyhow::Result<Vec<Profile>> {
+            ports
+                .iter()
+                .map(|port| {
+                    let mut profile = Profile::load(data.join("profiles").join(role_file))?;
+                    profile.endpoint = format!("https://127.0.0.1:{port}");
+                    Ok(profile)
+                })
+                .collect()
+        };
+
+        // Import: `clients` writers, writer i on replica i % replicas, batches dealt round-robin.
+        let reporters = profiles("ngo-alpha.reporter.toml")?;
+        let mut writers = Vec::new();
+        for writer in 0..clients {
+            let mut client = connect_profile(&reporters[writer % replicas]).await?;
+            let mine: Vec<Vec<pb::Incident>> = batches
+                .iter()
+                .skip(writer)
+                .step_by(clients)
+                .cloned()
+                .collect();
+            writers.push(async move {
+                for batch in mine {
+                    client.submit(batch).await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        let started = Instant::now();
+        futures_join(writers).await?;
+        let import = started.elapsed();
+
+        // Sync: `clients` empty mirrors, mirror i on replica i % replicas, all at once.
+        let analysts = profiles("ngo-beta.analyst.toml")?;
+        let mut syncs = Vec::new();
+        for reader in 0..clients {
+            let mut client = HubClient::connect(&analysts[reader % replicas]).await?;
+            let mirror = Mirror::open(dir.path().join(format!("mirror-{reader}.db"))).await?;
+            syncs.push(async move {
+                let stats = mirror
+                    .sync(&mut client, &SyncOptions::default(), |_| {})
+                    .await?;
+                anyhow::Ok(stats.upserts)
+            });
+        }
+        let started = Instant::now();
+        let upserts: u64 = futures_join(syncs).await?.into_iter().sum();
+        let sync = started.elapsed();
+        for hub in hubs {
+            hub.stop();
+        }
+        results.push((replicas, import, sync, upserts));
+    }
+
+    println!("incidents: {total}, {clients} concurrent writers / mirrors, PostgreSQL");
+    for (replicas, import, sync, upserts) in results {
+        println!(
+            "{replicas} replica(s): import {:.1} s, {:.0} incidents/s; sync of {clients} mirrors {:.1} s, {:.0} incidents/s in total ({upserts} upserts)",
+            import.as_secs_f64(),
+            total as f64 / import.as_secs_f64(),
+            sync.as_secs_f64(),
+            upserts as f64 / sync.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Runs the futures concurrently (each on its own task) and collects their results in order.
+async fn futures_join<T, F>(futures: Vec<F>) -> anyhow::Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        results.push(handle.await??);
+    }
+    Ok(results)
 }

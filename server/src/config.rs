@@ -24,7 +24,8 @@ pub struct HubConfig {
     pub trust_domain: String,
     /// Where to listen (the dev default is loopback only).
     pub listen: SocketAddr,
-    /// `sqlite://PATH`.
+    /// `sqlite://PATH`, or `postgres://...` for one or several replicas on PostgreSQL (pool
+    /// size, statement timeout and retries ride on the URL: `store::PgTuning`).
     pub database_url: String,
     /// Connections older than this are closed (gracefully) so that revoked clients cannot keep
     /// an old connection forever.

@@ -148,6 +148,7 @@ async fn serve(dev: bool, source: &ConfigSource, listen: Option<SocketAddr>) -> 
     let store = Store::open(&config.database_url)
         .await
         .context("opening the database")?;
+    tracing::info!(backend = store.backend_name(), "database open");
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("binding {address}"))?;

@@ -1,5 +1,10 @@
 //! Test harness for end-to-end tests: a real hub on 127.0.0.1:0 with a real PKI (rcgen) in a
-//! temp dir, real mutual TLS, a real SQLite file, and the real SDK. Nothing is mocked.
+//! temp dir, real mutual TLS, a real database, and the real SDK. Nothing is mocked.
+//!
+//! The database is a SQLite file in the hub's temp dir, or, when `SLT_TEST_POSTGRES_URL` holds a
+//! PostgreSQL admin URL (`scripts/test.sh` starts a throwaway cluster and sets it), a fresh
+//! PostgreSQL database with a random name, dropped when the hub is. The same test files run on
+//! both backends.
 
 #![forbid(unsafe_code)]
 
@@ -25,6 +30,125 @@ pub use slt_hub::dev::{DEV_HUB_ID, DEV_TRUST_DOMAIN};
 /// One token lifetime for tests: long enough for any test.
 pub const TEST_TOKEN_TTL: i64 = 3600;
 
+/// The PostgreSQL admin URL that switches the tests to PostgreSQL.
+pub const POSTGRES_URL_ENV: &str = "SLT_TEST_POSTGRES_URL";
+
+/// The PostgreSQL admin URL, when the tests run on PostgreSQL.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var(POSTGRES_URL_ENV)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// A fresh PostgreSQL database (random name) on the admin URL's server, dropped on drop.
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create(admin_url: &str) -> TestDatabase {
+        use sqlx::Connection;
+        let name = format!("slt_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("connect to the PostgreSQL admin URL (SLT_TEST_POSTGRES_URL)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create a test database");
+        let _ = admin.close().await;
+        TestDatabase {
+            admin_url: admin_url.to_string(),
+            url: database_url_for(admin_url, &name),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime: do the async work on a thread of its own.
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// `postgres://user@host:port/admin_db?params` with the database name replaced.
+fn database_url_for(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin_url, None),
+    };
+    let authority_end = base
+        .find("://")
+        .map(|at| at + 3)
+        .and_then(|start| base[start..].find('/').map(|slash| start + slash))
+        .unwrap_or(base.len());
+    let mut url = format!("{}/{name}", &base[..authority_end]);
+    if let Some(query) = query {
+        url.push('?');
+        url.push_str(query);
+    }
+    url
+}
+
+/// Another hub process-in-a-task on the same database and configuration as a `TestHub` (a
+/// replica, as several `slt-hub` processes behind a load balancer would be).
+pub struct Replica {
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), slt_hub::HubError>>>,
+}
+
+impl Replica {
+    pub fn endpoint(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Stops the replica and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(sender) = self.shutdown.take() {
+            let _ = sender.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("replica task")
+                .expect("replica ran cleanly");
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(sender) = self.shutdown.take() {
+            let _ = sender.send(());
+        }
+    }
+}
+
 /// A running hub and the material to talk to it.
 pub struct TestHub {
     pub addr: SocketAddr,
@@ -35,6 +159,8 @@ pub struct TestHub {
     org_certs: Mutex<HashMap<String, IssuedCert>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), slt_hub::HubError>>>,
+    /// The PostgreSQL database, when running on PostgreSQL (dropped after the hub).
+    database: Option<TestDatabase>,
 }
 
 impl TestHub {
@@ -77,11 +203,19 @@ impl TestHub {
         )
         .expect("write");
 
+        let database = match postgres_admin_url() {
+            Some(admin_url) => Some(TestDatabase::create(&admin_url).await),
+            None => None,
+        };
+        let database_url = match &database {
+            Some(database) => database.url.clone(),
+            None => format!("sqlite://{}", dir.path().join("hub.db").display()),
+        };
         let config = HubConfig {
             hub_id: DEV_HUB_ID.into(),
             trust_domain: DEV_TRUST_DOMAIN.into(),
             listen: "127.0.0.1:0".parse().expect("addr"),
-            database_url: format!("sqlite://{}", dir.path().join("hub.db").display()),
+            database_url,
             max_connection_age_seconds: 3600,
             tls: TlsFiles {
                 ca: pki_dir.join("ca.pem"),
@@ -115,6 +249,7 @@ impl TestHub {
             org_certs: Mutex::new(HashMap::new()),
             shutdown: None,
             task: None,
+            database,
         };
         hub.launch().await;
         hub
@@ -160,6 +295,88 @@ impl TestHub {
         format!("https://{}", self.addr)
     }
 
+    /// Whether this hub runs on PostgreSQL (`SLT_TEST_POSTGRES_URL`).
+    pub fn is_postgres(&self) -> bool {
+        self.database.is_some()
+    }
+
+    /// Starts another hub on the same database and configuration, on its own address.
+    pub async fn start_replica(&self) -> Replica {
+        self.start_replica_on(&self.config.database_url).await
+    }
+
+    /// Starts another hub with the same configuration on `database_url` (the same database,
+    /// perhaps with other tuning parameters).
+    pub async fn start_replica_on(&self, database_url: &str) -> Replica {
+        let store = Store::open(database_url).await.expect("open store");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (sender, receiver) = oneshot::channel::<()>();
+        let config = self.config.clone();
+        let task = tokio::spawn(async move {
+            let result = slt_hub::serve(listener, config, store.clone(), async {
+                let _ = receiver.await;
+            })
+            .await;
+            store.close().await;
+            result
+        });
+        Replica {
+            addr,
+            shutdown: Some(sender),
+            task: Some(task),
+        }
+    }
+
+    /// A connected SDK client for `org` with `roles` talking to `endpoint` (e.g. a replica's).
+    pub async fn client_at(&self, endpoint: &str, org: &str, roles: &[Role]) -> HubClient {
+        HubClient::connect(&self.profile_at(endpoint, org, roles))
+            .await
+            .expect("connect")
+    }
+
+    /// A profile for `org` with `roles` talking to `endpoint`.
+    pub fn profile_at(&self, endpoint: &str, org: &str, roles: &[Role]) -> Profile {
+        let name = format!(
+            "{}@{}",
+            profile_name(org, roles),
+            endpoint.trim_start_matches("https://").replace(':', "_")
+        );
+        self.write_profile(
+            &name,
+            endpoint,
+            &self.org_cert(org),
+            &self.token(org, roles),
+        )
+    }
+
+    /// Runs SQL statements directly on the hub's database (tests that tamper with it).
+    pub async fn execute_sql(&self, statements: &[&str]) {
+        if self.is_postgres() {
+            let db = sqlx::PgPool::connect(&self.config.database_url)
+                .await
+                .expect("db");
+            for statement in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+                    .execute(&db)
+                    .await
+                    .expect("statement");
+            }
+            db.close().await;
+        } else {
+            let db = sqlx::SqlitePool::connect(&self.config.database_url)
+                .await
+                .expect("db");
+            for statement in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string()))
+                    .execute(&db)
+                    .await
+                    .expect("statement");
+            }
+            db.close().await;
+        }
+    }
+
     /// The org's client certificate (issued once per hub).
     pub fn org_cert(&self, org: &str) -> IssuedCert {
         let mut certs = self.org_certs.lock().expect("lock");
@@ -182,6 +399,10 @@ impl TestHub {
 
     /// Writes a profile with the given certificate and token text; returns it loaded.
     pub fn profile_with(&self, name: &str, cert: &IssuedCert, token: &str) -> Profile {
+        self.write_profile(name, &self.endpoint(), cert, token)
+    }
+
+    fn write_profile(&self, name: &str, endpoint: &str, cert: &IssuedCert, token: &str) -> Profile {
         let base = self.dir.path().join("clients").join(name);
         std::fs::create_dir_all(&base).expect("dir");
         std::fs::write(base.join("cert.pem"), &cert.cert_pem).expect("write");
@@ -189,7 +410,7 @@ impl TestHub {
         std::fs::write(base.join("token.jwt"), token).expect("write");
         let profile = format!(
             "endpoint = \"{}\"\nca = \"{}\"\ncert = \"cert.pem\"\nkey = \"key.pem\"\ntoken = \"token.jwt\"\n",
-            self.endpoint(),
+            endpoint,
             self.config.tls.ca.display()
         );
         let path = base.join("profile.toml");

@@ -258,16 +258,21 @@ async fn when_the_log_cannot_be_written_calls_fail_closed() {
     let existing = sample_incident(new_id());
     alpha.submit(vec![existing.clone()]).await.expect("submit");
 
-    let db = sqlx::SqlitePool::connect(&hub.config.database_url)
-        .await
-        .expect("db");
-    sqlx::query(
-        "CREATE TRIGGER audit_read_only BEFORE INSERT ON audit_log \
-         BEGIN SELECT RAISE(ABORT, 'the access log is read-only'); END",
-    )
-    .execute(&db)
-    .await
-    .expect("trigger");
+    if hub.is_postgres() {
+        hub.execute_sql(&[
+            "CREATE FUNCTION audit_read_only() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'the access log is read-only'; END $$",
+            "CREATE TRIGGER audit_read_only BEFORE INSERT ON audit_log \
+             FOR EACH ROW EXECUTE FUNCTION audit_read_only()",
+        ])
+        .await;
+    } else {
+        hub.execute_sql(
+            &["CREATE TRIGGER audit_read_only BEFORE INSERT ON audit_log \
+             BEGIN SELECT RAISE(ABORT, 'the access log is read-only'); END"],
+        )
+        .await;
+    }
 
     let read = alpha.get(&existing.id).await.expect_err("read must fail");
     assert!(
@@ -296,10 +301,12 @@ async fn when_the_log_cannot_be_written_calls_fail_closed() {
         "{write}"
     );
 
-    sqlx::query("DROP TRIGGER audit_read_only")
-        .execute(&db)
-        .await
-        .expect("drop");
+    if hub.is_postgres() {
+        hub.execute_sql(&["DROP TRIGGER audit_read_only ON audit_log"])
+            .await;
+    } else {
+        hub.execute_sql(&["DROP TRIGGER audit_read_only"]).await;
+    }
     let missing = alpha
         .get(&fresh.id)
         .await
@@ -340,16 +347,7 @@ fn export_and_verify(hub: &TestHub, dir: &Path) -> (bool, String) {
 }
 
 async fn tamper(hub: &TestHub, statements: &[&str]) {
-    let db = sqlx::SqlitePool::connect(&hub.config.database_url)
-        .await
-        .expect("db");
-    for statement in statements {
-        sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
-            .execute(&db)
-            .await
-            .expect("tamper");
-    }
-    db.close().await;
+    hub.execute_sql(statements).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,11 +1,14 @@
 //! Persistence. `Store` is the one handle the API layer uses; behind it sits a backend (SQLite
-//! now; PostgreSQL joins as a second variant without touching callers). All SQL lives below this
+//! for one process, PostgreSQL for one or several hub replicas), chosen by the database URL. All SQL lives below this
 //! module. The store never decides access: it is handed a `VisibilityScope` by the caller.
 //!
 //! Every write appends its change-log row in the same transaction, so the change feed can never
 //! disagree with the incidents table.
 
+mod postgres;
 mod sqlite;
+
+pub use postgres::PgTuning;
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -17,8 +20,11 @@ use slt_proto::v1 as pb;
 /// Errors from the store. Messages never include incident content.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported database URL '{0}' (expected sqlite://PATH)")]
+    #[error("unsupported database URL '{0}' (expected sqlite://PATH or postgres://...)")]
     UnsupportedUrl(String),
+    /// A database URL the hub understands but whose parameters are wrong (names the parameter).
+    #[error("{0}")]
+    BadUrl(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -149,11 +155,13 @@ pub struct Store {
 #[derive(Clone)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PostgresStore),
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies pending migrations.
-    /// `sqlite://PATH` (relative paths resolve against the working directory).
+    /// `sqlite://PATH` (relative paths resolve against the working directory), or
+    /// `postgres://...` / `postgresql://...` (the hub's tuning parameters in `PgTuning`).
     pub async fn open(url: &str) -> Result<Store, StoreError> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             let backend = sqlite::SqliteStore::open(path).await?;
@@ -161,7 +169,23 @@ impl Store {
                 backend: Backend::Sqlite(backend),
             });
         }
-        Err(StoreError::UnsupportedUrl(url.to_string()))
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let backend = postgres::PostgresStore::open(url).await?;
+            return Ok(Store {
+                backend: Backend::Postgres(backend),
+            });
+        }
+        // Never echo a URL that might carry a password.
+        let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+        Err(StoreError::UnsupportedUrl(format!("{scheme}://...")))
+    }
+
+    /// Which backend this store runs on ("sqlite" or "postgres").
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
     }
 
     /// Creates a batch atomically: either every CREATED incident and its change-log row is
@@ -173,6 +197,7 @@ impl Store {
     ) -> Result<Vec<SubmitOutcome>, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.submit(batch, audit).await,
+            Backend::Postgres(store) => store.submit(batch, audit).await,
         }
     }
 
@@ -180,6 +205,7 @@ impl Store {
     pub async fn get(&self, id: Uuid) -> Result<Option<StoredIncident>, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.get(id).await,
+            Backend::Postgres(store) => store.get(id).await,
         }
     }
 
@@ -187,6 +213,7 @@ impl Store {
     pub async fn list(&self, query: &ListQuery<'_>) -> Result<ListPage, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.list(query).await,
+            Backend::Postgres(store) => store.list(query).await,
         }
     }
 
@@ -206,6 +233,11 @@ impl Store {
                     .update(incident, expected_version, kind, group_members, audit)
                     .await
             }
+            Backend::Postgres(store) => {
+                store
+                    .update(incident, expected_version, kind, group_members, audit)
+                    .await
+            }
         }
     }
 
@@ -213,6 +245,7 @@ impl Store {
     pub async fn record_audit(&self, entry: &AuditEntry) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.record_audit(entry).await,
+            Backend::Postgres(store) => store.record_audit(entry).await,
         }
     }
 
@@ -220,6 +253,7 @@ impl Store {
     pub async fn audit_head(&self) -> Result<Option<(u64, String)>, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.audit_head().await,
+            Backend::Postgres(store) => store.audit_head().await,
         }
     }
 
@@ -232,18 +266,21 @@ impl Store {
     ) -> Result<Vec<pb::AuditRecord>, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.audit_records(filter, from_seq, limit).await,
+            Backend::Postgres(store) => store.audit_records(filter, from_seq, limit).await,
         }
     }
 
     pub async fn checkpoints(&self) -> Result<Vec<pb::Checkpoint>, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.checkpoints().await,
+            Backend::Postgres(store) => store.checkpoints().await,
         }
     }
 
     pub async fn last_checkpoint_seq(&self) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.last_checkpoint_seq().await,
+            Backend::Postgres(store) => store.last_checkpoint_seq().await,
         }
     }
 
@@ -256,6 +293,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.add_checkpoint(seq, hash, time, signature).await,
+            Backend::Postgres(store) => store.add_checkpoint(seq, hash, time, signature).await,
         }
     }
 
@@ -268,6 +306,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.record_group_membership(groups).await,
+            Backend::Postgres(store) => store.record_group_membership(groups).await,
         }
     }
 
@@ -276,6 +315,7 @@ impl Store {
     pub fn log_epoch(&self) -> &str {
         match &self.backend {
             Backend::Sqlite(store) => store.log_epoch(),
+            Backend::Postgres(store) => store.log_epoch(),
         }
     }
 
@@ -283,6 +323,7 @@ impl Store {
     pub async fn max_seq(&self) -> Result<i64, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.max_seq().await,
+            Backend::Postgres(store) => store.max_seq().await,
         }
     }
 
@@ -294,6 +335,7 @@ impl Store {
     ) -> Result<Vec<ChangeRow>, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.changes_after(after, limit).await,
+            Backend::Postgres(store) => store.changes_after(after, limit).await,
         }
     }
 
@@ -301,6 +343,7 @@ impl Store {
     pub async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<StoredIncident>, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.get_many(ids).await,
+            Backend::Postgres(store) => store.get_many(ids).await,
         }
     }
 
@@ -312,6 +355,7 @@ impl Store {
     ) -> Result<Vec<SharingSnapshot>, StoreError> {
         match &self.backend {
             Backend::Sqlite(store) => store.sharing_history(ids, up_to).await,
+            Backend::Postgres(store) => store.sharing_history(ids, up_to).await,
         }
     }
 
@@ -319,6 +363,7 @@ impl Store {
     pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         match &self.backend {
             Backend::Sqlite(store) => store.watch_changes(),
+            Backend::Postgres(store) => store.watch_changes(),
         }
     }
 
@@ -326,6 +371,7 @@ impl Store {
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(store) => store.close().await,
+            Backend::Postgres(store) => store.close().await,
         }
     }
 }
