@@ -32,7 +32,7 @@ pub const BASELINE_PERIODS: usize = 12;
 /// Most periods in one picture.
 pub const MAX_PERIODS: i64 = 1_000;
 /// Most years one picture spans.
-pub const MAX_YEARS: i32 = 20;
+pub const MAX_YEARS: i32 = 50;
 /// Hotspots returned.
 pub const HOTSPOTS: usize = 10;
 
