@@ -562,3 +562,58 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
     assert_eq!(outcomes.get("OK"), Some(&2), "{outcomes:?}");
     assert!(outcomes.get("PERMISSION_DENIED").is_some_and(|n| *n >= 2), "{outcomes:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_picture_prints_a_table_and_writes_a_self_contained_html_report() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    let mut batch = Vec::new();
+    for index in 0..18 {
+        let (year, month) = (2022 + index / 12, 1 + index % 12);
+        let count = if index == 17 { 15 } else { 6 };
+        for _ in 0..count {
+            batch.push(incident("SSD", year, month, pb::Distribution::Community, 1));
+        }
+    }
+    reporter.submit(batch).await.expect("submit");
+    let mut issuer = hub.client("ngo-alpha", &[Role::FocalPoint]).await;
+    let mut country_wide = advisory(pb::SecurityLevel::Substantial, pb::Distribution::Community);
+    country_wide.admin1 = None;
+    issuer.issue_advisory(country_wide, 0).await.expect("issue");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let html = dir.path().join("picture.html");
+    let profile = hub.profile_path("undss", &[Role::FocalPoint]);
+    let output = tokio::task::block_in_place(|| {
+        std::process::Command::new(slt_tests::slt_binary())
+            .arg("--profile")
+            .arg(&profile)
+            .args([
+                "picture", "--country", "SSD", "--from", "2022-01-01", "--to", "2023-06-30",
+                "--by", "country,month", "--html",
+            ])
+            .arg(&html)
+            .output()
+            .expect("run slt")
+    });
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("2023-06"), "{stdout}");
+    assert!(stdout.contains("15!"), "the elevated cell is marked: {stdout}");
+    assert!(stdout.contains("security level SSD"), "{stdout}");
+
+    let report = std::fs::read_to_string(&html).expect("report");
+    assert!(report.starts_with("<!DOCTYPE html>"));
+    assert!(report.matches("<svg").count() >= 3, "charts are inline SVG");
+    assert!(report.contains("class=\"hot\">15<"), "the elevated cell is highlighted");
+    assert!(report.contains("SUBSTANTIAL"), "advisory levels per area");
+    assert!(report.contains("Victims by sex") && report.contains("female"));
+    // Self-contained: nothing to fetch, nothing to run.
+    for forbidden in ["<script", "src=", "href=", "url(", "@import", "http://", "https://"] {
+        assert!(!report.contains(forbidden), "{forbidden} in the report");
+    }
+}
