@@ -728,8 +728,11 @@ async fn picture(hub: &mut HubClient, format: Format, args: &PictureArgs) -> any
         let generated = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        std::fs::write(path, slt_client::report::picture_html(&picture, &title, &generated))
-            .with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(
+            path,
+            slt_client::report::picture_html(&picture, &title, &generated),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     if format == Format::Json {
@@ -839,7 +842,10 @@ async fn advisory(
         } => {
             hub.list_advisories(pb::ListAdvisoriesRequest {
                 countries,
-                valid_on: valid_on.as_deref().map(|d| date("valid-on", d)).transpose()?,
+                valid_on: valid_on
+                    .as_deref()
+                    .map(|d| date("valid-on", d))
+                    .transpose()?,
             })
             .await?
         }

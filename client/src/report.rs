@@ -214,8 +214,11 @@ fn trend_chart(picture: &pb::GetThreatPictureResponse) -> String {
     svg
 }
 
+/// One bar: its label and its parts (a part is `None` when suppressed).
+type Bar = (String, Vec<(String, Option<u64>)>);
+
 /// Horizontal stacked bars: one bar per label, segments per part, from published numbers.
-fn stacked_bars(title: &str, bars: &[(String, Vec<(String, Option<u64>)>)]) -> String {
+fn stacked_bars(title: &str, bars: &[Bar]) -> String {
     let max = bars
         .iter()
         .map(|(_, parts)| parts.iter().filter_map(|(_, v)| *v).sum::<u64>())
@@ -291,7 +294,7 @@ fn stacked_bars(title: &str, bars: &[(String, Vec<(String, Option<u64>)>)]) -> S
 fn victim_bars(
     picture: &pb::GetThreatPictureResponse,
     parts_of: impl Fn(&pb::PictureCell) -> Vec<(String, Option<u64>)>,
-) -> Vec<(String, Vec<(String, Option<u64>)>)> {
+) -> Vec<Bar> {
     let mut totals: BTreeMap<String, Option<u64>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
     for row in &picture.rows {
@@ -321,7 +324,11 @@ fn victim_bars(
 }
 
 /// The report. `title` and `generated` (a timestamp) are shown in the header.
-pub fn picture_html(picture: &pb::GetThreatPictureResponse, title: &str, generated: &str) -> String {
+pub fn picture_html(
+    picture: &pb::GetThreatPictureResponse,
+    title: &str,
+    generated: &str,
+) -> String {
     let tier = pb::AccessTier::try_from(picture.tier)
         .map(|t| short(t.as_str_name(), "ACCESS_TIER_"))
         .unwrap_or_else(|_| "?".into());
@@ -526,7 +533,11 @@ pub fn picture_html(picture: &pb::GetThreatPictureResponse, title: &str, generat
     for total in &picture.period_totals {
         let _ = write!(html, "<th>{}</th>", count_text(&Some(*total)));
     }
-    let _ = write!(html, "<th>{}</th></tr></table></div>", count_text(&picture.total));
+    let _ = write!(
+        html,
+        "<th>{}</th></tr></table></div>",
+        count_text(&picture.total)
+    );
     html.push_str(
         "<p class=\"note\">Highlighted: elevated cells. x: suppressed (the number is withheld \
          for privacy; it may be of any size). Counts cover only incidents your organisation \
@@ -541,6 +552,9 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(escape("<b>\"a\" & 'b'</b>"), "&lt;b&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/b&gt;");
+        assert_eq!(
+            escape("<b>\"a\" & 'b'</b>"),
+            "&lt;b&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/b&gt;"
+        );
     }
 }

@@ -475,13 +475,48 @@ async fn no_viewer_receives_an_advisory_field_above_its_tier_on_any_read_path() 
         );
     }
     let viewers: &[(&str, &str, Role, ExpectedTiers)] = &[
-        ("origin reporter", "ngo-alpha", Role::Reporter, [Some(3), Some(3), Some(3)]),
-        ("origin focal point", "ngo-alpha", Role::FocalPoint, [Some(3), Some(3), Some(3)]),
-        ("origin analyst", "ngo-alpha", Role::Analyst, [Some(2), Some(2), Some(2)]),
-        ("other focal point", "undss", Role::FocalPoint, [Some(2), None, None]),
-        ("other analyst, group member", "ngo-beta", Role::Analyst, [Some(1), Some(1), None]),
-        ("other reporter, group member", "ngo-beta", Role::Reporter, [Some(1), Some(1), None]),
-        ("other analyst, not a member", "unhcr", Role::Analyst, [Some(1), None, None]),
+        (
+            "origin reporter",
+            "ngo-alpha",
+            Role::Reporter,
+            [Some(3), Some(3), Some(3)],
+        ),
+        (
+            "origin focal point",
+            "ngo-alpha",
+            Role::FocalPoint,
+            [Some(3), Some(3), Some(3)],
+        ),
+        (
+            "origin analyst",
+            "ngo-alpha",
+            Role::Analyst,
+            [Some(2), Some(2), Some(2)],
+        ),
+        (
+            "other focal point",
+            "undss",
+            Role::FocalPoint,
+            [Some(2), None, None],
+        ),
+        (
+            "other analyst, group member",
+            "ngo-beta",
+            Role::Analyst,
+            [Some(1), Some(1), None],
+        ),
+        (
+            "other reporter, group member",
+            "ngo-beta",
+            Role::Reporter,
+            [Some(1), Some(1), None],
+        ),
+        (
+            "other analyst, not a member",
+            "unhcr",
+            Role::Analyst,
+            [Some(1), None, None],
+        ),
     ];
     for (viewer, org, role, tiers) in viewers {
         let mut client = hub.client(org, &[*role]).await;
@@ -542,7 +577,10 @@ async fn no_viewer_receives_an_advisory_field_above_its_tier_on_any_read_path() 
                 .iter()
                 .any(|level| level.advisory_id == advisory.id);
             if mentioned {
-                assert!(expected.is_some(), "{viewer}: the picture names an invisible advisory");
+                assert!(
+                    expected.is_some(),
+                    "{viewer}: the picture names an invisible advisory"
+                );
             }
         }
     }

@@ -67,8 +67,11 @@ fn picture_request(
 async fn yearly_counts(
     client: &mut HubClient,
     countries: &[String],
-) -> (pb::AccessTier, BTreeMap<(String, String), Option<u64>>, Vec<pb::GetThreatPictureResponse>)
-{
+) -> (
+    pb::AccessTier,
+    BTreeMap<(String, String), Option<u64>>,
+    Vec<pb::GetThreatPictureResponse>,
+) {
     let mut counts = BTreeMap::new();
     let mut responses = Vec::new();
     let mut tier = pb::AccessTier::Unspecified;
@@ -88,7 +91,10 @@ async fn yearly_counts(
         for row in &picture.rows {
             assert_eq!(row.group, "ALL");
             for (period, cell) in picture.periods.iter().zip(&row.cells) {
-                counts.insert((row.country.clone(), period.clone()), value(&cell.incidents));
+                counts.insert(
+                    (row.country.clone(), period.clone()),
+                    value(&cell.incidents),
+                );
             }
         }
         responses.push(picture);
@@ -143,16 +149,23 @@ async fn awsd_picture_matches_the_csv_exactly_at_t2_and_is_suppressed_safely_at_
         };
         match slt_proto::countries::normalise_country(&row[code_column]) {
             Some(alpha3) => {
-                *expected.entry((alpha3.to_string(), year.clone())).or_default() += 1;
+                *expected
+                    .entry((alpha3.to_string(), year.clone()))
+                    .or_default() += 1;
                 if shown_year != year {
                     *t1_shift.entry((alpha3.to_string(), year)).or_default() -= 1;
-                    *t1_shift.entry((alpha3.to_string(), shown_year)).or_default() += 1;
+                    *t1_shift
+                        .entry((alpha3.to_string(), shown_year))
+                        .or_default() += 1;
                 }
             }
             None => *without_code.entry(year).or_default() += 1,
         }
     }
-    assert!(!t1_shift.is_empty(), "the sample has early-January incidents");
+    assert!(
+        !t1_shift.is_empty(),
+        "the sample has early-January incidents"
+    );
     let mut countries: Vec<String> = expected.keys().map(|(c, _)| c.clone()).collect();
     countries.dedup();
     // Rows without a code are placed by name or as XXX: ask for those areas too.
@@ -169,8 +182,14 @@ async fn awsd_picture_matches_the_csv_exactly_at_t2_and_is_suppressed_safely_at_
     let mut excess: BTreeMap<String, u64> = BTreeMap::new();
     for ((country, year), count) in &exact {
         let count = count.expect("nothing is suppressed at T2");
-        let from_csv = expected.get(&(country.clone(), year.clone())).copied().unwrap_or(0);
-        assert!(count >= from_csv, "{country} {year}: hub {count}, csv {from_csv}");
+        let from_csv = expected
+            .get(&(country.clone(), year.clone()))
+            .copied()
+            .unwrap_or(0);
+        assert!(
+            count >= from_csv,
+            "{country} {year}: hub {count}, csv {from_csv}"
+        );
         *excess.entry(year.clone()).or_default() += count - from_csv;
     }
     for ((country, year), from_csv) in &expected {
@@ -184,8 +203,13 @@ async fn awsd_picture_matches_the_csv_exactly_at_t2_and_is_suppressed_safely_at_
     excess.retain(|_, extra| *extra > 0);
     assert_eq!(excess, without_code);
     assert_eq!(
-        exact.get(&("AFG".to_string(), "2013".to_string())).copied().flatten(),
-        expected.get(&("AFG".to_string(), "2013".to_string())).copied()
+        exact
+            .get(&("AFG".to_string(), "2013".to_string()))
+            .copied()
+            .flatten(),
+        expected
+            .get(&("AFG".to_string(), "2013".to_string()))
+            .copied()
     );
 
     // T1: an analyst of another organisation gets the same grid with small counts suppressed.
@@ -199,8 +223,14 @@ async fn awsd_picture_matches_the_csv_exactly_at_t2_and_is_suppressed_safely_at_
         let truth = u64::try_from(exact[key].expect("exact") as i64 + shift).expect("count");
         match shown {
             Some(shown) => {
-                assert_eq!(*shown, truth, "{key:?}: a published count is the true count");
-                assert!(*shown == 0 || *shown >= K, "{key:?}: {shown} published below k");
+                assert_eq!(
+                    *shown, truth,
+                    "{key:?}: a published count is the true count"
+                );
+                assert!(
+                    *shown == 0 || *shown >= K,
+                    "{key:?}: {shown} published below k"
+                );
             }
             None => {
                 suppressed += 1;
@@ -220,10 +250,18 @@ async fn awsd_picture_matches_the_csv_exactly_at_t2_and_is_suppressed_safely_at_
             let hidden: Vec<u64> = picture
                 .rows
                 .iter()
-                .filter(|row| row.cells[column].incidents.as_ref().expect("count").suppressed)
+                .filter(|row| {
+                    row.cells[column]
+                        .incidents
+                        .as_ref()
+                        .expect("count")
+                        .suppressed
+                })
                 .map(|_| 1)
                 .collect();
-            let Some(total) = value(&Some(*total)) else { continue };
+            let Some(total) = value(&Some(*total)) else {
+                continue;
+            };
             if hidden.is_empty() {
                 continue;
             }
@@ -232,7 +270,10 @@ async fn awsd_picture_matches_the_csv_exactly_at_t2_and_is_suppressed_safely_at_
                 .iter()
                 .filter_map(|row| value(&row.cells[column].incidents))
                 .sum();
-            assert!(hidden.len() >= 2, "column {column}: one suppressed cell is derivable");
+            assert!(
+                hidden.len() >= 2,
+                "column {column}: one suppressed cell is derivable"
+            );
             let residual = total - shown;
             assert!(
                 residual >= K + hidden.len() as u64 - 1,
@@ -240,9 +281,10 @@ async fn awsd_picture_matches_the_csv_exactly_at_t2_and_is_suppressed_safely_at_
             );
         }
         for row in &picture.rows {
-            let cells_hidden = row.cells.iter().any(|cell| {
-                cell.incidents.as_ref().expect("count").suppressed
-            });
+            let cells_hidden = row
+                .cells
+                .iter()
+                .any(|cell| cell.incidents.as_ref().expect("count").suppressed);
             assert_eq!(
                 row.incidents_total.as_ref().expect("total").suppressed,
                 cells_hidden,
@@ -303,8 +345,14 @@ async fn a_jump_is_elevated_at_the_jump_and_not_before_and_a_flat_series_never()
     };
     let ner = alerts("NER");
     // No baseline for the first twelve months of the series.
-    assert!(ner[..12].iter().all(|a| *a == pb::Alert::NotAssessed), "{ner:?}");
-    assert!(ner[12..24].iter().all(|a| *a == pb::Alert::Normal), "{ner:?}");
+    assert!(
+        ner[..12].iter().all(|a| *a == pb::Alert::NotAssessed),
+        "{ner:?}"
+    );
+    assert!(
+        ner[12..24].iter().all(|a| *a == pb::Alert::Normal),
+        "{ner:?}"
+    );
     assert_eq!(ner[24], pb::Alert::Elevated);
     let jump = &row("NER").cells[24];
     assert_eq!(value(&jump.incidents), Some(12));
@@ -315,7 +363,11 @@ async fn a_jump_is_elevated_at_the_jump_and_not_before_and_a_flat_series_never()
     assert!(!mli.contains(&pb::Alert::Elevated), "{mli:?}");
     assert!(mli[12..].iter().all(|a| *a == pb::Alert::Normal), "{mli:?}");
     // The hotspots rank MLI (150 incidents) above NER (84).
-    let ranked: Vec<&str> = picture.hotspots.iter().map(|h| h.country.as_str()).collect();
+    let ranked: Vec<&str> = picture
+        .hotspots
+        .iter()
+        .map(|h| h.country.as_str())
+        .collect();
     assert_eq!(ranked, ["MLI", "NER"]);
 
     // For a T1 viewer the counts of 3 are suppressed, and so no alert is computed over them.
@@ -330,11 +382,18 @@ async fn a_jump_is_elevated_at_the_jump_and_not_before_and_a_flat_series_never()
         ))
         .await
         .expect("picture");
-    let ner = picture.rows.iter().find(|r| r.country == "NER").expect("row");
+    let ner = picture
+        .rows
+        .iter()
+        .find(|r| r.country == "NER")
+        .expect("row");
     for cell in &ner.cells {
         let alert = pb::Alert::try_from(cell.alert).expect("alert");
         if cell.incidents.expect("count").suppressed
-            || ner.cells.iter().any(|c| c.incidents.expect("count").suppressed)
+            || ner
+                .cells
+                .iter()
+                .any(|c| c.incidents.expect("count").suppressed)
         {
             assert_ne!(alert, pb::Alert::Elevated);
         }
@@ -407,7 +466,10 @@ async fn an_org_only_incident_of_another_org_never_counts_for_a_viewer() {
     match client.threat_picture(bad).await {
         Err(ClientError::InvalidArgument { violations, .. }) => {
             let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
-            assert!(fields.contains(&"countries[0]") && fields.contains(&"to"), "{fields:?}");
+            assert!(
+                fields.contains(&"countries[0]") && fields.contains(&"to"),
+                "{fields:?}"
+            );
         }
         other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
     }
@@ -443,7 +505,10 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         )
         .await
         .expect("issue");
-    assert_eq!((first.version, first.issuing_org.as_str()), (1, "ngo-alpha"));
+    assert_eq!(
+        (first.version, first.issuing_org.as_str()),
+        (1, "ngo-alpha")
+    );
     // An incident so the picture has an admin1 row for Upper Nile.
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let mut located = incident("SSD", 2024, 3, pb::Distribution::Community, 0);
@@ -457,7 +522,10 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
     let mut analyst = hub.client("ngo-beta", &[Role::Analyst]).await;
     assert!(matches!(
         analyst
-            .issue_advisory(advisory(pb::SecurityLevel::Low, pb::Distribution::Community), 0)
+            .issue_advisory(
+                advisory(pb::SecurityLevel::Low, pb::Distribution::Community),
+                0
+            )
             .await,
         Err(ClientError::PermissionDenied(_))
     ));
@@ -471,7 +539,9 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
 
     // A partner analyst's mirror receives it, redacted to T1.
     let dir = tempfile::tempdir().expect("dir");
-    let mirror = Mirror::open(dir.path().join("beta.db")).await.expect("mirror");
+    let mirror = Mirror::open(dir.path().join("beta.db"))
+        .await
+        .expect("mirror");
     mirror
         .sync(&mut analyst, &SyncOptions::default(), |_| {})
         .await
@@ -491,8 +561,14 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         pb::PictureGroup::ThreatCategory,
     );
     admin1.area_level = pb::AreaLevel::Admin1 as i32;
-    let picture = analyst.threat_picture(admin1.clone()).await.expect("picture");
-    assert_eq!(picture.periods, ["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4"]);
+    let picture = analyst
+        .threat_picture(admin1.clone())
+        .await
+        .expect("picture");
+    assert_eq!(
+        picture.periods,
+        ["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4"]
+    );
     let levels: Vec<(&str, i32, &str)> = picture
         .security_levels
         .iter()
@@ -500,14 +576,21 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         .collect();
     assert_eq!(
         levels,
-        [("upper nile", pb::SecurityLevel::High as i32, first.id.as_str())]
+        [(
+            "upper nile",
+            pb::SecurityLevel::High as i32,
+            first.id.as_str()
+        )]
     );
 
     // Superseded by a version the analyst may no longer see: its mirror is told to delete it,
     // and the picture no longer shows the level.
     let mut narrower = advisory(pb::SecurityLevel::Extreme, pb::Distribution::OrgOnly);
     narrower.id = first.id.clone();
-    let second = issuer.issue_advisory(narrower.clone(), 1).await.expect("supersede");
+    let second = issuer
+        .issue_advisory(narrower.clone(), 1)
+        .await
+        .expect("supersede");
     assert_eq!(second.version, 2);
     assert!(matches!(
         issuer.issue_advisory(narrower, 1).await,
@@ -519,7 +602,10 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         .expect("sync");
     assert_eq!(stats.revokes, 1);
     assert!(mirror.advisories().await.expect("advisories").is_empty());
-    let picture = analyst.threat_picture(admin1.clone()).await.expect("picture");
+    let picture = analyst
+        .threat_picture(admin1.clone())
+        .await
+        .expect("picture");
     assert!(picture.security_levels.is_empty());
     assert!(
         analyst
@@ -555,12 +641,18 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         .await
         .expect("audit");
     let outcomes: HashMap<String, usize> =
-        records.records.iter().fold(HashMap::new(), |mut map, record| {
-            *map.entry(record.outcome.clone()).or_default() += 1;
-            map
-        });
+        records
+            .records
+            .iter()
+            .fold(HashMap::new(), |mut map, record| {
+                *map.entry(record.outcome.clone()).or_default() += 1;
+                map
+            });
     assert_eq!(outcomes.get("OK"), Some(&2), "{outcomes:?}");
-    assert!(outcomes.get("PERMISSION_DENIED").is_some_and(|n| *n >= 2), "{outcomes:?}");
+    assert!(
+        outcomes.get("PERMISSION_DENIED").is_some_and(|n| *n >= 2),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -589,8 +681,16 @@ async fn slt_picture_prints_a_table_and_writes_a_self_contained_html_report() {
             .arg("--profile")
             .arg(&profile)
             .args([
-                "picture", "--country", "SSD", "--from", "2022-01-01", "--to", "2023-06-30",
-                "--by", "country,month", "--html",
+                "picture",
+                "--country",
+                "SSD",
+                "--from",
+                "2022-01-01",
+                "--to",
+                "2023-06-30",
+                "--by",
+                "country,month",
+                "--html",
             ])
             .arg(&html)
             .output()
@@ -603,17 +703,25 @@ async fn slt_picture_prints_a_table_and_writes_a_self_contained_html_report() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("2023-06"), "{stdout}");
-    assert!(stdout.contains("15!"), "the elevated cell is marked: {stdout}");
+    assert!(
+        stdout.contains("15!"),
+        "the elevated cell is marked: {stdout}"
+    );
     assert!(stdout.contains("security level SSD"), "{stdout}");
 
     let report = std::fs::read_to_string(&html).expect("report");
     assert!(report.starts_with("<!DOCTYPE html>"));
     assert!(report.matches("<svg").count() >= 3, "charts are inline SVG");
-    assert!(report.contains("class=\"hot\">15<"), "the elevated cell is highlighted");
+    assert!(
+        report.contains("class=\"hot\">15<"),
+        "the elevated cell is highlighted"
+    );
     assert!(report.contains("SUBSTANTIAL"), "advisory levels per area");
     assert!(report.contains("Victims by sex") && report.contains("female"));
     // Self-contained: nothing to fetch, nothing to run.
-    for forbidden in ["<script", "src=", "href=", "url(", "@import", "http://", "https://"] {
+    for forbidden in [
+        "<script", "src=", "href=", "url(", "@import", "http://", "https://",
+    ] {
         assert!(!report.contains(forbidden), "{forbidden} in the report");
     }
 }

@@ -397,7 +397,11 @@ pub fn advisory_from_proto(
     {
         violations.add("advisory.valid_until", "must not be before valid_from");
     }
-    violations.check_text("advisory.summary".into(), &advisory.summary, MAX_SUMMARY_CHARS);
+    violations.check_text(
+        "advisory.summary".into(),
+        &advisory.summary,
+        MAX_SUMMARY_CHARS,
+    );
     let distribution = optional_enum::<domain::Distribution>(
         violations,
         "advisory.distribution".into(),

@@ -16,9 +16,7 @@ use super::guard::{audit_context, principal};
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::anonymise;
 use crate::audit::summary;
-use crate::domain::{
-    AreaLevel, Granularity, PictureGroup, StoredAdvisory, Violations, validate,
-};
+use crate::domain::{AreaLevel, Granularity, PictureGroup, StoredAdvisory, Violations, validate};
 use crate::picture::{self, Alert, Picture, PictureError, PictureRequest};
 use crate::policy::PolicyEngine;
 use crate::policy::aggregate::Published;
@@ -352,12 +350,20 @@ impl ThreatService for ThreatApi {
                 )));
             }
             (None, version) if version > 0 => return Err(not_found()),
-            (Some(existing), _) if self.policy.advisory_tier_for(&principal, existing).is_none() => {
+            (Some(existing), _)
+                if self
+                    .policy
+                    .advisory_tier_for(&principal, existing)
+                    .is_none() =>
+            {
                 return Err(not_found());
             }
             _ => {}
         }
-        if !self.policy.may_issue_advisory(&principal, existing.as_ref()) {
+        if !self
+            .policy
+            .may_issue_advisory(&principal, existing.as_ref())
+        {
             return Err(Status::permission_denied(
                 "only focal points may issue advisories, and only the issuing organisation's may \
                  supersede one",
@@ -434,7 +440,13 @@ impl ThreatService for ThreatApi {
         };
         let stored = self
             .store
-            .list_advisories(&scope, &AdvisoryFilter { countries, valid_on })
+            .list_advisories(
+                &scope,
+                &AdvisoryFilter {
+                    countries,
+                    valid_on,
+                },
+            )
             .await
             .map_err(store_status)?;
         let mut fields_redacted = 0;

@@ -8,8 +8,8 @@ pub mod validate;
 
 pub use advisory::{AdvisoryContent, StoredAdvisory};
 pub use incident::*;
-pub use query::{IncidentFilter, VisibilityScope};
 pub use query::{AreaLevel, Granularity, PictureGroup, PictureQuery};
+pub use query::{IncidentFilter, VisibilityScope};
 /// ISO 3166-1 codes: part of the API contract, shared with the SDK.
 pub use slt_proto::countries;
 pub use validate::{FieldViolation, Violations};

@@ -337,7 +337,8 @@ pub async fn compute(
         PictureError::Store(StoreError::Corrupt(format!("picture table: {error}")))
     };
     let publish = |counts: Vec<Vec<u64>>| -> Result<AggregateTable, PictureError> {
-        let grid = CountGrid::new(row_labels.clone(), labels.clone(), counts).map_err(grid_error)?;
+        let grid =
+            CountGrid::new(row_labels.clone(), labels.clone(), counts).map_err(grid_error)?;
         Ok(aggregate(&grid, table_tier, k))
     };
     let incidents = publish(incident_counts)?;
@@ -372,9 +373,10 @@ pub async fn compute(
             let count = series[c];
             let previous = series[c - 1];
             let change = match (count.value(), previous.value()) {
-                (Some(now), Some(before)) => {
-                    Some(i64::try_from(now).unwrap_or(i64::MAX) - i64::try_from(before).unwrap_or(i64::MAX))
-                }
+                (Some(now), Some(before)) => Some(
+                    i64::try_from(now).unwrap_or(i64::MAX)
+                        - i64::try_from(before).unwrap_or(i64::MAX),
+                ),
                 _ => None,
             };
             let (alert, baseline_mean, upper_bound) = assess(&series, c);

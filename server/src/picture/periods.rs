@@ -13,9 +13,7 @@ pub fn period_of(granularity: Granularity, date: Date) -> i64 {
     let year = i64::from(date.year());
     let month = i64::from(u8::from(date.month())) - 1;
     match granularity {
-        Granularity::Week => {
-            i64::from(date.to_julian_day() - MONDAY_JULIAN_DAY).div_euclid(7)
-        }
+        Granularity::Week => i64::from(date.to_julian_day() - MONDAY_JULIAN_DAY).div_euclid(7),
         Granularity::Month => year * 12 + month,
         Granularity::Quarter => year * 4 + month / 3,
         Granularity::Year => year,
@@ -97,7 +95,11 @@ mod tests {
             Granularity::Quarter,
             Granularity::Year,
         ] {
-            for day in [date!(2024 - 01 - 01), date!(2023 - 12 - 31), date!(1997 - 07 - 15)] {
+            for day in [
+                date!(2024 - 01 - 01),
+                date!(2023 - 12 - 31),
+                date!(1997 - 07 - 15),
+            ] {
                 let period = period_of(granularity, day);
                 let start = period_start(granularity, period).expect("start");
                 let end = period_end(granularity, period).expect("end");
@@ -107,13 +109,43 @@ mod tests {
                 assert_eq!(period_start(granularity, period + 1), end.next_day());
             }
         }
-        assert_eq!(label(Granularity::Week, period_of(Granularity::Week, date!(2024 - 01 - 31))), "2024-W05");
-        assert_eq!(label(Granularity::Week, period_of(Granularity::Week, date!(2021 - 01 - 01))), "2020-W53");
-        assert_eq!(label(Granularity::Month, period_of(Granularity::Month, date!(2024 - 03 - 09))), "2024-03");
-        assert_eq!(label(Granularity::Quarter, period_of(Granularity::Quarter, date!(2024 - 08 - 09))), "2024-Q3");
+        assert_eq!(
+            label(
+                Granularity::Week,
+                period_of(Granularity::Week, date!(2024 - 01 - 31))
+            ),
+            "2024-W05"
+        );
+        assert_eq!(
+            label(
+                Granularity::Week,
+                period_of(Granularity::Week, date!(2021 - 01 - 01))
+            ),
+            "2020-W53"
+        );
+        assert_eq!(
+            label(
+                Granularity::Month,
+                period_of(Granularity::Month, date!(2024 - 03 - 09))
+            ),
+            "2024-03"
+        );
+        assert_eq!(
+            label(
+                Granularity::Quarter,
+                period_of(Granularity::Quarter, date!(2024 - 08 - 09))
+            ),
+            "2024-Q3"
+        );
         assert_eq!(label(Granularity::Year, 2024), "2024");
-        assert_eq!(bucket_period(Granularity::Quarter, "2024-08"), Some(period_of(Granularity::Quarter, date!(2024 - 08 - 01))));
-        assert_eq!(bucket_period(Granularity::Week, "2024-01-31"), Some(period_of(Granularity::Week, date!(2024 - 01 - 29))));
+        assert_eq!(
+            bucket_period(Granularity::Quarter, "2024-08"),
+            Some(period_of(Granularity::Quarter, date!(2024 - 08 - 01)))
+        );
+        assert_eq!(
+            bucket_period(Granularity::Week, "2024-01-31"),
+            Some(period_of(Granularity::Week, date!(2024 - 01 - 29)))
+        );
         assert_eq!(bucket_period(Granularity::Year, "2021"), Some(2021));
     }
 }

@@ -5,9 +5,7 @@
 //! file: `issuing_org` as `origin_org`, `origin_hub` as `origin_hub`, `admin2` as `admin2`,
 //! `summary` as `narrative` (free text), `issued_at` as `reported_at`; the rest is T0.
 
-use super::{
-    MadeByPolicy, PolicyEngine, Redaction, RedactionAction, SharingState, Tier,
-};
+use super::{MadeByPolicy, PolicyEngine, Redaction, RedactionAction, SharingState, Tier};
 use crate::domain::{AdvisoryContent, Distribution, StoredAdvisory};
 use crate::identity::{PeerKind, Principal, Role};
 
@@ -204,7 +202,10 @@ impl PolicyEngine {
 
     /// The precision of the dates a viewer sees of other organisations' incidents (the picture
     /// may not bucket finer).
-    pub fn others_date_precision(&self, principal: &Principal) -> Option<crate::domain::DatePrecision> {
+    pub fn others_date_precision(
+        &self,
+        principal: &Principal,
+    ) -> Option<crate::domain::DatePrecision> {
         self.visibility_scope(principal)
             .map(|scope| scope.others_date_precision.max(scope.own_date_precision))
     }

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use crate::audit::AuditEntry;
 use crate::domain::{
-    Distribution, IncidentFilter, PictureQuery, Sex, StaffCategory, StoredAdvisory,
-    StoredIncident, Tlp, VictimOutcome, VisibilityScope,
+    Distribution, IncidentFilter, PictureQuery, Sex, StaffCategory, StoredAdvisory, StoredIncident,
+    Tlp, VictimOutcome, VisibilityScope,
 };
 use slt_proto::v1 as pb;
 

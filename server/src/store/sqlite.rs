@@ -993,11 +993,7 @@ fn push_shown_date(sql: &mut QueryBuilder<Sqlite>, scope: &VisibilityScope) {
 
 /// `SELECT area, group, bucket` and the FROM/JOIN/WHERE of a picture query; the caller adds
 /// its measures before (`measures`) and `joins` after `incidents i`.
-fn picture_select(
-    query: &PictureQuery<'_>,
-    measures: &str,
-    joins: &str,
-) -> QueryBuilder<Sqlite> {
+fn picture_select(query: &PictureQuery<'_>, measures: &str, joins: &str) -> QueryBuilder<Sqlite> {
     let mut sql = QueryBuilder::<Sqlite>::new("SELECT i.country AS country, ");
     match query.area_level {
         AreaLevel::Country => sql.push("'' AS admin1, "),
@@ -1107,10 +1103,11 @@ impl SqliteStore {
         audit: Option<&AuditEntry>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM advisories WHERE id = ?")
-            .bind(advisory.id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM advisories WHERE id = ?")
+                .bind(advisory.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
         let content = &advisory.content;
         let kind = match (current.map(version_from_sql), expected_version) {
             (None, 0) => ChangeKind::Create,
