@@ -403,8 +403,10 @@ pub fn picture_html(
     html.push_str("<h2>Incidents per period</h2>");
     html.push_str(&trend_chart(picture));
     html.push_str(
-        "<p class=\"note\">Red rings: <b>elevated</b> &mdash; the count exceeds the upper 95% \
-         bound of a Poisson baseline from the 12 preceding periods. Gaps: a suppressed count.</p>",
+        "<p class=\"note\">Lines: incidents per group, summed over the areas. Red rings: \
+         <b>elevated</b> &mdash; in some area, the group's count exceeds the upper 95% bound of \
+         a Poisson baseline from its 12 preceding periods (see the table). Gaps: a suppressed \
+         count.</p>",
     );
 
     // Breakdowns.
