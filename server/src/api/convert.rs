@@ -698,5 +698,6 @@ mod tests {
         round_trips(domain::Verification::ALL);
         round_trips(domain::Distribution::ALL);
         round_trips(domain::Tlp::ALL);
+        round_trips(domain::SecurityLevel::ALL);
     }
 }
