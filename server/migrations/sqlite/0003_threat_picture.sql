@@ -11,7 +11,17 @@ CREATE TABLE incident_victims (
     count        INTEGER NOT NULL
 );
 
-CREATE INDEX incident_victims_by_incident ON incident_victims (incident_row);
+-- Covering: the picture's join reads victims from the index alone.
+CREATE INDEX incident_victims_by_incident
+    ON incident_victims (incident_row, outcome, staff, sex, count);
+
+-- Covering index for the picture: every column its scope condition, filters and GROUP BY read,
+-- led by country, so a picture never touches the table rows (each holds the incident's JSON and
+-- fills most of a page).
+CREATE INDEX incidents_picture ON incidents (
+    country, origin_org, distribution, sharing_group, tlp, origin_hub, verification,
+    threat_category, occurred_on, occurred_week, occurred_month, occurred_year, admin1_key
+);
 
 -- Incidents stored before this migration (SQLite's JSON functions, here only).
 INSERT INTO incident_victims (incident_row, outcome, staff, sex, count)
