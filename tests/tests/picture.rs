@@ -583,6 +583,37 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         )]
     );
 
+    // A live subscriber gets a new advisory as it is issued.
+    let mut live = analyst
+        .subscribe(
+            &mirror.cursor().await.expect("cursor"),
+            Default::default(),
+            1,
+        )
+        .await
+        .expect("subscribe");
+    let mut country_wide = advisory(pb::SecurityLevel::Moderate, pb::Distribution::Community);
+    country_wide.admin1 = None;
+    let third = issuer.issue_advisory(country_wide, 0).await.expect("issue");
+    let received = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let message = live.message().await.expect("stream").expect("open");
+            if let Some(change) = message.changes.iter().find(|c| c.advisory_id == third.id) {
+                return change.clone();
+            }
+        }
+    })
+    .await
+    .expect("the advisory arrives live");
+    assert_eq!(received.r#type, pb::ChangeType::Upsert as i32);
+    let pushed = received.advisory.expect("advisory");
+    assert_eq!(pushed.security_level, pb::SecurityLevel::Moderate as i32);
+    assert!(
+        pushed.summary.is_empty(),
+        "redacted to T1 on the live path too"
+    );
+    drop(live);
+
     // Superseded by a version the analyst may no longer see: its mirror is told to delete it,
     // and the picture no longer shows the level.
     let mut narrower = advisory(pb::SecurityLevel::Extreme, pb::Distribution::OrgOnly);
@@ -601,24 +632,50 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         .await
         .expect("sync");
     assert_eq!(stats.revokes, 1);
-    assert!(mirror.advisories().await.expect("advisories").is_empty());
+    let held: Vec<String> = mirror
+        .advisories()
+        .await
+        .expect("advisories")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(held, [third.id.clone()], "the superseded advisory is gone");
     let picture = analyst
         .threat_picture(admin1.clone())
         .await
         .expect("picture");
-    assert!(picture.security_levels.is_empty());
-    assert!(
-        analyst
-            .list_advisories(Default::default())
-            .await
-            .expect("list")
-            .is_empty()
+    let levels: Vec<(&str, i32)> = picture
+        .security_levels
+        .iter()
+        .map(|l| (l.admin1.as_str(), l.security_level))
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            ("", pb::SecurityLevel::Moderate as i32),
+            ("upper nile", pb::SecurityLevel::Moderate as i32)
+        ],
+        "only the country-wide advisory is left for the analyst"
     );
+    let listed: Vec<String> = analyst
+        .list_advisories(Default::default())
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(listed, [third.id.clone()]);
     // The issuer sees the new version everywhere.
     let picture = issuer.threat_picture(admin1).await.expect("picture");
+    let upper_nile = picture
+        .security_levels
+        .iter()
+        .find(|l| l.admin1 == "upper nile")
+        .expect("level");
+    assert_eq!(upper_nile.security_level, pb::SecurityLevel::Extreme as i32);
     assert_eq!(
-        picture.security_levels[0].security_level,
-        pb::SecurityLevel::Extreme as i32
+        (upper_nile.advisory_id.as_str(), upper_nile.advisory_version),
+        (first.id.as_str(), 2)
     );
     let listed = issuer
         .list_advisories(pb::ListAdvisoriesRequest {
@@ -627,9 +684,9 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         })
         .await
         .expect("list");
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].version, 2);
-    assert!(!listed[0].summary.is_empty());
+    let superseded = listed.iter().find(|a| a.id == first.id).expect("listed");
+    assert_eq!(superseded.version, 2);
+    assert!(!superseded.summary.is_empty());
 
     // Every call is in the access log.
     let mut auditor = hub.client("audit-office", &[Role::Auditor]).await;
@@ -648,7 +705,7 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
                 *map.entry(record.outcome.clone()).or_default() += 1;
                 map
             });
-    assert_eq!(outcomes.get("OK"), Some(&2), "{outcomes:?}");
+    assert_eq!(outcomes.get("OK"), Some(&3), "{outcomes:?}");
     assert!(
         outcomes.get("PERMISSION_DENIED").is_some_and(|n| *n >= 2),
         "{outcomes:?}"
