@@ -639,7 +639,11 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         .into_iter()
         .map(|a| a.id)
         .collect();
-    assert_eq!(held, [third.id.clone()], "the superseded advisory is gone");
+    assert_eq!(
+        held,
+        std::slice::from_ref(&third.id),
+        "the superseded advisory is gone"
+    );
     let picture = analyst
         .threat_picture(admin1.clone())
         .await
@@ -664,7 +668,7 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         .into_iter()
         .map(|a| a.id)
         .collect();
-    assert_eq!(listed, [third.id.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&third.id));
     // The issuer sees the new version everywhere.
     let picture = issuer.threat_picture(admin1).await.expect("picture");
     let upper_nile = picture
