@@ -12,6 +12,7 @@ const PROTO_FILES: &[&str] = &[
     "slt/v1/incident_service.proto",
     "slt/v1/sync_service.proto",
     "slt/v1/audit_service.proto",
+    "slt/v1/threat_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -72,6 +72,24 @@ enum Scenario {
         #[arg(long, env = "SLT_BENCH_POSTGRES_URL")]
         admin_url: String,
     },
+    /// GetThreatPicture latency over N synthetic incidents (AWSD rows spread over 10 years and
+    /// four organisations, 10% ORG_ONLY), bulk-inserted through the store API; one country x
+    /// 10 years x month, at T2 and at T1; reports p50/p99 and the hub's peak memory.
+    Picture {
+        #[arg(long, default_value_t = 100_000)]
+        incidents: usize,
+        #[arg(
+            long,
+            default_value = "../shared/data/awsd/security_incidents_1997_2021.csv"
+        )]
+        csv: PathBuf,
+        /// Calls per viewer.
+        #[arg(long, default_value_t = 50)]
+        calls: usize,
+        /// The country of the picture.
+        #[arg(long, default_value = "AFG")]
+        country: String,
+    },
     /// The cost of auditing: GetIncident end to end (audited, as shipped), and the same read
     /// in-process with and without the audit append, in one run.
     Audit {
@@ -92,6 +110,12 @@ async fn main() -> anyhow::Result<()> {
             page,
         } => sync_scenario(incidents, &csv, batch, page).await,
         Scenario::Audit { calls } => audit_scenario(calls).await,
+        Scenario::Picture {
+            incidents,
+            csv,
+            calls,
+            country,
+        } => picture_scenario(incidents, &csv, calls, &country).await,
         Scenario::PgScale {
             incidents,
             csv,
@@ -538,4 +562,180 @@ where
         results.push(handle.await??);
     }
     Ok(results)
+}
+
+/// Bulk-inserts `total` incidents made from the AWSD rows straight through the store (the hub
+/// is stopped): dates moved into 2012-2021, origin spread over four organisations, one in ten
+/// ORG_ONLY. The store API, not gRPC, because 1M incidents through SubmitIncidents would take
+/// most of the run; the picture never depends on how incidents arrived.
+async fn bulk_insert(data: &Path, csv: &Path, total: usize) -> anyhow::Result<()> {
+    use slt_hub::domain::{Distribution, OrgType, StoredIncident, Violations};
+    use slt_hub::store::{NewIncident, Store};
+    let config = slt_hub::config::HubConfig::load(&data.join("hub.toml"))?;
+    let store = Store::open(&config.database_url).await?;
+    let rows: Vec<pb::Incident> = awsd::open_awsd(csv)?
+        .filter_map(|record| record.ok())
+        .filter(|record| record.is_submittable())
+        .map(|record| record.incident)
+        .collect();
+    let orgs = [
+        ("ngo-alpha", OrgType::Ingo),
+        ("ngo-beta", OrgType::Nngo),
+        ("unhcr", OrgType::Un),
+        ("undss", OrgType::Un),
+    ];
+    let now = time::OffsetDateTime::now_utc();
+    let mut batch = Vec::with_capacity(1_000);
+    let mut made = 0usize;
+    'fill: for copy in 0usize.. {
+        for row in &rows {
+            if made == total {
+                break 'fill;
+            }
+            let mut incident = row.clone();
+            incident.id = uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_URL,
+                format!("awsd-picture-bench:{}:{copy}", row.id).as_bytes(),
+            )
+            .to_string();
+            if let Some(date) = incident.occurred_on.as_mut() {
+                date.year = 2012 + (date.year + copy as i32).rem_euclid(10);
+                date.day = date.day.min(28);
+            }
+            if made % 10 == 0 {
+                incident.distribution = pb::Distribution::OrgOnly as i32;
+            }
+            let mut violations = Violations::new();
+            let Some(draft) = slt_hub::api::convert::draft_from_proto(
+                &mut violations,
+                "incident",
+                &incident,
+                now,
+            ) else {
+                continue;
+            };
+            let (org, org_type) = orgs[made % orgs.len()];
+            let submit_hash = draft.submission_hash();
+            debug_assert!(
+                draft.content.distribution != Distribution::SharingGroup,
+                "no groups in the bench"
+            );
+            batch.push(NewIncident {
+                incident: StoredIncident {
+                    id: draft.id,
+                    version: 1,
+                    origin_org: org.to_string(),
+                    origin_hub: config.hub_id.clone(),
+                    origin_org_type: org_type,
+                    reported_at: now,
+                    updated_at: now,
+                    retraction_reason: None,
+                    content: draft.content,
+                    private: draft.private,
+                },
+                submit_hash,
+                group_members: None,
+            });
+            made += 1;
+            if batch.len() == 1_000 {
+                store.submit(&std::mem::take(&mut batch), None).await?;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        store.submit(&batch, None).await?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
+async fn picture_scenario(
+    total: usize,
+    csv: &Path,
+    calls: usize,
+    country: &str,
+) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("slt-data");
+    let port = free_port()?;
+    // Start once so that the dev environment and the database exist, then stop.
+    let hub = HubProcess::start(&data, port)?;
+    connect(&data.join("profiles/ngo-alpha.reporter.toml")).await?;
+    hub.stop();
+    let started = Instant::now();
+    bulk_insert(&data, csv, total).await?;
+    let insert = started.elapsed();
+
+    let hub = HubProcess::start(&data, port)?;
+    let mut viewers = Vec::new();
+    for profile in ["undss.focal_point", "ngo-beta.analyst"] {
+        viewers.push((
+            profile,
+            connect(&data.join(format!("profiles/{profile}.toml"))).await?,
+        ));
+    }
+    let after_start = hub.peak_mib()?;
+    let request = pb::GetThreatPictureRequest {
+        countries: vec![country.to_string()],
+        from: Some(slt_proto::google::r#type::Date {
+            year: 2012,
+            month: 1,
+            day: 1,
+        }),
+        to: Some(slt_proto::google::r#type::Date {
+            year: 2021,
+            month: 12,
+            day: 31,
+        }),
+        granularity: pb::Granularity::Month as i32,
+        area_level: pb::AreaLevel::Country as i32,
+        group_by: pb::PictureGroup::ThreatCategory as i32,
+        ..Default::default()
+    };
+    println!(
+        "incidents: {total} (bulk insert {:.1} s)",
+        insert.as_secs_f64()
+    );
+    for (profile, client) in &mut viewers {
+        let mut times = Vec::with_capacity(calls);
+        let mut counted = 0;
+        let mut suppressed = 0;
+        for _ in 0..calls {
+            let started = Instant::now();
+            let picture = client.threat_picture(request.clone()).await?;
+            times.push(started.elapsed());
+            counted = picture.total.map_or(0, |t| t.value);
+            suppressed = picture
+                .rows
+                .iter()
+                .flat_map(|row| row.cells.iter())
+                .filter(|cell| cell.incidents.is_some_and(|c| c.suppressed))
+                .count();
+            if picture.periods.len() != 120 {
+                bail!("expected 120 months, got {}", picture.periods.len());
+            }
+        }
+        times.sort();
+        println!(
+            "{profile}: {country} x 120 months x category, {calls} calls: p50 {:.1} ms, p99 {:.1} ms \
+             ({counted} incidents in the picture, {suppressed} cells suppressed)",
+            percentile(&times, 0.50).as_secs_f64() * 1000.0,
+            percentile(&times, 0.99).as_secs_f64() * 1000.0,
+        );
+    }
+    println!(
+        "hub peak RSS {:.1} MiB (after start {:.1} MiB)",
+        hub.peak_mib()?,
+        after_start
+    );
+    hub.stop();
+    Ok(())
 }

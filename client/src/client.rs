@@ -6,6 +6,7 @@ use slt_proto::v1 as pb;
 use slt_proto::v1::audit_service_client::AuditServiceClient;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
 use slt_proto::v1::sync_service_client::SyncServiceClient;
+use slt_proto::v1::threat_service_client::ThreatServiceClient;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -41,6 +42,7 @@ pub struct HubClient {
     incidents: IncidentServiceClient<InterceptedService<Channel, BearerToken>>,
     sync: SyncServiceClient<InterceptedService<Channel, BearerToken>>,
     audit: AuditServiceClient<InterceptedService<Channel, BearerToken>>,
+    threat: ThreatServiceClient<InterceptedService<Channel, BearerToken>>,
     endpoint: String,
 }
 
@@ -102,17 +104,63 @@ impl HubClient {
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
         let sync = SyncServiceClient::with_interceptor(channel.clone(), bearer.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let threat = ThreatServiceClient::with_interceptor(channel.clone(), bearer.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let audit = AuditServiceClient::with_interceptor(channel, bearer)
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
         Ok(HubClient {
             incidents,
             sync,
             audit,
+            threat,
             endpoint: profile.endpoint.clone(),
         })
     }
 
     /// The hub's endpoint.
+    /// The threat picture (ThreatService.GetThreatPicture).
+    pub async fn threat_picture(
+        &mut self,
+        request: pb::GetThreatPictureRequest,
+    ) -> Result<pb::GetThreatPictureResponse, ClientError> {
+        Ok(self.threat.get_threat_picture(request).await?.into_inner())
+    }
+
+    /// Issues an advisory (`expected_version` 0) or supersedes one with its next version.
+    pub async fn issue_advisory(
+        &mut self,
+        advisory: pb::Advisory,
+        expected_version: u64,
+    ) -> Result<pb::Advisory, ClientError> {
+        let response = self
+            .threat
+            .issue_advisory(pb::IssueAdvisoryRequest {
+                advisory: Some(advisory),
+                expected_version,
+            })
+            .await?;
+        response
+            .into_inner()
+            .advisory
+            .ok_or_else(|| ClientError::Rpc {
+                code: Code::Internal,
+                message: "the hub sent no advisory".into(),
+            })
+    }
+
+    /// The advisories this identity may see.
+    pub async fn list_advisories(
+        &mut self,
+        request: pb::ListAdvisoriesRequest,
+    ) -> Result<Vec<pb::Advisory>, ClientError> {
+        Ok(self
+            .threat
+            .list_advisories(request)
+            .await?
+            .into_inner()
+            .advisories)
+    }
+
     pub fn endpoint(&self) -> &str {
         &self.endpoint
     }

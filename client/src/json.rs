@@ -42,6 +42,23 @@ pub fn incidents_from_json(text: &str) -> Result<Vec<pb::Incident>, ClientError>
         .collect()
 }
 
+/// Parses one API message of type `full_name` (e.g. `slt.v1.Advisory`) from canonical JSON.
+pub fn message_from_json<M: Message + Default>(
+    text: &str,
+    full_name: &str,
+) -> Result<M, ClientError> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|error| ClientError::Json(error.to_string()))?;
+    let pool = pool()?;
+    let descriptor = pool
+        .get_message_by_name(full_name)
+        .ok_or_else(|| ClientError::Json(format!("{full_name} is not in the descriptor set")))?;
+    DynamicMessage::deserialize_with_options(descriptor, value, &DeserializeOptions::new())
+        .map_err(|error| ClientError::Json(error.to_string()))?
+        .transcode_to::<M>()
+        .map_err(|error| ClientError::Json(error.to_string()))
+}
+
 /// Canonical JSON of any API message, by its full protobuf name (e.g. `slt.v1.Incident`).
 pub fn to_json<M: Message>(message: &M, full_name: &str) -> Result<serde_json::Value, ClientError> {
     let pool = pool()?;

@@ -19,6 +19,7 @@ pub mod import;
 pub mod json;
 pub mod mirror;
 mod profile;
+pub mod report;
 
 pub use client::HubClient;
 pub use error::{ClientError, FieldViolation};

@@ -83,6 +83,14 @@ enum Command {
         #[arg(long, default_value_t = 15)]
         heartbeat: i32,
     },
+    /// The shared threat picture: counts per area, group and period, trends, alerts,
+    /// hotspots and security levels (suppressed counts show as "x").
+    Picture(PictureArgs),
+    /// Security advisories: issue (focal points), supersede, list.
+    Advisory {
+        #[command(subcommand)]
+        command: AdvisoryCommand,
+    },
     /// Retract an incident.
     Retract {
         id: String,
@@ -131,6 +139,51 @@ enum AuditCommand {
         /// The hub's audit public key (PEM), e.g. slt-data/pki/audit-signing.pub.pem.
         #[arg(long)]
         key: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct PictureArgs {
+    /// ISO country code (alpha-3 or alpha-2); repeatable, at least one.
+    #[arg(long = "country", required = true)]
+    countries: Vec<String>,
+    /// Only these admin1 areas; repeatable.
+    #[arg(long)]
+    admin1: Vec<String>,
+    /// First day (YYYY-MM-DD).
+    #[arg(long)]
+    from: String,
+    /// Last day (YYYY-MM-DD).
+    #[arg(long)]
+    to: String,
+    /// Area level and period, e.g. `admin1,month` or `country,year` (week, month, quarter,
+    /// year).
+    #[arg(long, default_value = "country,month")]
+    by: String,
+    /// Rows within an area: category (threat category), type (incident type) or none.
+    #[arg(long, default_value = "category")]
+    group: String,
+    /// Also write a self-contained HTML report (inline SVG charts, no scripts) to FILE.
+    #[arg(long)]
+    html: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AdvisoryCommand {
+    /// Issue an advisory from a JSON file (canonical proto3 JSON of slt.v1.Advisory); with
+    /// --expected-version, supersede that version of the advisory with the same id.
+    Issue {
+        file: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        expected_version: u64,
+    },
+    /// The advisories you may see.
+    List {
+        #[arg(long = "country")]
+        countries: Vec<String>,
+        /// Only those in force on this day (YYYY-MM-DD).
+        #[arg(long)]
+        valid_on: Option<String>,
     },
 }
 
@@ -309,6 +362,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             filter,
             heartbeat,
         } => subscribe(&mut hub, cli.format, &cursor, filter.to_proto()?, heartbeat).await,
+        Command::Picture(args) => picture(&mut hub, cli.format, &args).await,
+        Command::Advisory { command } => advisory(&mut hub, cli.format, command).await,
         Command::Retract {
             id,
             reason,
@@ -606,6 +661,15 @@ fn change_line(change: &pb::Change) -> String {
     let kind = pb::ChangeType::try_from(change.r#type)
         .map(|t| short(t.as_str_name(), "CHANGE_TYPE_"))
         .unwrap_or_else(|_| "?".into());
+    if !change.advisory_id.is_empty() {
+        return match &change.advisory {
+            Some(advisory) => format!(
+                "{kind:<8} advisory {}  v{}  {}  level {}",
+                advisory.id, advisory.version, advisory.country, advisory.security_level
+            ),
+            None => format!("{kind:<8} advisory {}", change.advisory_id),
+        };
+    }
     match &change.incident {
         Some(incident) => {
             let row = incident_row(incident);
@@ -616,6 +680,219 @@ fn change_line(change: &pb::Change) -> String {
         }
         None => format!("{kind:<8} {}", change.incident_id),
     }
+}
+
+fn picture_request(args: &PictureArgs) -> anyhow::Result<pb::GetThreatPictureRequest> {
+    let mut area_level = pb::AreaLevel::Country;
+    let mut granularity = pb::Granularity::Month;
+    for part in args.by.split(',').map(|p| p.trim().to_ascii_lowercase()) {
+        match part.as_str() {
+            "country" => area_level = pb::AreaLevel::Country,
+            "admin1" => area_level = pb::AreaLevel::Admin1,
+            "week" => granularity = pb::Granularity::Week,
+            "month" => granularity = pb::Granularity::Month,
+            "quarter" => granularity = pb::Granularity::Quarter,
+            "year" => granularity = pb::Granularity::Year,
+            "" => {}
+            other => bail!(
+                "--by '{other}': expected country or admin1, and week, month, quarter or year"
+            ),
+        }
+    }
+    let group_by = match args.group.trim().to_ascii_lowercase().as_str() {
+        "category" | "threat_category" => pb::PictureGroup::ThreatCategory,
+        "type" | "incident_type" => pb::PictureGroup::IncidentType,
+        "none" | "all" => pb::PictureGroup::None,
+        other => bail!("--group '{other}': expected category, type or none"),
+    };
+    Ok(pb::GetThreatPictureRequest {
+        countries: args.countries.clone(),
+        admin1: args.admin1.clone(),
+        from: Some(date("from", &args.from)?),
+        to: Some(date("to", &args.to)?),
+        granularity: granularity as i32,
+        area_level: area_level as i32,
+        group_by: group_by as i32,
+    })
+}
+
+async fn picture(hub: &mut HubClient, format: Format, args: &PictureArgs) -> anyhow::Result<()> {
+    let picture = hub.threat_picture(picture_request(args)?).await?;
+    if let Some(path) = &args.html {
+        let title = format!(
+            "Threat picture: {} ({} to {})",
+            args.countries.join(", "),
+            args.from,
+            args.to
+        );
+        let generated = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        std::fs::write(
+            path,
+            slt_client::report::picture_html(&picture, &title, &generated),
+        )
+        .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json::to_json(
+                &picture,
+                "slt.v1.GetThreatPictureResponse"
+            )?)?
+        );
+        return Ok(());
+    }
+    use slt_client::report::count_text;
+    let mut header: Vec<String> = vec!["area".into(), "group".into()];
+    header.extend(picture.periods.iter().cloned());
+    header.push("total".into());
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for row in &picture.rows {
+        let mut line = vec![
+            if row.admin1.is_empty() {
+                row.country.clone()
+            } else {
+                format!("{}/{}", row.country, row.admin1)
+            },
+            row.group.clone(),
+        ];
+        for cell in &row.cells {
+            let mut text = count_text(&cell.incidents);
+            if cell.alert == pb::Alert::Elevated as i32 {
+                text.push('!');
+            }
+            line.push(text);
+        }
+        line.push(count_text(&row.incidents_total));
+        rows.push(line);
+    }
+    let mut totals = vec!["all".to_string(), String::new()];
+    totals.extend(picture.period_totals.iter().map(|t| count_text(&Some(*t))));
+    totals.push(count_text(&picture.total));
+    rows.push(totals);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    print_rows(format, &header, &rows)?;
+    if format == Format::Table {
+        let tier = pb::AccessTier::try_from(picture.tier)
+            .map(|t| short(t.as_str_name(), "ACCESS_TIER_"))
+            .unwrap_or_else(|_| "?".into());
+        println!(
+            "tier {tier}{}; ! = elevated (above the 95% Poisson bound of the 12 periods before)",
+            if picture.k > 0 {
+                format!("; x = suppressed (k = {})", picture.k)
+            } else {
+                String::new()
+            }
+        );
+        for level in &picture.security_levels {
+            let name = pb::SecurityLevel::try_from(level.security_level)
+                .map(|l| short(l.as_str_name(), "SECURITY_LEVEL_"))
+                .unwrap_or_else(|_| "?".into());
+            println!(
+                "security level {}{}: {} ({}) advisory {} v{}",
+                level.country,
+                if level.admin1.is_empty() {
+                    String::new()
+                } else {
+                    format!("/{}", level.admin1)
+                },
+                level.security_level,
+                name,
+                level.advisory_id,
+                level.advisory_version
+            );
+        }
+        for hotspot in &picture.hotspots {
+            println!(
+                "hotspot {}{}: severity {:.0}{}",
+                hotspot.country,
+                if hotspot.admin1.is_empty() {
+                    String::new()
+                } else {
+                    format!("/{}", hotspot.admin1)
+                },
+                hotspot.score,
+                if hotspot.partial { "+" } else { "" }
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn advisory(
+    hub: &mut HubClient,
+    format: Format,
+    command: AdvisoryCommand,
+) -> anyhow::Result<()> {
+    let advisories = match command {
+        AdvisoryCommand::Issue {
+            file,
+            expected_version,
+        } => {
+            let advisory: pb::Advisory =
+                json::message_from_json(&read_input(&file)?, "slt.v1.Advisory")?;
+            vec![hub.issue_advisory(advisory, expected_version).await?]
+        }
+        AdvisoryCommand::List {
+            countries,
+            valid_on,
+        } => {
+            hub.list_advisories(pb::ListAdvisoriesRequest {
+                countries,
+                valid_on: valid_on
+                    .as_deref()
+                    .map(|d| date("valid-on", d))
+                    .transpose()?,
+            })
+            .await?
+        }
+    };
+    if format == Format::Json {
+        let values = advisories
+            .iter()
+            .map(|a| json::to_json(a, "slt.v1.Advisory"))
+            .collect::<Result<Vec<_>, _>>()?;
+        println!("{}", serde_json::to_string_pretty(&values)?);
+        return Ok(());
+    }
+    let day = |d: &Option<slt_proto::google::r#type::Date>| {
+        d.map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+            .unwrap_or_default()
+    };
+    let rows: Vec<Vec<String>> = advisories
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.clone(),
+                a.version.to_string(),
+                format!(
+                    "{}{}",
+                    a.country,
+                    a.admin1
+                        .as_ref()
+                        .map(|area| format!("/{}", area.name))
+                        .unwrap_or_default()
+                ),
+                pb::SecurityLevel::try_from(a.security_level)
+                    .map(|l| short(l.as_str_name(), "SECURITY_LEVEL_"))
+                    .unwrap_or_default(),
+                day(&a.valid_from),
+                day(&a.valid_until),
+                a.issuing_org.clone(),
+                a.summary.clone(),
+            ]
+        })
+        .collect();
+    print_rows(
+        format,
+        &[
+            "id", "version", "area", "level", "from", "until", "issuer", "summary",
+        ],
+        &rows,
+    )
 }
 
 fn read_input(file: &PathBuf) -> anyhow::Result<String> {

@@ -89,6 +89,11 @@ const SCHEMA: &[&str] = &[
         retracted INTEGER NOT NULL,
         country TEXT NOT NULL,
         body BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS advisories (
+        id TEXT PRIMARY KEY NOT NULL,
+        version INTEGER NOT NULL,
+        country TEXT NOT NULL,
+        body BLOB NOT NULL)",
 ];
 
 fn describe(identity: &pb::FeedIdentity) -> String {
@@ -151,6 +156,20 @@ impl Mirror {
             .collect()
     }
 
+    /// Every advisory in the mirror (its current version as the hub redacted it), by id.
+    pub async fn advisories(&self) -> Result<Vec<pb::Advisory>, MirrorError> {
+        let rows = sqlx::query("SELECT body FROM advisories ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let body: Vec<u8> = row.try_get("body")?;
+                pb::Advisory::decode(body.as_slice())
+                    .map_err(|error| MirrorError::Corrupt(error.to_string()))
+            })
+            .collect()
+    }
+
     /// Whether the mirror holds no incident.
     pub async fn is_empty(&self) -> Result<bool, MirrorError> {
         Ok(self.len().await? == 0)
@@ -168,6 +187,9 @@ impl Mirror {
     pub async fn reset(&self) -> Result<(), MirrorError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM incidents")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM advisories")
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM mirror_meta")
@@ -200,6 +222,10 @@ impl Mirror {
         }
         let mut stats = SyncStats::default();
         for change in changes {
+            if !change.advisory_id.is_empty() {
+                apply_advisory(&mut tx, change, &mut stats).await?;
+                continue;
+            }
             match pb::ChangeType::try_from(change.r#type) {
                 Ok(kind @ (pb::ChangeType::Upsert | pb::ChangeType::Retract)) => {
                     let Some(incident) = &change.incident else {
@@ -361,6 +387,50 @@ impl Mirror {
             backoff = (backoff * 2).min(Duration::from_secs(30));
         }
     }
+}
+
+/// Applies one advisory change (advisories are superseded, never retracted).
+async fn apply_advisory(
+    tx: &mut Transaction<'static, Sqlite>,
+    change: &pb::Change,
+    stats: &mut SyncStats,
+) -> Result<(), MirrorError> {
+    match pb::ChangeType::try_from(change.r#type) {
+        Ok(pb::ChangeType::Upsert) => {
+            let Some(advisory) = &change.advisory else {
+                return Err(MirrorError::Corrupt(format!(
+                    "advisory {} without its body",
+                    change.advisory_id
+                )));
+            };
+            sqlx::query(
+                "INSERT INTO advisories (id, version, country, body) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET version = excluded.version, \
+                 country = excluded.country, body = excluded.body",
+            )
+            .bind(&advisory.id)
+            .bind(i64::try_from(advisory.version).unwrap_or(i64::MAX))
+            .bind(&advisory.country)
+            .bind(advisory.encode_to_vec())
+            .execute(&mut **tx)
+            .await?;
+            stats.upserts += 1;
+        }
+        Ok(pb::ChangeType::Revoke) => {
+            sqlx::query("DELETE FROM advisories WHERE id = ?")
+                .bind(&change.advisory_id)
+                .execute(&mut **tx)
+                .await?;
+            stats.revokes += 1;
+        }
+        _ => {
+            return Err(MirrorError::Corrupt(format!(
+                "unexpected change type {} for advisory {}",
+                change.r#type, change.advisory_id
+            )));
+        }
+    }
+    Ok(())
 }
 
 async fn set_meta(

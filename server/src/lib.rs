@@ -23,6 +23,7 @@ pub mod dev;
 pub mod domain;
 pub mod feed;
 pub mod identity;
+pub mod picture;
 pub mod pki;
 pub mod policy;
 pub mod sealed;
@@ -35,6 +36,7 @@ use arc_swap::ArcSwap;
 use slt_proto::v1::audit_service_server::AuditServiceServer;
 use slt_proto::v1::incident_service_server::IncidentServiceServer;
 use slt_proto::v1::sync_service_server::SyncServiceServer;
+use slt_proto::v1::threat_service_server::ThreatServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
@@ -42,6 +44,7 @@ use crate::api::audit::AuditApi;
 use crate::api::guard::{GuardContext, GuardLayer};
 use crate::api::incidents::IncidentApi;
 use crate::api::sync::SyncApi;
+use crate::api::threat::ThreatApi;
 use crate::config::HubConfig;
 use crate::identity::token::TokenVerifier;
 use crate::identity::{Authenticator, OrgRegistry};
@@ -134,6 +137,12 @@ pub async fn serve(
     };
     let sync = SyncServiceServer::new(SyncApi::new(feed, stopping))
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let threat = ThreatServiceServer::new(ThreatApi::new(
+        store.clone(),
+        config.hub_id.clone(),
+        policy.clone(),
+    ))
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incidents = IncidentServiceServer::new(IncidentApi::new(
         store,
         config.hub_id.clone(),
@@ -151,6 +160,7 @@ pub async fn serve(
         .await;
     health.set_serving::<SyncServiceServer<SyncApi>>().await;
     health.set_serving::<AuditServiceServer<AuditApi>>().await;
+    health.set_serving::<ThreatServiceServer<ThreatApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(slt_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -180,6 +190,7 @@ pub async fn serve(
         .add_service(incidents)
         .add_service(sync)
         .add_service(audit_service)
+        .add_service(threat)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     accept_task.abort();

@@ -385,3 +385,203 @@ async fn no_viewer_receives_anything_above_its_tier_on_any_read_path() {
         ));
     }
 }
+
+/// (tier, field, marker) for every advisory field above T0 (the tiers of the incident fields
+/// they resemble: summary as narrative, admin2 as admin2).
+const ADVISORY_MARKERS: &[(u8, &str, &str)] = &[
+    (2, "summary", "CANARY-T2-ADVISORY-SUMMARY"),
+    (2, "admin2", "CANARY-T2-ADVISORY-ADMIN2"),
+    (2, "admin2", "CANARY-T2-ADVISORY-PCODE"),
+];
+
+fn canary_advisory(distribution: pb::Distribution, group: &str) -> pb::Advisory {
+    pb::Advisory {
+        id: new_id().to_string(),
+        country: "SSD".into(),
+        admin1: Some(pb::AdminArea {
+            name: "Upper Nile".into(),
+            pcode: "SS02".into(),
+        }),
+        admin2: Some(pb::AdminArea {
+            name: "CANARY-T2-ADVISORY-ADMIN2".into(),
+            pcode: "CANARY-T2-ADVISORY-PCODE".into(),
+        }),
+        security_level: pb::SecurityLevel::Substantial as i32,
+        threat_category: pb::ThreatCategory::ArmedConflict as i32,
+        valid_from: Some(slt_proto::google::r#type::Date {
+            year: 2020,
+            month: 1,
+            day: 1,
+        }),
+        valid_until: Some(slt_proto::google::r#type::Date {
+            year: 2099,
+            month: 12,
+            day: 31,
+        }),
+        summary: "CANARY-T2-ADVISORY-SUMMARY".into(),
+        distribution: distribution as i32,
+        sharing_group: group.into(),
+        tlp: pb::Tlp::Amber as i32,
+        ..Default::default()
+    }
+}
+
+/// What one viewer received of an advisory through each read path.
+async fn advisory_read_paths(
+    client: &mut HubClient,
+    id: &str,
+) -> Vec<(&'static str, Option<pb::Advisory>)> {
+    let listed = client
+        .list_advisories(Default::default())
+        .await
+        .expect("list advisories")
+        .into_iter()
+        .find(|advisory| advisory.id == id);
+    let mut pulled = None;
+    let mut stream = client
+        .pull("", Default::default(), 100)
+        .await
+        .expect("pull");
+    while let Some(page) = stream.message().await.expect("page") {
+        for change in page.changes {
+            if change.advisory_id == id {
+                assert_ne!(
+                    change.r#type,
+                    pb::ChangeType::Revoke as i32,
+                    "never held, never revoked"
+                );
+                pulled = change.advisory;
+            }
+        }
+    }
+    vec![("ListAdvisories", listed), ("SyncService.Pull", pulled)]
+}
+
+#[tokio::test]
+async fn no_viewer_receives_an_advisory_field_above_its_tier_on_any_read_path() {
+    let hub = TestHub::start().await;
+    let mut issuer = hub.client("ngo-alpha", &[Role::FocalPoint]).await;
+    let mut issued = Vec::new();
+    for (distribution, group) in [
+        (pb::Distribution::Community, ""),
+        (pb::Distribution::SharingGroup, "ssd-ngo-forum"),
+        (pb::Distribution::OrgOnly, ""),
+    ] {
+        issued.push(
+            issuer
+                .issue_advisory(canary_advisory(distribution, group), 0)
+                .await
+                .expect("issue"),
+        );
+    }
+    let viewers: &[(&str, &str, Role, ExpectedTiers)] = &[
+        (
+            "origin reporter",
+            "ngo-alpha",
+            Role::Reporter,
+            [Some(3), Some(3), Some(3)],
+        ),
+        (
+            "origin focal point",
+            "ngo-alpha",
+            Role::FocalPoint,
+            [Some(3), Some(3), Some(3)],
+        ),
+        (
+            "origin analyst",
+            "ngo-alpha",
+            Role::Analyst,
+            [Some(2), Some(2), Some(2)],
+        ),
+        (
+            "other focal point",
+            "undss",
+            Role::FocalPoint,
+            [Some(2), None, None],
+        ),
+        (
+            "other analyst, group member",
+            "ngo-beta",
+            Role::Analyst,
+            [Some(1), Some(1), None],
+        ),
+        (
+            "other reporter, group member",
+            "ngo-beta",
+            Role::Reporter,
+            [Some(1), Some(1), None],
+        ),
+        (
+            "other analyst, not a member",
+            "unhcr",
+            Role::Analyst,
+            [Some(1), None, None],
+        ),
+    ];
+    for (viewer, org, role, tiers) in viewers {
+        let mut client = hub.client(org, &[*role]).await;
+        for (advisory, expected) in issued.iter().zip(tiers) {
+            for (path, received) in advisory_read_paths(&mut client, &advisory.id).await {
+                match (expected, received) {
+                    (Some(tier), Some(received)) => {
+                        let bytes = received.encode_to_vec();
+                        let text = String::from_utf8_lossy(&bytes);
+                        for (marker_tier, field, marker) in ADVISORY_MARKERS {
+                            if marker_tier > tier {
+                                assert!(!text.contains(marker), "{viewer} via {path}: {marker}");
+                                assert!(
+                                    received.redacted_fields.iter().any(|f| f == field),
+                                    "{viewer} via {path}: {field} not listed"
+                                );
+                            } else {
+                                assert!(text.contains(marker), "{viewer} via {path}: {marker}");
+                            }
+                        }
+                        assert_eq!(received.viewer_tier, i32::from(*tier) + 1, "{viewer}");
+                        assert_eq!(
+                            received.issuing_org.is_empty(),
+                            *tier < 2,
+                            "{viewer} via {path}: issuing_org is T2"
+                        );
+                        assert_eq!(received.issued_at.is_none(), *tier < 2, "{viewer}");
+                    }
+                    (None, None) => {}
+                    (None, Some(_)) => panic!("{viewer} via {path}: must not see it"),
+                    (Some(_), None) => panic!("{viewer} via {path}: should see it"),
+                }
+            }
+            // The picture names only the level and the advisory id of what the viewer sees.
+            let picture = client
+                .threat_picture(pb::GetThreatPictureRequest {
+                    countries: vec!["SSD".into()],
+                    from: Some(slt_proto::google::r#type::Date {
+                        year: 2024,
+                        month: 1,
+                        day: 1,
+                    }),
+                    to: Some(slt_proto::google::r#type::Date {
+                        year: 2024,
+                        month: 12,
+                        day: 31,
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .expect("picture");
+            let text = String::from_utf8_lossy(&picture.encode_to_vec()).to_string();
+            for (_, _, marker) in ADVISORY_MARKERS {
+                assert!(!text.contains(marker), "{viewer}: {marker} in the picture");
+            }
+            let mentioned = picture
+                .security_levels
+                .iter()
+                .any(|level| level.advisory_id == advisory.id);
+            if mentioned {
+                assert!(
+                    expected.is_some(),
+                    "{viewer}: the picture names an invisible advisory"
+                );
+            }
+        }
+    }
+}

@@ -17,6 +17,8 @@ pub enum Capability {
     Sync,
     /// Read the access log.
     Audit,
+    /// Issue and supersede security advisories.
+    IssueAdvisories,
 }
 
 impl Capability {
@@ -33,6 +35,7 @@ impl Capability {
                 Role::PeerHub,
             ],
             Capability::Audit => &[Role::Auditor],
+            Capability::IssueAdvisories => &[Role::FocalPoint],
         }
     }
 
@@ -43,6 +46,7 @@ impl Capability {
             Capability::ReadIncidents => "read incidents",
             Capability::Sync => "sync",
             Capability::Audit => "audit",
+            Capability::IssueAdvisories => "issue advisories",
         }
     }
 }
@@ -71,6 +75,18 @@ pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
     ),
     ("/slt.v1.SyncService/Pull", Capability::Sync),
     ("/slt.v1.SyncService/Subscribe", Capability::Sync),
+    (
+        "/slt.v1.ThreatService/GetThreatPicture",
+        Capability::ReadIncidents,
+    ),
+    (
+        "/slt.v1.ThreatService/IssueAdvisory",
+        Capability::IssueAdvisories,
+    ),
+    (
+        "/slt.v1.ThreatService/ListAdvisories",
+        Capability::ReadIncidents,
+    ),
     ("/slt.v1.AuditService/QueryAudit", Capability::Audit),
     ("/slt.v1.AuditService/ExportAudit", Capability::Audit),
     ("/slt.v1.AuditService/GetCheckpoints", Capability::Audit),

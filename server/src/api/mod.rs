@@ -8,3 +8,4 @@ pub mod guard;
 pub mod incidents;
 pub mod status;
 pub mod sync;
+pub mod threat;

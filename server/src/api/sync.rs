@@ -104,16 +104,29 @@ fn changes_to_proto(page: FeedPage) -> Vec<pb::Change> {
                 r#type: pb::ChangeType::Upsert as i32,
                 incident_id: redacted.incident.id.to_string(),
                 incident: Some(incident_to_proto(redacted)),
+                ..Default::default()
             },
             FeedChange::Retract(redacted) => pb::Change {
                 r#type: pb::ChangeType::Retract as i32,
                 incident_id: redacted.incident.id.to_string(),
                 incident: Some(incident_to_proto(redacted)),
+                ..Default::default()
             },
             FeedChange::Revoke(id) => pb::Change {
                 r#type: pb::ChangeType::Revoke as i32,
                 incident_id: id.to_string(),
-                incident: None,
+                ..Default::default()
+            },
+            FeedChange::UpsertAdvisory(redacted) => pb::Change {
+                r#type: pb::ChangeType::Upsert as i32,
+                advisory_id: redacted.advisory.id.to_string(),
+                advisory: Some(convert::advisory_to_proto(redacted)),
+                ..Default::default()
+            },
+            FeedChange::RevokeAdvisory(id) => pb::Change {
+                r#type: pb::ChangeType::Revoke as i32,
+                advisory_id: id.to_string(),
+                ..Default::default()
             },
         })
         .collect()
@@ -381,7 +394,7 @@ mod tests {
         let big = pb::Change {
             r#type: pb::ChangeType::Upsert as i32,
             incident_id: "x".repeat(1024 * 1024),
-            incident: None,
+            ..Default::default()
         };
         let groups = split_by_size(vec![big.clone(), big.clone(), big.clone(), big]);
         assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);

@@ -179,6 +179,14 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// UN Security Level System levels, lowest first (advisories).
+    SecurityLevel {
+        Minimal => "MINIMAL", Low => "LOW", Moderate => "MODERATE",
+        Substantial => "SUBSTANTIAL", High => "HIGH", Extreme => "EXTREME",
+    }
+);
+
 /// An administrative area by name and optional p-code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdminArea {

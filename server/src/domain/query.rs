@@ -44,3 +44,45 @@ pub struct IncidentFilter {
     pub verifications: Vec<Verification>,
     pub origin_orgs: Vec<String>,
 }
+
+/// The width of one period of the threat picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Granularity {
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+/// Which area a row of the threat picture stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AreaLevel {
+    Country,
+    Admin1,
+}
+
+/// What the rows of an area are split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PictureGroup {
+    ThreatCategory,
+    IncidentType,
+    None,
+}
+
+/// What the store counts for the threat picture: incidents within the scope, not retracted, in
+/// `countries` (and `admin1`, when given), whose date *as the viewer is shown it* lies in
+/// `from..=to`, grouped by area, group and that shown date's bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PictureQuery<'a> {
+    pub scope: &'a VisibilityScope,
+    pub countries: &'a [String],
+    /// Lower-cased admin1 names; empty: all.
+    pub admin1: &'a [String],
+    pub from: Date,
+    pub to: Date,
+    pub area_level: AreaLevel,
+    pub group_by: PictureGroup,
+    /// Bucket of the shown date: `Week` groups by day (the caller folds days into weeks),
+    /// `Month` and `Quarter` by `YYYY-MM`, `Year` by `YYYY`.
+    pub bucket: Granularity,
+}

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::domain::{IncidentType, StoredIncident};
+use crate::domain::{IncidentType, StoredAdvisory, StoredIncident};
 use crate::identity::Principal;
-use crate::policy::{PolicyEngine, RedactedIncident, SharingState};
+use crate::policy::{PolicyEngine, RedactedAdvisory, RedactedIncident, SharingState};
 use crate::sealed::{SealError, Sealer};
-use crate::store::{Store, StoreError};
+use crate::store::{Entity, Store, StoreError};
 
 /// A position in one hub's change log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +85,11 @@ impl FeedFilter {
                     .iter()
                     .any(|kind| self.incident_types.contains(kind)))
     }
+
+    /// Advisories match on countries; the incident-type filter does not apply to them.
+    fn matches_advisory(&self, advisory: &StoredAdvisory) -> bool {
+        self.countries.is_empty() || self.countries.contains(&advisory.content.country)
+    }
 }
 
 /// What one principal learns from the feed about one incident.
@@ -93,6 +98,10 @@ pub enum FeedChange {
     Upsert(RedactedIncident),
     Retract(RedactedIncident),
     Revoke(Uuid),
+    /// An advisory created or superseded, visible to the principal (redacted for it).
+    UpsertAdvisory(RedactedAdvisory),
+    /// An advisory the principal may hold a copy of and can no longer see.
+    RevokeAdvisory(Uuid),
 }
 
 /// One page of the feed.
@@ -206,59 +215,116 @@ impl Feed {
                 scanned: 0,
             });
         };
-        // Each incident once per page, at its last entry: its current state covers them all.
-        let mut last_entry: HashMap<Uuid, i64> = HashMap::new();
+        // Each incident (and advisory) once per page, at its last entry: its current state
+        // covers them all.
+        let mut last_entry: HashMap<(Entity, Uuid), i64> = HashMap::new();
         for row in &rows {
-            last_entry.insert(row.incident_id, row.seq);
+            last_entry.insert((row.entity, row.incident_id), row.seq);
         }
-        let mut order: Vec<(i64, Uuid)> = last_entry.iter().map(|(id, seq)| (*seq, *id)).collect();
-        order.sort_unstable();
-        let ids: Vec<Uuid> = order.iter().map(|(_, id)| *id).collect();
-        let mut current: HashMap<Uuid, StoredIncident> = self
-            .store
-            .get_many(&ids)
-            .await?
-            .into_iter()
-            .map(|incident| (incident.id, incident))
+        let mut order: Vec<(i64, Entity, Uuid)> = last_entry
+            .iter()
+            .map(|((entity, id), seq)| (*seq, *entity, *id))
             .collect();
+        order.sort_unstable_by_key(|(seq, _, _)| *seq);
+        let ids_of = |wanted: Entity| -> Vec<Uuid> {
+            order
+                .iter()
+                .filter(|(_, entity, _)| *entity == wanted)
+                .map(|(_, _, id)| *id)
+                .collect()
+        };
+        let incident_ids = ids_of(Entity::Incident);
+        let advisory_ids = ids_of(Entity::Advisory);
+        let mut current: HashMap<Uuid, StoredIncident> = if incident_ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .get_many(&incident_ids)
+                .await?
+                .into_iter()
+                .map(|incident| (incident.id, incident))
+                .collect()
+        };
+        let mut advisories: HashMap<Uuid, StoredAdvisory> = if advisory_ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .get_advisories(&advisory_ids)
+                .await?
+                .into_iter()
+                .map(|advisory| (advisory.id, advisory))
+                .collect()
+        };
 
         let mut changes: Vec<(i64, FeedChange)> = Vec::new();
-        let mut not_visible: Vec<(i64, Uuid)> = Vec::new();
-        for (seq, id) in order {
-            let redacted = current
-                .remove(&id)
-                .filter(|incident| filter.matches(incident))
-                .and_then(|incident| self.policy.redact(incident, principal));
-            match redacted {
-                Some(redacted) if redacted.incident.is_retracted() => {
-                    changes.push((seq, FeedChange::Retract(redacted)))
+        let mut not_visible: Vec<(i64, Entity, Uuid)> = Vec::new();
+        for (seq, entity, id) in order {
+            match entity {
+                Entity::Incident => {
+                    let redacted = current
+                        .remove(&id)
+                        .filter(|incident| filter.matches(incident))
+                        .and_then(|incident| self.policy.redact(incident, principal));
+                    match redacted {
+                        Some(redacted) if redacted.incident.is_retracted() => {
+                            changes.push((seq, FeedChange::Retract(redacted)))
+                        }
+                        Some(redacted) => changes.push((seq, FeedChange::Upsert(redacted))),
+                        None => not_visible.push((seq, entity, id)),
+                    }
                 }
-                Some(redacted) => changes.push((seq, FeedChange::Upsert(redacted))),
-                None => not_visible.push((seq, id)),
+                Entity::Advisory => {
+                    let redacted = advisories
+                        .remove(&id)
+                        .filter(|advisory| filter.matches_advisory(advisory))
+                        .and_then(|advisory| self.policy.redact_advisory(advisory, principal));
+                    match redacted {
+                        Some(redacted) => changes.push((seq, FeedChange::UpsertAdvisory(redacted))),
+                        None => not_visible.push((seq, entity, id)),
+                    }
+                }
             }
         }
         if !not_visible.is_empty() {
             // REVOKE only what this principal could have received at some point; telling it
-            // about anything else would leak that the incident exists.
-            let ids: Vec<Uuid> = not_visible.iter().map(|(_, id)| *id).collect();
-            let history = self.store.sharing_history(&ids, last_seq).await?;
-            for (seq, id) in not_visible {
-                let could_have_seen = history.iter().any(|snapshot| {
-                    snapshot.incident_id == id
-                        && self.policy.visible_under(
-                            principal,
-                            &SharingState {
-                                origin_org: &snapshot.origin_org,
-                                origin_hub: &snapshot.origin_hub,
-                                distribution: snapshot.distribution,
-                                sharing_group: snapshot.sharing_group.as_deref(),
-                                group_members: snapshot.group_members.as_deref(),
-                                tlp: snapshot.tlp,
+            // about anything else would leak that the incident (or advisory) exists.
+            for entity in [Entity::Incident, Entity::Advisory] {
+                let ids: Vec<Uuid> = not_visible
+                    .iter()
+                    .filter(|(_, of, _)| *of == entity)
+                    .map(|(_, _, id)| *id)
+                    .collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                let history = self.store.sharing_history(entity, &ids, last_seq).await?;
+                for (seq, of, id) in &not_visible {
+                    if *of != entity {
+                        continue;
+                    }
+                    let could_have_seen = history.iter().any(|snapshot| {
+                        snapshot.incident_id == *id
+                            && self.policy.visible_under(
+                                principal,
+                                &SharingState {
+                                    origin_org: &snapshot.origin_org,
+                                    origin_hub: &snapshot.origin_hub,
+                                    distribution: snapshot.distribution,
+                                    sharing_group: snapshot.sharing_group.as_deref(),
+                                    group_members: snapshot.group_members.as_deref(),
+                                    tlp: snapshot.tlp,
+                                },
+                            )
+                    });
+                    if could_have_seen {
+                        changes.push((
+                            *seq,
+                            match entity {
+                                Entity::Incident => FeedChange::Revoke(*id),
+                                Entity::Advisory => FeedChange::RevokeAdvisory(*id),
                             },
-                        )
-                });
-                if could_have_seen {
-                    changes.push((seq, FeedChange::Revoke(id)));
+                        ));
+                    }
                 }
             }
             changes.sort_by_key(|(seq, _)| *seq);

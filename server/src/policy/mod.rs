@@ -9,6 +9,7 @@
 //! - [`PolicyEngine::may_modify`], [`PolicyEngine::check_distribution`] and
 //!   [`egress_allowed`] decide writes, sharing-group use and TLP-bound egress.
 
+pub mod advisory;
 pub mod aggregate;
 pub mod groups;
 mod redact;
@@ -20,6 +21,7 @@ use crate::domain::{
     DatePrecision, Distribution, IncidentContent, StoredIncident, Tlp, VisibilityScope,
 };
 use crate::identity::{PeerKind, Principal, Role};
+pub use advisory::RedactedAdvisory;
 pub use groups::{SharingGroup, SharingGroups};
 pub use rules::{PolicyError, PolicyRules};
 

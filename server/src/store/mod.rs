@@ -14,7 +14,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::audit::AuditEntry;
-use crate::domain::{Distribution, IncidentFilter, StoredIncident, Tlp, VisibilityScope};
+use crate::domain::{
+    Distribution, IncidentFilter, PictureQuery, Sex, StaffCategory, StoredAdvisory, StoredIncident,
+    Tlp, VictimOutcome, VisibilityScope,
+};
 use slt_proto::v1 as pb;
 
 /// Errors from the store. Messages never include incident content.
@@ -108,13 +111,75 @@ impl ChangeKind {
     }
 }
 
-/// One change-log entry: which incident changed, in commit order.
+/// What a change-log entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Entity {
+    Incident,
+    Advisory,
+}
+
+impl Entity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::Incident => "INCIDENT",
+            Entity::Advisory => "ADVISORY",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Entity> {
+        [Entity::Incident, Entity::Advisory]
+            .into_iter()
+            .find(|entity| entity.as_str() == text)
+    }
+}
+
+/// One change-log entry: which incident (or advisory) changed, in commit order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRow {
     pub seq: i64,
+    /// The incident's id, or the advisory's when `entity` is `Advisory`.
     pub incident_id: Uuid,
     pub kind: ChangeKind,
+    pub entity: Entity,
 }
+
+/// Incidents of one area x group x date bucket (threat picture).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PictureCountRow {
+    pub country: String,
+    /// Lower-cased admin1 name ("" when none, or when grouping by country).
+    pub admin1: String,
+    /// The group's stable name, or "ALL".
+    pub group: String,
+    /// The bucket of the date as the viewer is shown it (see `PictureQuery::bucket`).
+    pub bucket: String,
+    pub incidents: u64,
+}
+
+/// Victims of one area x group x date bucket x outcome x staff category x sex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PictureVictimRow {
+    pub country: String,
+    pub admin1: String,
+    pub group: String,
+    pub bucket: String,
+    pub outcome: VictimOutcome,
+    pub staff: StaffCategory,
+    pub sex: Sex,
+    pub victims: u64,
+}
+
+/// Which advisories a caller lists (within its scope).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdvisoryFilter {
+    /// ISO alpha-3 codes; empty: all.
+    pub countries: Vec<String>,
+    /// Only those in force on this day.
+    pub valid_on: Option<time::Date>,
+}
+
+/// Most advisories one list returns (they are few; the newest first).
+pub const MAX_ADVISORIES: u32 = 5_000;
 
 /// Who could see an incident after one of its writes (from the change log).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,15 +412,84 @@ impl Store {
         }
     }
 
-    /// The distinct sharing states each incident had in the log, up to `up_to`.
+    /// The distinct sharing states each incident (or advisory, by `entity`) had in the log,
+    /// up to `up_to`.
     pub async fn sharing_history(
         &self,
+        entity: Entity,
         ids: &[Uuid],
         up_to: i64,
     ) -> Result<Vec<SharingSnapshot>, StoreError> {
         match &self.backend {
-            Backend::Sqlite(store) => store.sharing_history(ids, up_to).await,
-            Backend::Postgres(store) => store.sharing_history(ids, up_to).await,
+            Backend::Sqlite(store) => store.sharing_history(entity, ids, up_to).await,
+            Backend::Postgres(store) => store.sharing_history(entity, ids, up_to).await,
+        }
+    }
+
+    /// Incident counts for the threat picture, grouped in SQL within the query's scope.
+    pub async fn picture_counts(
+        &self,
+        query: &PictureQuery<'_>,
+    ) -> Result<Vec<PictureCountRow>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.picture_counts(query).await,
+            Backend::Postgres(store) => store.picture_counts(query).await,
+        }
+    }
+
+    /// Victim sums for the threat picture, grouped in SQL within the query's scope.
+    pub async fn picture_victims(
+        &self,
+        query: &PictureQuery<'_>,
+    ) -> Result<Vec<PictureVictimRow>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.picture_victims(query).await,
+            Backend::Postgres(store) => store.picture_victims(query).await,
+        }
+    }
+
+    /// Writes an advisory: a new one (`expected_version` 0; `advisory.version` 1) or the next
+    /// version of an existing one (its stored version must be `expected_version`). Appends the
+    /// change-log row (and the audit record) in the same transaction. A new advisory whose id
+    /// exists already is `VersionMismatch` with the stored version.
+    pub async fn put_advisory(
+        &self,
+        advisory: &StoredAdvisory,
+        expected_version: u64,
+        group_members: Option<Vec<String>>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => {
+                store
+                    .put_advisory(advisory, expected_version, group_members, audit)
+                    .await
+            }
+            Backend::Postgres(store) => {
+                store
+                    .put_advisory(advisory, expected_version, group_members, audit)
+                    .await
+            }
+        }
+    }
+
+    /// The current version of several advisories (missing ids are left out).
+    pub async fn get_advisories(&self, ids: &[Uuid]) -> Result<Vec<StoredAdvisory>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.get_advisories(ids).await,
+            Backend::Postgres(store) => store.get_advisories(ids).await,
+        }
+    }
+
+    /// Advisories within the scope matching the filter, newest first, at most `MAX_ADVISORIES`.
+    pub async fn list_advisories(
+        &self,
+        scope: &VisibilityScope,
+        filter: &AdvisoryFilter,
+    ) -> Result<Vec<StoredAdvisory>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.list_advisories(scope, filter).await,
+            Backend::Postgres(store) => store.list_advisories(scope, filter).await,
         }
     }
 

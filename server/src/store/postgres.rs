@@ -34,13 +34,15 @@ use uuid::Uuid;
 use slt_proto::v1 as pb;
 
 use super::{
-    AuditFilter, ChangeKind, ChangeRow, ListPage, ListQuery, NewIncident, SharingSnapshot,
-    StoreError, SubmitOutcome, parse_timestamp, timestamp_text, version_from_sql, version_to_sql,
+    AdvisoryFilter, AuditFilter, ChangeKind, ChangeRow, Entity, ListPage, ListQuery,
+    MAX_ADVISORIES, NewIncident, PictureCountRow, PictureVictimRow, SharingSnapshot, StoreError,
+    SubmitOutcome, parse_timestamp, timestamp_text, version_from_sql, version_to_sql,
 };
 use crate::audit::AuditEntry;
 use crate::domain::{
-    DatePrecision, Distribution, IncidentContent, OrgType, PrivateAnnex, StoredIncident, Tlp,
-    Verification, VisibilityScope,
+    AdvisoryContent, AreaLevel, DatePrecision, Distribution, Granularity, IncidentContent, OrgType,
+    PictureGroup, PictureQuery, PrivateAnnex, Sex, StaffCategory, StoredAdvisory, StoredIncident,
+    Tlp, Verification, VictimOutcome, VisibilityScope,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -231,7 +233,8 @@ impl PostgresStore {
         limit: u32,
     ) -> Result<Vec<ChangeRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, incident_id, kind FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT seq, incident_id, kind, entity FROM change_log WHERE seq > $1 ORDER BY seq \
+             LIMIT $2",
         )
         .bind(after)
         .bind(i64::from(limit))
@@ -240,7 +243,10 @@ impl PostgresStore {
         rows.iter()
             .map(|row| {
                 let kind: String = row.try_get("kind")?;
+                let entity: String = row.try_get("entity")?;
                 Ok(ChangeRow {
+                    entity: Entity::parse(&entity)
+                        .ok_or_else(|| StoreError::Corrupt(format!("change entity '{entity}'")))?,
                     seq: row.try_get("seq")?,
                     incident_id: parse_uuid(row.try_get("incident_id")?)?,
                     kind: ChangeKind::parse(&kind)
@@ -261,15 +267,18 @@ impl PostgresStore {
 
     pub async fn sharing_history(
         &self,
+        entity: Entity,
         ids: &[Uuid],
         up_to: i64,
     ) -> Result<Vec<SharingSnapshot>, StoreError> {
         let rows = sqlx::query(
             "SELECT DISTINCT incident_id, origin_org, origin_hub, distribution, sharing_group, \
-             group_members, tlp FROM change_log WHERE seq <= $1 AND incident_id = ANY($2)",
+             group_members, tlp FROM change_log WHERE seq <= $1 AND incident_id = ANY($2) \
+             AND entity = $3",
         )
         .bind(up_to)
         .bind(id_list(ids))
+        .bind(entity.as_str())
         .fetch_all(&self.pool)
         .await?;
         let mut snapshots = Vec::with_capacity(rows.len());
@@ -469,6 +478,20 @@ impl PostgresStore {
                      recorded_at) \
                      SELECT id, version, 'ACCESS', origin_org, origin_hub, distribution, \
                      sharing_group, $1, tlp, FALSE, $2 FROM incidents \
+                     WHERE distribution = 'SHARING_GROUP' AND sharing_group = $3 ORDER BY row_id",
+                )
+                .bind(members)
+                .bind(&now)
+                .bind(group)
+                .execute(&mut *tx)
+                .await?;
+                appended += result.rows_affected();
+                let result = sqlx::query(
+                    "INSERT INTO change_log (incident_id, version, kind, origin_org, origin_hub, \
+                     distribution, sharing_group, group_members, tlp, distribution_changed, \
+                     recorded_at, entity) \
+                     SELECT id, version, 'ACCESS', origin_org, origin_hub, distribution, \
+                     sharing_group, $1, tlp, FALSE, $2, 'ADVISORY' FROM advisories \
                      WHERE distribution = 'SHARING_GROUP' AND sharing_group = $3 ORDER BY row_id",
                 )
                 .bind(members)
@@ -750,6 +773,11 @@ impl PostgresStore {
             .execute(&mut *tx)
             .await?;
         insert_types(&mut tx, &[(row_id, incident)]).await?;
+        sqlx::query("DELETE FROM incident_victims WHERE incident_row = $1")
+            .bind(row_id)
+            .execute(&mut *tx)
+            .await?;
+        insert_victims(&mut tx, &[(row_id, incident)]).await?;
 
         sqlx::query("DELETE FROM incident_private WHERE incident_id = $1")
             .bind(incident.id.to_string())
@@ -1002,6 +1030,7 @@ async fn insert_incidents(
         typed.push((row_id, &item.incident));
     }
     insert_types(tx, &typed).await?;
+    insert_victims(tx, &typed).await?;
     let incidents: Vec<&StoredIncident> = batch.iter().map(|item| &item.incident).collect();
     insert_private(tx, &incidents).await?;
     let changes: Vec<_> = batch
@@ -1232,6 +1261,302 @@ fn decode_incident(row: &PgRow) -> Result<StoredIncident, StoreError> {
         retraction_reason: row.try_get("retraction_reason")?,
         content,
         private,
+    })
+}
+
+async fn insert_victims(
+    tx: &mut Transaction<'static, Postgres>,
+    incidents: &[(i64, &StoredIncident)],
+) -> Result<(), StoreError> {
+    let rows: Vec<(i64, &crate::domain::VictimCount)> = incidents
+        .iter()
+        .flat_map(|(row_id, incident)| {
+            incident
+                .content
+                .victims
+                .iter()
+                .map(move |victim| (*row_id, victim))
+        })
+        .collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut sql = QueryBuilder::<Postgres>::new(
+            "INSERT INTO incident_victims (incident_row, outcome, staff, sex, count) ",
+        );
+        sql.push_values(chunk, |mut values, (row_id, victim)| {
+            values
+                .push_bind(*row_id)
+                .push_bind(victim.outcome.as_str())
+                .push_bind(victim.staff.as_str())
+                .push_bind(victim.sex.as_str())
+                .push_bind(i64::from(victim.count));
+        });
+        sql.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The date of an incident as the viewer of `scope` is shown it (as in `sqlite.rs`).
+fn push_shown_date(sql: &mut QueryBuilder<Postgres>, scope: &VisibilityScope) {
+    sql.push("(CASE WHEN i.origin_org = ");
+    sql.push_bind(scope.own_org.clone().unwrap_or_default());
+    sql.push(format!(
+        " THEN {} ELSE {} END)",
+        date_column(scope.own_date_precision),
+        date_column(scope.others_date_precision)
+    ));
+}
+
+/// The picture query's SELECT of area, group and bucket, then `measures`, FROM incidents with
+/// `joins`, and its WHERE (as in `sqlite.rs`).
+fn picture_select(query: &PictureQuery<'_>, measures: &str, joins: &str) -> QueryBuilder<Postgres> {
+    let mut sql = QueryBuilder::<Postgres>::new("SELECT i.country AS country, ");
+    match query.area_level {
+        AreaLevel::Country => sql.push("''::TEXT AS admin1, "),
+        AreaLevel::Admin1 => sql.push("COALESCE(i.admin1_key, '') AS admin1, "),
+    };
+    match query.group_by {
+        PictureGroup::ThreatCategory => sql.push("i.threat_category AS grp, "),
+        PictureGroup::IncidentType => sql.push("t.incident_type AS grp, "),
+        PictureGroup::None => sql.push("'ALL'::TEXT AS grp, "),
+    };
+    match query.bucket {
+        Granularity::Week => {
+            push_shown_date(&mut sql, query.scope);
+        }
+        Granularity::Month | Granularity::Quarter => {
+            sql.push("substr(");
+            push_shown_date(&mut sql, query.scope);
+            sql.push(", 1, 7)");
+        }
+        Granularity::Year => {
+            sql.push("substr(");
+            push_shown_date(&mut sql, query.scope);
+            sql.push(", 1, 4)");
+        }
+    }
+    sql.push(" AS bucket, ");
+    sql.push(measures);
+    sql.push(" FROM incidents i");
+    if query.group_by == PictureGroup::IncidentType {
+        sql.push(" JOIN incident_types t ON t.incident_row = i.row_id");
+    }
+    sql.push(joins);
+    sql.push(" WHERE i.verification <> ");
+    sql.push_bind(Verification::Retracted.as_str());
+    push_scope(&mut sql, query.scope);
+    push_in(&mut sql, "i.country", query.countries.iter().cloned());
+    push_in(&mut sql, "i.admin1_key", query.admin1.iter().cloned());
+    sql.push(" AND ");
+    push_shown_date(&mut sql, query.scope);
+    sql.push(" >= ");
+    sql.push_bind(query.from.to_string());
+    sql.push(" AND ");
+    push_shown_date(&mut sql, query.scope);
+    sql.push(" <= ");
+    sql.push_bind(query.to.to_string());
+    sql
+}
+
+impl PostgresStore {
+    pub async fn picture_counts(
+        &self,
+        query: &PictureQuery<'_>,
+    ) -> Result<Vec<PictureCountRow>, StoreError> {
+        let mut sql = picture_select(query, "count(*) AS incidents", "");
+        sql.push(" GROUP BY 1, 2, 3, 4");
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PictureCountRow {
+                    country: row.try_get("country")?,
+                    admin1: row.try_get("admin1")?,
+                    group: row.try_get("grp")?,
+                    bucket: row.try_get("bucket")?,
+                    incidents: u64::try_from(row.try_get::<i64, _>("incidents")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn picture_victims(
+        &self,
+        query: &PictureQuery<'_>,
+    ) -> Result<Vec<PictureVictimRow>, StoreError> {
+        let mut sql = picture_select(
+            query,
+            "v.outcome AS outcome, v.staff AS staff, v.sex AS sex, \
+             CAST(sum(v.count) AS BIGINT) AS victims",
+            " JOIN incident_victims v ON v.incident_row = i.row_id",
+        );
+        sql.push(" GROUP BY 1, 2, 3, 4, 5, 6, 7");
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let outcome: String = row.try_get("outcome")?;
+                let staff: String = row.try_get("staff")?;
+                let sex: String = row.try_get("sex")?;
+                Ok(PictureVictimRow {
+                    country: row.try_get("country")?,
+                    admin1: row.try_get("admin1")?,
+                    group: row.try_get("grp")?,
+                    bucket: row.try_get("bucket")?,
+                    outcome: VictimOutcome::parse(&outcome)
+                        .ok_or_else(|| StoreError::Corrupt("victim outcome".into()))?,
+                    staff: StaffCategory::parse(&staff)
+                        .ok_or_else(|| StoreError::Corrupt("staff category".into()))?,
+                    sex: Sex::parse(&sex).ok_or_else(|| StoreError::Corrupt("sex".into()))?,
+                    victims: u64::try_from(row.try_get::<i64, _>("victims")?).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn put_advisory(
+        &self,
+        advisory: &StoredAdvisory,
+        expected_version: u64,
+        group_members: Option<Vec<String>>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .put_advisory_once(advisory, expected_version, group_members.as_ref(), audit)
+                .await
+            {
+                Err(error) if self.should_retry(&error, attempt) => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn put_advisory_once(
+        &self,
+        advisory: &StoredAdvisory,
+        expected_version: u64,
+        group_members: Option<&Vec<String>>,
+        audit: Option<&AuditEntry>,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.pool).await?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM advisories WHERE id = $1")
+                .bind(advisory.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let content = &advisory.content;
+        let kind = match (current.map(version_from_sql), expected_version) {
+            (None, 0) => ChangeKind::Create,
+            (None, _) => return Err(StoreError::NotFound),
+            (Some(current), expected) if current != expected => {
+                return Err(StoreError::VersionMismatch { current });
+            }
+            (Some(_), _) => ChangeKind::Amend,
+        };
+        let issued_at = timestamp_text(advisory.issued_at)?;
+        let admin1 = content
+            .admin1
+            .as_ref()
+            .map(|area| area.name.trim().to_lowercase());
+        let sql = if kind == ChangeKind::Create {
+            "INSERT INTO advisories (version, origin_org, origin_hub, issued_at, country, \
+             admin1_key, security_level, valid_from, valid_until, distribution, sharing_group, \
+             tlp, content, id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        } else {
+            "UPDATE advisories SET version = $1, origin_org = $2, origin_hub = $3, issued_at = $4, \
+             country = $5, admin1_key = $6, security_level = $7, valid_from = $8, \
+             valid_until = $9, distribution = $10, sharing_group = $11, tlp = $12, content = $13 \
+             WHERE id = $14"
+        };
+        sqlx::query(sql)
+            .bind(version_to_sql(advisory.version))
+            .bind(&advisory.issuing_org)
+            .bind(&advisory.origin_hub)
+            .bind(&issued_at)
+            .bind(&content.country)
+            .bind(admin1)
+            .bind(content.security_level.as_str())
+            .bind(content.valid_from.to_string())
+            .bind(content.valid_until.to_string())
+            .bind(content.distribution.as_str())
+            .bind(&content.sharing_group)
+            .bind(content.tlp.as_str())
+            .bind(encode_json(content)?)
+            .bind(advisory.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO change_log (incident_id, version, kind, origin_org, origin_hub, \
+             distribution, sharing_group, group_members, tlp, distribution_changed, recorded_at, \
+             entity) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11)",
+        )
+        .bind(advisory.id.to_string())
+        .bind(version_to_sql(advisory.version))
+        .bind(kind.as_str())
+        .bind(&advisory.issuing_org)
+        .bind(&advisory.origin_hub)
+        .bind(content.distribution.as_str())
+        .bind(&content.sharing_group)
+        .bind(group_members.map(encode_json).transpose()?)
+        .bind(content.tlp.as_str())
+        .bind(&issued_at)
+        .bind(Entity::Advisory.as_str())
+        .execute(&mut *tx)
+        .await?;
+        notify_in(&mut tx).await?;
+        if let Some(entry) = audit {
+            append_audit(&mut tx, entry).await.map_err(audit_failure)?;
+        }
+        tx.commit().await?;
+        self.notify_change();
+        Ok(())
+    }
+
+    pub async fn get_advisories(&self, ids: &[Uuid]) -> Result<Vec<StoredAdvisory>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, version, origin_org, origin_hub, issued_at, content FROM advisories \
+             WHERE id = ANY($1)",
+        )
+        .bind(id_list(ids))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(decode_advisory).collect()
+    }
+
+    pub async fn list_advisories(
+        &self,
+        scope: &VisibilityScope,
+        filter: &AdvisoryFilter,
+    ) -> Result<Vec<StoredAdvisory>, StoreError> {
+        let mut sql = QueryBuilder::<Postgres>::new(
+            "SELECT i.id, i.version, i.origin_org, i.origin_hub, i.issued_at, i.content \
+             FROM advisories i WHERE 1 = 1",
+        );
+        push_scope(&mut sql, scope);
+        push_in(&mut sql, "i.country", filter.countries.iter().cloned());
+        if let Some(day) = filter.valid_on {
+            sql.push(" AND i.valid_from <= ");
+            sql.push_bind(day.to_string());
+            sql.push(" AND i.valid_until >= ");
+            sql.push_bind(day.to_string());
+        }
+        sql.push(" ORDER BY i.row_id DESC LIMIT ");
+        sql.push_bind(i64::from(MAX_ADVISORIES));
+        let rows = sql.build().fetch_all(&self.pool).await?;
+        rows.iter().map(decode_advisory).collect()
+    }
+}
+
+fn decode_advisory(row: &PgRow) -> Result<StoredAdvisory, StoreError> {
+    let content: String = row.try_get("content")?;
+    let content: AdvisoryContent = serde_json::from_str(&content)
+        .map_err(|error| StoreError::Corrupt(format!("advisory content: {error}")))?;
+    Ok(StoredAdvisory {
+        id: parse_uuid(row.try_get("id")?)?,
+        version: version_from_sql(row.try_get("version")?),
+        issuing_org: row.try_get("origin_org")?,
+        origin_hub: row.try_get("origin_hub")?,
+        issued_at: parse_timestamp(&row.try_get::<String, _>("issued_at")?)?,
+        content,
     })
 }
 

@@ -1,0 +1,212 @@
+//! Advisories and the threat picture through the policy engine: who may see an advisory, at
+//! which tier, reduced how; who may issue one; at which tier a caller gets the picture.
+//!
+//! Advisory fields take the tier of the incident field they resemble, from the same policy
+//! file: `issuing_org` as `origin_org`, `origin_hub` as `origin_hub`, `admin2` as `admin2`,
+//! `summary` as `narrative` (free text), `issued_at` as `reported_at`; the rest is T0.
+
+use super::{MadeByPolicy, PolicyEngine, Redaction, RedactionAction, SharingState, Tier};
+use crate::domain::{AdvisoryContent, Distribution, StoredAdvisory};
+use crate::identity::{PeerKind, Principal, Role};
+
+/// (advisory field, the incident field whose tier it takes).
+pub const ADVISORY_FIELD_TIERS: &[(&str, &str)] = &[
+    ("issuing_org", "origin_org"),
+    ("origin_hub", "origin_hub"),
+    ("admin2", "admin2"),
+    ("summary", "narrative"),
+    ("issued_at", "reported_at"),
+];
+
+/// An advisory as one principal may receive it; only the policy module constructs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedactedAdvisory {
+    /// Withheld values are cleared (and must not be encoded).
+    pub advisory: StoredAdvisory,
+    pub tier: Tier,
+    pub redactions: Vec<Redaction>,
+    made_by_policy: MadeByPolicy,
+}
+
+impl RedactedAdvisory {
+    pub fn redacted_fields(&self) -> Vec<String> {
+        self.redactions
+            .iter()
+            .map(|r| r.field.to_string())
+            .collect()
+    }
+
+    pub fn is_removed(&self, field: &str) -> bool {
+        self.redactions
+            .iter()
+            .any(|r| r.field == field && r.action == RedactionAction::Removed)
+    }
+}
+
+impl<'a> SharingState<'a> {
+    /// The sharing state of an advisory (its issuing org stands where an incident's origin does).
+    pub fn of_advisory(advisory: &'a StoredAdvisory) -> Self {
+        SharingState {
+            origin_org: &advisory.issuing_org,
+            origin_hub: &advisory.origin_hub,
+            distribution: advisory.content.distribution,
+            sharing_group: advisory.content.sharing_group.as_deref(),
+            group_members: None,
+            tlp: advisory.content.tlp,
+        }
+    }
+}
+
+impl PolicyEngine {
+    /// The tier a viewer gets for something it may see, by relationship to `origin_org`.
+    fn tier_by_relationship(&self, principal: &Principal, origin_org: &str) -> Option<Tier> {
+        if Self::is_peer_hub(principal) {
+            return Some(self.rules.peer_hub_default.min(self.rules.peer_hub_max));
+        }
+        let own = origin_org == principal.org;
+        principal
+            .roles
+            .iter()
+            .filter_map(|role| {
+                if own {
+                    self.rules.origin_tier(*role)
+                } else {
+                    self.rules.other_tier(*role)
+                }
+            })
+            .max()
+    }
+
+    /// The tier `principal` gets for `advisory`, or `None` when it may not see it (the same
+    /// visibility rule as incidents).
+    pub fn advisory_tier_for(
+        &self,
+        principal: &Principal,
+        advisory: &StoredAdvisory,
+    ) -> Option<Tier> {
+        if !self.visible_under(principal, &SharingState::of_advisory(advisory)) {
+            return None;
+        }
+        self.tier_by_relationship(principal, &advisory.issuing_org)
+    }
+
+    /// The egress chokepoint for advisories: `None` when `principal` may not see it.
+    pub fn redact_advisory(
+        &self,
+        mut advisory: StoredAdvisory,
+        principal: &Principal,
+    ) -> Option<RedactedAdvisory> {
+        let tier = self.advisory_tier_for(principal, &advisory)?;
+        let mut redactions = Vec::new();
+        for (field, like) in ADVISORY_FIELD_TIERS {
+            let field_tier = self.rules.field_tier(like);
+            if tier >= field_tier {
+                continue;
+            }
+            match *field {
+                "issuing_org" => advisory.issuing_org.clear(),
+                "origin_hub" => advisory.origin_hub.clear(),
+                "admin2" => advisory.content.admin2 = None,
+                "summary" => advisory.content.summary = None,
+                // A timestamp has no empty value; the encoder leaves it out.
+                _ => {}
+            }
+            redactions.push(Redaction {
+                field,
+                action: RedactionAction::Removed,
+                detail: format!("requires {field_tier:?}; your access tier is {tier:?}"),
+            });
+        }
+        Some(RedactedAdvisory {
+            advisory,
+            tier,
+            redactions,
+            made_by_policy: MadeByPolicy,
+        })
+    }
+
+    /// Whether `principal` may issue advisories (focal points of partner organisations), and
+    /// supersede `existing` when given (only its issuing organisation's).
+    pub fn may_issue_advisory(
+        &self,
+        principal: &Principal,
+        existing: Option<&StoredAdvisory>,
+    ) -> bool {
+        principal.kind == PeerKind::Org
+            && principal.has_role(Role::FocalPoint)
+            && existing.is_none_or(|advisory| advisory.issuing_org == principal.org)
+    }
+
+    /// The tier the threat picture is computed at for `principal`: the lowest tier it holds over
+    /// any incident it may see (its own organisation's or others'), so that no count is shown
+    /// more exactly than the least-privileged record in it. `None`: no picture.
+    pub fn picture_tier(&self, principal: &Principal) -> Option<Tier> {
+        if !Self::is_partner_reader(principal) {
+            return None;
+        }
+        let best = |tier_of: &dyn Fn(Role) -> Option<Tier>| {
+            principal
+                .roles
+                .iter()
+                .filter_map(|role| tier_of(*role))
+                .max()
+        };
+        let own = best(&|role| self.rules.origin_tier(role));
+        let others = best(&|role| self.rules.other_tier(role));
+        own.into_iter().chain(others).min()
+    }
+
+    /// Checks that `org` may give an advisory its distribution (as for incidents).
+    pub fn check_advisory_distribution(
+        &self,
+        org: &str,
+        content: &AdvisoryContent,
+    ) -> Result<(), String> {
+        if content.distribution != Distribution::SharingGroup {
+            return Ok(());
+        }
+        match content.sharing_group.as_deref() {
+            Some(group) if self.groups.is_member(group, org) => Ok(()),
+            _ => Err("not a sharing group your organisation belongs to".to_string()),
+        }
+    }
+
+    /// The members of a SHARING_GROUP advisory's group now (for the change log).
+    pub fn advisory_group_members(&self, content: &AdvisoryContent) -> Option<Vec<String>> {
+        if content.distribution != Distribution::SharingGroup {
+            return None;
+        }
+        Some(
+            content
+                .sharing_group
+                .as_deref()
+                .map(|group| self.groups.members(group))
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Whether counts are exact at `tier` (the policy's `[aggregate] exact_tier`).
+    pub fn aggregate_exact_at(&self, tier: Tier) -> bool {
+        tier >= self.rules.aggregate_exact_tier
+    }
+
+    /// The suppression threshold below the exact tier (the policy's `[aggregate] k`).
+    pub fn aggregate_k(&self) -> u64 {
+        self.rules.aggregate_k
+    }
+
+    /// Whether the victim breakdown by sex may be shown at `tier` (the `victims` field's tier).
+    pub fn sex_breakdown_at(&self, tier: Tier) -> bool {
+        tier >= self.rules.field_tier("victims")
+    }
+
+    /// The precision of the dates a viewer sees of other organisations' incidents (the picture
+    /// may not bucket finer).
+    pub fn others_date_precision(
+        &self,
+        principal: &Principal,
+    ) -> Option<crate::domain::DatePrecision> {
+        self.visibility_scope(principal)
+            .map(|scope| scope.others_date_precision.max(scope.own_date_precision))
+    }
+}
