@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL 15 cluster for the tests: a temp dir, a free port on 127.0.0.1, trust
-# auth on loopback only, no durability (fsync off: it is deleted afterwards). PG_DURABLE=1 keeps
-# PostgreSQL's durable defaults (fsync, synchronous_commit) for benchmarks.
+# A throwaway PostgreSQL 15 cluster for the tests: a temp dir, a free port on 127.0.0.1, a random
+# superuser password (in the exported URL: do not print it), no durability (fsync off: it is
+# deleted afterwards). PG_DURABLE=1 keeps PostgreSQL's durable defaults (fsync,
+# synchronous_commit) for benchmarks.
 #
 #   eval "$(scripts/pg-test-cluster.sh start)"   # exports SLT_TEST_POSTGRES_URL, SLT_PG_CLUSTER_DIR,
 #                                                # SLT_PG_BIN_DIR (its initdb, pg_ctl, psql)
@@ -67,8 +68,17 @@ case "${1:-}" in
     # Owner-only: the socket dir of a trust-auth superuser is not for other local users.
     chmod 700 "$dir"
     if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; fi
-    as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+    # A random superuser password (scram over TCP; peer on the owner-only socket): with trust
+    # auth any local user of a shared machine could connect as superuser (and run programs as
+    # the cluster's owner with COPY ... TO PROGRAM).
+    password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+    printf '%s\n' "$password" >"$dir/pwfile"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$dir/pwfile"; fi
+    chmod 600 "$dir/pwfile"
+    as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+      --pwfile="$dir/pwfile" --encoding=UTF8 --locale=C.UTF-8 \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    rm -f "$dir/pwfile"
     durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     if [ "${PG_DURABLE:-0}" = 1 ]; then durability=""; fi
     # The free port can be taken by someone else before the server binds it: try a few.
@@ -86,7 +96,7 @@ case "${1:-}" in
     done
     echo "export SLT_PG_CLUSTER_DIR=$dir"
     echo "export SLT_PG_BIN_DIR=$bin"
-    echo "export SLT_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/postgres"
+    echo "export SLT_TEST_POSTGRES_URL=postgres://postgres:$password@127.0.0.1:$port/postgres"
     ;;
   stop)
     dir=${2:?usage: pg-test-cluster.sh stop DIR}

@@ -26,7 +26,8 @@ unset SLT_TEST_POSTGRES_URL
 # The client of the same installation as the cluster (psql is not always on PATH).
 psql="$SLT_PG_BIN_DIR/psql"
 [ -x "$psql" ] || psql=$(command -v psql) || { echo "psql not found: failing"; exit 1; }
-echo "   $pg_url"
+# The URL carries the cluster's password: print it without.
+echo "   $(printf '%s' "$pg_url" | sed -E 's#://([^:/@]*):[^@]*@#://\1:***@#')"
 
 echo "== cargo test --workspace (SQLite)"
 cargo test --workspace --locked
