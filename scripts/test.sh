@@ -20,10 +20,14 @@ echo "== starting a throwaway PostgreSQL cluster"
 unset SLT_TEST_POSTGRES_URL SLT_HUB_DATABASE_URL
 cluster=$(scripts/pg-test-cluster.sh start) || { echo "PostgreSQL could not be started: failing"; exit 1; }
 eval "$cluster"
+trap 'scripts/pg-test-cluster.sh stop "$SLT_PG_CLUSTER_DIR"' EXIT
 pg_url=$SLT_TEST_POSTGRES_URL
 unset SLT_TEST_POSTGRES_URL
-trap 'scripts/pg-test-cluster.sh stop "$SLT_PG_CLUSTER_DIR"' EXIT
-echo "   $pg_url"
+# The client of the same installation as the cluster (psql is not always on PATH).
+psql="$SLT_PG_BIN_DIR/psql"
+[ -x "$psql" ] || psql=$(command -v psql) || { echo "psql not found: failing"; exit 1; }
+# The URL carries the cluster's password: print it without.
+echo "   $(printf '%s' "$pg_url" | sed -E 's#://([^:/@]*):[^@]*@#://\1:***@#')"
 
 echo "== cargo test --workspace (SQLite)"
 cargo test --workspace --locked
@@ -37,9 +41,9 @@ scripts/smoke-dev.sh
 echo "== dev-mode smoke test (real binaries, PostgreSQL via SLT_HUB_DATABASE_URL)"
 smoke_db="slt_smoke_$$"
 smoke_url="${pg_url%/*}/$smoke_db"
-psql -q "$pg_url" -c "CREATE DATABASE $smoke_db"
+"$psql" -q "$pg_url" -c "CREATE DATABASE $smoke_db"
 SLT_HUB_DATABASE_URL="$smoke_url" scripts/smoke-dev.sh
-stored=$(psql -qAt "$smoke_url" -c "SELECT count(*) FROM incidents")
+stored=$("$psql" -qAt "$smoke_url" -c "SELECT count(*) FROM incidents")
 if [ "$stored" -lt 1 ]; then
   echo "smoke: serve --dev did not write to PostgreSQL (SLT_HUB_DATABASE_URL ignored)"; exit 1
 fi

@@ -682,3 +682,76 @@ async fn filters_cannot_reveal_more_than_the_viewer_is_shown() {
     assert!(page.next_page_token.is_empty());
     assert_eq!(undss.list_all(by_origin).await.expect("list").len(), 1);
 }
+
+/// The violations' field paths of an INVALID_ARGUMENT, or a panic naming what came instead.
+fn invalid_fields(error: ClientError) -> Vec<String> {
+    let ClientError::InvalidArgument { violations, .. } = error else {
+        panic!("expected INVALID_ARGUMENT, got {error}");
+    };
+    violations.into_iter().map(|v| v.field).collect()
+}
+
+/// A NUL character in a text that is stored or compared in SQL gets the same answer on both
+/// backends: INVALID_ARGUMENT naming the field (PostgreSQL text cannot hold U+0000, so
+/// before this the PostgreSQL hub answered INTERNAL where the SQLite hub stored the text).
+#[tokio::test]
+async fn nul_characters_are_refused_with_the_field_on_every_backend() {
+    let hub = TestHub::start().await;
+    let mut alpha = hub.client("ngo-alpha", REPORTER).await;
+
+    let mut incident = sample_incident(new_id());
+    if let Some(area) = incident.admin1.as_mut() {
+        area.name = "Jong\0lei".into();
+    }
+    let error = alpha
+        .submit(vec![incident])
+        .await
+        .expect_err("NUL in admin1");
+    assert_eq!(invalid_fields(error), ["incidents[0].admin1.name"]);
+
+    let id = new_id();
+    alpha
+        .submit(vec![sample_incident(id)])
+        .await
+        .expect("submit");
+    let error = alpha
+        .retract(&id.to_string(), "Dup\0licate", 1)
+        .await
+        .expect_err("NUL in the reason");
+    assert_eq!(invalid_fields(error), ["reason"]);
+
+    for filter in [
+        pb::IncidentFilter {
+            admin1: vec!["jong\0lei".into()],
+            ..Default::default()
+        },
+        pb::IncidentFilter {
+            origin_orgs: vec!["ngo-\0alpha".into()],
+            ..Default::default()
+        },
+    ] {
+        let error = alpha
+            .list(filter, 10, String::new())
+            .await
+            .expect_err("NUL in a filter");
+        let fields = invalid_fields(error);
+        assert!(
+            fields == ["filter.admin1[0]"] || fields == ["filter.origin_orgs[0]"],
+            "{fields:?}"
+        );
+    }
+
+    let mut auditor = hub.client("audit-office", &[Role::Auditor]).await;
+    let error = auditor
+        .query_audit(pb::QueryAuditRequest {
+            org: "ngo-\0alpha".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("NUL in an audit filter");
+    assert_eq!(invalid_fields(error), ["org"]);
+
+    // Nothing was stored from the refused calls and the hub still serves.
+    let stored = alpha.get(&id.to_string()).await.expect("get");
+    assert_eq!(stored.version, 1);
+}

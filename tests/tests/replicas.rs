@@ -264,6 +264,105 @@ async fn the_audit_chain_verifies_after_mixed_traffic_on_two_replicas() {
     assert!(output.contains("OK:"), "{output}");
 }
 
+/// The write and audit locks order writes only if every statement after the lock sees what
+/// committed before it was granted (READ COMMITTED). A database whose default isolation is
+/// REPEATABLE READ (set by a DBA, or on the URL as here) must not change that: concurrent
+/// resubmits of one batch through two replicas stay one CREATED and the rest UNCHANGED, and the
+/// audit chain still verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_stay_ordered_when_the_database_defaults_to_repeatable_read() {
+    let Some(mut hub) = postgres_hub("repeatable_read").await else {
+        return;
+    };
+    let base = hub.config.database_url.clone();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options[default_transaction_isolation]=repeatable%20read");
+    let mut first = hub.start_replica_on(&url).await;
+    let mut second = hub.start_replica_on(&url).await;
+    let endpoints = [first.endpoint(), second.endpoint()];
+
+    let batch: Vec<pb::Incident> = (0..20).map(|_| community_incident()).collect();
+    let mut tasks = Vec::new();
+    for endpoint in endpoints.iter().cycle().take(8) {
+        let mut client = hub.client_at(endpoint, "ngo-alpha", REPORTER).await;
+        let batch = batch.clone();
+        tasks.push(tokio::spawn(async move { client.submit(batch).await }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        let results = task
+            .await
+            .expect("task")
+            .expect("a resubmit of the same batch succeeds");
+        for result in &results {
+            if result.outcome == pb::SubmitOutcome::Created as i32 {
+                created += 1;
+            } else {
+                assert_eq!(result.outcome, pb::SubmitOutcome::Unchanged as i32);
+            }
+        }
+    }
+    assert_eq!(created, batch.len(), "each incident created exactly once");
+
+    first.stop().await;
+    second.stop().await;
+    hub.stop().await;
+    hub.restart().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (ok, output) = tokio::task::block_in_place(|| export_and_verify(&hub, dir.path()));
+    assert!(ok, "the chain does not verify: {output}");
+}
+
+/// `statement_timeout` on the URL reaches the pooled connections, and the write-lock wait counts
+/// toward it: a write queued behind a lock that another session never releases fails after the
+/// timeout instead of hanging the call, and writes go through again once the lock is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_statement_timeout_on_the_url_bounds_a_write_lock_wait() {
+    use sqlx::Connection;
+    let Some(hub) = postgres_hub("statement_timeout").await else {
+        return;
+    };
+    let base = hub.config.database_url.clone();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let replica = hub
+        .start_replica_on(&format!("{base}{separator}statement_timeout=1s"))
+        .await;
+    let mut client = hub
+        .client_at(&replica.endpoint(), "ngo-alpha", REPORTER)
+        .await;
+
+    // Another session holds the hub's write lock (server/src/store/postgres.rs, WRITE_LOCK).
+    let mut holder = sqlx::PgConnection::connect(&base).await.expect("connect");
+    sqlx::raw_sql("BEGIN")
+        .execute(&mut holder)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(0x534c_5400_0000_0001_i64)
+        .execute(&mut holder)
+        .await
+        .expect("lock");
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(
+        Duration::from_secs(20),
+        client.submit(vec![community_incident()]),
+    )
+    .await
+    .expect("the write waited past the statement timeout");
+    assert!(result.is_err(), "the write went through the held lock");
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("rollback");
+    let results = client
+        .submit(vec![community_incident()])
+        .await
+        .expect("submit after the lock is free");
+    assert_eq!(results[0].outcome, pb::SubmitOutcome::Created as i32);
+}
+
 /// Exports the log with `slt audit export` and verifies it offline with `slt audit verify`.
 fn export_and_verify(hub: &TestHub, dir: &Path) -> (bool, String) {
     let file = dir.join("audit.jsonl");

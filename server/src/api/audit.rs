@@ -16,6 +16,7 @@ use super::guard::audit_context;
 use super::status::{invalid_field, store_status};
 use crate::audit::checkpoints::{CheckpointError, CheckpointSigner};
 use crate::audit::summary;
+use crate::domain::validate;
 use crate::sealed::Sealer;
 use crate::store::{AuditFilter, Store};
 
@@ -74,6 +75,19 @@ impl AuditService for AuditApi {
                 "page_size": request.page_size,
             }));
         });
+        for (field, value) in [
+            ("from_time", &filter.from_time),
+            ("to_time", &filter.to_time),
+            ("org", &filter.org),
+            ("subject", &filter.subject),
+            ("method", &filter.method),
+            ("incident_id", &filter.incident_id),
+            ("outcome", &filter.outcome),
+        ] {
+            if value.as_deref().is_some_and(|text| text.contains('\0')) {
+                return Err(invalid_field(field, validate::NUL_CHARACTER));
+            }
+        }
         let limit = match request.page_size {
             0 => DEFAULT_AUDIT_PAGE,
             size if size < 0 => return Err(invalid_field("page_size", "must not be negative")),

@@ -285,6 +285,14 @@ pub fn filter_from_proto(
             countries.push(code);
         }
     }
+    for (field, values) in [
+        ("admin1", &filter.admin1),
+        ("origin_orgs", &filter.origin_orgs),
+    ] {
+        for (index, value) in values.iter().enumerate() {
+            violations.check_no_nul(format!("filter.{field}[{index}]"), value);
+        }
+    }
     IncidentFilter {
         countries,
         admin1: filter

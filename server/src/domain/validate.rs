@@ -21,6 +21,9 @@ pub const EARLIEST_YEAR: i32 = 1990;
 /// How far in the future an occurrence date may be (time zones, clock skew).
 pub const FUTURE_SKEW: Duration = Duration::days(1);
 
+/// Why a text with a NUL character is refused.
+pub const NUL_CHARACTER: &str = "must not contain NUL (U+0000) characters";
+
 /// One bad field: its path and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
@@ -59,17 +62,27 @@ impl Violations {
         self.items
     }
 
-    /// Checks an optional text's size.
+    /// Checks an optional text's size (and that it holds no NUL character).
     pub fn check_text(&mut self, field: String, value: &str, max_chars: usize) {
         if value.chars().count() > max_chars {
-            self.add(field, format!("at most {max_chars} characters"));
+            self.add(field.clone(), format!("at most {max_chars} characters"));
         }
+        self.check_no_nul(field, value);
     }
 
-    /// Checks a text's size in bytes.
+    /// Checks a text's size in bytes (and that it holds no NUL character).
     pub fn check_bytes(&mut self, field: String, value: &str, max_bytes: usize) {
         if value.len() > max_bytes {
-            self.add(field, format!("at most {max_bytes} bytes"));
+            self.add(field.clone(), format!("at most {max_bytes} bytes"));
+        }
+        self.check_no_nul(field, value);
+    }
+
+    /// Refuses U+0000: PostgreSQL text cannot hold it, so it is refused on every backend (the
+    /// same input gets the same answer on SQLite and PostgreSQL).
+    pub fn check_no_nul(&mut self, field: String, value: &str) {
+        if value.contains('\0') {
+            self.add(field, NUL_CHARACTER);
         }
     }
 

@@ -313,7 +313,7 @@ impl PostgresStore {
         let mut attempt = 0;
         loop {
             let result = async {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.pool.begin_with(BEGIN_LOCKED).await?;
                 let seq = append_audit(&mut tx, entry).await?;
                 tx.commit().await?;
                 Ok(seq)
@@ -873,10 +873,18 @@ async fn poll_change_log(pool: &PgPool, changes: &watch::Sender<u64>, last_seen:
     }
 }
 
+/// `BEGIN` for every transaction that takes an advisory lock. The schemes above need READ
+/// COMMITTED whatever the database's or the URL's default isolation: each statement after the
+/// lock must see what committed before the lock was granted. Under REPEATABLE READ or
+/// SERIALIZABLE the snapshot is taken by the lock statement itself, before the wait, so the
+/// idempotency check, the version check and the audit head would read a stale state (duplicate
+/// ids and audit seqs fail the call instead of being UNCHANGED / appended).
+const BEGIN_LOCKED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
 /// Starts a writing transaction holding the hub's write lock until it ends (see the module
 /// comment: this is what makes change-log `seq` order commit order).
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_with(BEGIN_LOCKED).await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(WRITE_LOCK)
         .execute(&mut *tx)
