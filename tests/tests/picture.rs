@@ -475,6 +475,76 @@ async fn an_org_only_incident_of_another_org_never_counts_for_a_viewer() {
     }
 }
 
+/// A T1 viewer's record of an incident merges an outcome's staff categories into one total
+/// (staff UNKNOWN) when one of them is small (the policy's `victims.small_cell`): the picture
+/// must count victims at that detail, or a published staff count next to the record's total
+/// gives away the small one (here: 6 killed in the record, 5 NATIONAL in the picture, so 1
+/// INTERNATIONAL, which the picture suppresses and the record withholds).
+#[tokio::test]
+async fn a_t1_picture_never_splits_victims_the_t1_record_shows_merged() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    let mut incident = incident("SSD", 2023, 5, pb::Distribution::Community, 5);
+    incident.victims.push(pb::VictimCount {
+        outcome: pb::VictimOutcome::Killed as i32,
+        staff: pb::StaffCategory::International as i32,
+        sex: pb::Sex::Male as i32,
+        count: 1,
+        estimated: false,
+    });
+    let id = incident.id.clone();
+    reporter.submit(vec![incident]).await.expect("submit");
+
+    let mut analyst = hub.client("unhcr", &[Role::Analyst]).await;
+    let record = analyst.get(&id).await.expect("get");
+    assert_eq!(record.viewer_tier, pb::AccessTier::T1 as i32);
+    let record_staff: Vec<i32> = record.victims.iter().map(|v| v.staff).collect();
+    assert_eq!(record_staff, vec![pb::StaffCategory::Unknown as i32]);
+
+    let picture = analyst
+        .threat_picture(picture_request(
+            &["SSD"],
+            date(2023, 5, 1),
+            date(2023, 5, 31),
+            pb::Granularity::Month,
+            pb::PictureGroup::None,
+        ))
+        .await
+        .expect("picture");
+    assert_eq!(picture.tier, pb::AccessTier::T1 as i32);
+    let cell = &picture.rows[0].cells[0];
+    let staff = |wanted: pb::StaffCategory| {
+        cell.victims_by_staff
+            .iter()
+            .find(|s| s.staff == wanted as i32)
+            .map(|s| value(&s.count))
+            .expect("staff category")
+    };
+    assert_eq!(staff(pb::StaffCategory::National), Some(0), "{cell:?}");
+    assert_eq!(staff(pb::StaffCategory::International), Some(0), "{cell:?}");
+    assert_eq!(staff(pb::StaffCategory::Unknown), Some(6), "{cell:?}");
+
+    // The origin org's focal point (T2 and above) still gets the staff categories.
+    let mut focal = hub.client("ngo-alpha", &[Role::FocalPoint]).await;
+    let picture = focal
+        .threat_picture(picture_request(
+            &["SSD"],
+            date(2023, 5, 1),
+            date(2023, 5, 31),
+            pb::Granularity::Month,
+            pb::PictureGroup::None,
+        ))
+        .await
+        .expect("picture");
+    let cell = &picture.rows[0].cells[0];
+    let national = cell
+        .victims_by_staff
+        .iter()
+        .find(|s| s.staff == pb::StaffCategory::National as i32)
+        .expect("national");
+    assert_eq!(value(&national.count), Some(5));
+}
+
 fn advisory(level: pb::SecurityLevel, distribution: pb::Distribution) -> pb::Advisory {
     pb::Advisory {
         id: new_id().to_string(),

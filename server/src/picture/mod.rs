@@ -264,6 +264,7 @@ pub async fn compute(
         ));
     }
     let first = first_shown - BASELINE_PERIODS as i64;
+    let (own_victims, others_victims) = policy.picture_victim_detail(principal);
     let out_of_range = || PictureError::Invalid("from", "outside the calendar".into());
     let query = PictureQuery {
         scope: &scope,
@@ -274,6 +275,8 @@ pub async fn compute(
         area_level: request.area_level,
         group_by: request.group_by,
         bucket: granularity,
+        own_victims,
+        others_victims,
     };
     let counts = store.picture_counts(&query).await?;
     let victims = store.picture_victims(&query).await?;
