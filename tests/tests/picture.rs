@@ -588,6 +588,23 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
     });
     reporter.submit(vec![located]).await.expect("submit");
 
+    // An expected_version out of range is bad input naming the field, not a crash.
+    match issuer
+        .issue_advisory(
+            pb::Advisory {
+                id: first.id.clone(),
+                ..advisory(pb::SecurityLevel::High, pb::Distribution::Community)
+            },
+            u64::MAX,
+        )
+        .await
+    {
+        Err(ClientError::InvalidArgument { violations, .. }) => {
+            assert_eq!(violations[0].field, "expected_version", "{violations:?}");
+        }
+        other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+    }
+
     // Only focal points issue; only the issuing org's supersede.
     let mut analyst = hub.client("ngo-beta", &[Role::Analyst]).await;
     assert!(matches!(

@@ -325,6 +325,10 @@ impl ThreatService for ThreatApi {
         });
         let mut violations = Violations::new();
         let decoded = convert::advisory_from_proto(&mut violations, &advisory);
+        // The next version must fit the store's (signed 64-bit) version column.
+        if request.expected_version >= i64::MAX as u64 {
+            violations.add("expected_version", "out of range");
+        }
         if let Some((_, content)) = &decoded
             && let Err(reason) = self
                 .policy
