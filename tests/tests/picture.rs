@@ -545,6 +545,47 @@ async fn a_t1_picture_never_splits_victims_the_t1_record_shows_merged() {
     assert_eq!(value(&national.count), Some(5));
 }
 
+/// A picture's grid (rows x periods) is bounded: weekly over 19 years by admin1 area is refused
+/// as bad input naming the field, instead of tying up the hub's memory and CPU.
+#[tokio::test]
+async fn an_oversized_picture_is_refused_naming_the_field() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    let batch: Vec<pb::Incident> = (0..60)
+        .map(|area| {
+            let mut incident = incident("SSD", 2020, 5, pb::Distribution::Community, 1);
+            incident.admin1 = Some(pb::AdminArea {
+                name: format!("Area {area}"),
+                pcode: String::new(),
+            });
+            incident
+        })
+        .collect();
+    reporter.submit(batch).await.expect("submit");
+    let mut analyst = hub.client("unhcr", &[Role::Analyst]).await;
+    let mut request = picture_request(
+        &["SSD"],
+        date(2005, 1, 3),
+        date(2023, 12, 31),
+        pb::Granularity::Week,
+        pb::PictureGroup::None,
+    );
+    request.area_level = pb::AreaLevel::Admin1 as i32;
+    match analyst.threat_picture(request.clone()).await {
+        Err(ClientError::InvalidArgument { violations, .. }) => {
+            assert_eq!(violations[0].field, "granularity", "{violations:?}");
+        }
+        other => panic!(
+            "expected INVALID_ARGUMENT, got {:?}",
+            other.map(|p| p.rows.len())
+        ),
+    }
+    // The same by country is small enough.
+    request.area_level = pb::AreaLevel::Country as i32;
+    let picture = analyst.threat_picture(request).await.expect("picture");
+    assert_eq!(picture.rows.len(), 1);
+}
+
 fn advisory(level: pb::SecurityLevel, distribution: pb::Distribution) -> pb::Advisory {
     pb::Advisory {
         id: new_id().to_string(),
