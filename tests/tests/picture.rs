@@ -646,6 +646,23 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
     }
 
+    // A list filter is bounded (one SQL parameter per country) and names the field.
+    match issuer
+        .list_advisories(pb::ListAdvisoriesRequest {
+            countries: vec!["SSD".to_string(); 40_000],
+            ..Default::default()
+        })
+        .await
+    {
+        Err(ClientError::InvalidArgument { violations, .. }) => {
+            assert_eq!(violations[0].field, "countries", "{violations:?}");
+        }
+        other => panic!(
+            "expected INVALID_ARGUMENT, got {:?}",
+            other.map(|a| a.len())
+        ),
+    }
+
     // Only focal points issue; only the issuing org's supersede.
     let mut analyst = hub.client("ngo-beta", &[Role::Analyst]).await;
     assert!(matches!(

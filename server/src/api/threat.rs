@@ -422,10 +422,22 @@ impl ThreatService for ThreatApi {
             }));
         });
         let mut violations = Violations::new();
+        if request.countries.len() > MAX_PICTURE_COUNTRIES {
+            violations.add(
+                "countries",
+                format!("at most {MAX_PICTURE_COUNTRIES} country codes"),
+            );
+        }
         let mut countries = Vec::new();
-        for (index, code) in request.countries.iter().enumerate() {
+        for (index, code) in request
+            .countries
+            .iter()
+            .enumerate()
+            .take(MAX_PICTURE_COUNTRIES)
+        {
             if let Some(code) =
                 validate::country(&mut violations, &format!("countries[{index}]"), code)
+                && !countries.contains(&code)
             {
                 countries.push(code);
             }
