@@ -463,11 +463,14 @@ async fn an_org_only_incident_of_another_org_never_counts_for_a_viewer() {
     let mut bad = request();
     bad.countries = vec!["ZZZ".into()];
     bad.to = None;
+    bad.admin1 = vec!["Upper Nile".into(); 40_000];
     match client.threat_picture(bad).await {
         Err(ClientError::InvalidArgument { violations, .. }) => {
             let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
             assert!(
-                fields.contains(&"countries[0]") && fields.contains(&"to"),
+                fields.contains(&"countries[0]")
+                    && fields.contains(&"to")
+                    && fields.contains(&"admin1"),
                 "{fields:?}"
             );
         }

@@ -24,6 +24,8 @@ use crate::store::{AdvisoryFilter, Store, StoreError};
 
 /// Most countries in one picture request.
 pub const MAX_PICTURE_COUNTRIES: usize = 50;
+/// Most admin1 names in one picture request.
+pub const MAX_PICTURE_ADMIN1: usize = 200;
 
 pub struct ThreatApi {
     store: Store,
@@ -67,7 +69,13 @@ fn picture_request(request: &pb::GetThreatPictureRequest) -> Result<PictureReque
         }
     }
     let mut admin1: Vec<String> = Vec::new();
-    for (index, name) in request.admin1.iter().enumerate() {
+    if request.admin1.len() > MAX_PICTURE_ADMIN1 {
+        violations.add(
+            "admin1",
+            format!("at most {MAX_PICTURE_ADMIN1} admin1 names"),
+        );
+    }
+    for (index, name) in request.admin1.iter().enumerate().take(MAX_PICTURE_ADMIN1) {
         let name = name.trim().to_lowercase();
         if name.is_empty() {
             violations.add(format!("admin1[{index}]"), "must not be empty");
