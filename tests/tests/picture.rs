@@ -463,16 +463,130 @@ async fn an_org_only_incident_of_another_org_never_counts_for_a_viewer() {
     let mut bad = request();
     bad.countries = vec!["ZZZ".into()];
     bad.to = None;
+    bad.admin1 = vec!["Upper Nile".into(); 40_000];
     match client.threat_picture(bad).await {
         Err(ClientError::InvalidArgument { violations, .. }) => {
             let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
             assert!(
-                fields.contains(&"countries[0]") && fields.contains(&"to"),
+                fields.contains(&"countries[0]")
+                    && fields.contains(&"to")
+                    && fields.contains(&"admin1"),
                 "{fields:?}"
             );
         }
         other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
     }
+}
+
+/// A T1 viewer's record of an incident merges an outcome's staff categories into one total
+/// (staff UNKNOWN) when one of them is small (the policy's `victims.small_cell`): the picture
+/// must count victims at that detail, or a published staff count next to the record's total
+/// gives away the small one (here: 6 killed in the record, 5 NATIONAL in the picture, so 1
+/// INTERNATIONAL, which the picture suppresses and the record withholds).
+#[tokio::test]
+async fn a_t1_picture_never_splits_victims_the_t1_record_shows_merged() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    let mut incident = incident("SSD", 2023, 5, pb::Distribution::Community, 5);
+    incident.victims.push(pb::VictimCount {
+        outcome: pb::VictimOutcome::Killed as i32,
+        staff: pb::StaffCategory::International as i32,
+        sex: pb::Sex::Male as i32,
+        count: 1,
+        estimated: false,
+    });
+    let id = incident.id.clone();
+    reporter.submit(vec![incident]).await.expect("submit");
+
+    let mut analyst = hub.client("unhcr", &[Role::Analyst]).await;
+    let record = analyst.get(&id).await.expect("get");
+    assert_eq!(record.viewer_tier, pb::AccessTier::T1 as i32);
+    let record_staff: Vec<i32> = record.victims.iter().map(|v| v.staff).collect();
+    assert_eq!(record_staff, vec![pb::StaffCategory::Unknown as i32]);
+
+    let picture = analyst
+        .threat_picture(picture_request(
+            &["SSD"],
+            date(2023, 5, 1),
+            date(2023, 5, 31),
+            pb::Granularity::Month,
+            pb::PictureGroup::None,
+        ))
+        .await
+        .expect("picture");
+    assert_eq!(picture.tier, pb::AccessTier::T1 as i32);
+    let cell = &picture.rows[0].cells[0];
+    let staff = |wanted: pb::StaffCategory| {
+        cell.victims_by_staff
+            .iter()
+            .find(|s| s.staff == wanted as i32)
+            .map(|s| value(&s.count))
+            .expect("staff category")
+    };
+    assert_eq!(staff(pb::StaffCategory::National), Some(0), "{cell:?}");
+    assert_eq!(staff(pb::StaffCategory::International), Some(0), "{cell:?}");
+    assert_eq!(staff(pb::StaffCategory::Unknown), Some(6), "{cell:?}");
+
+    // The origin org's focal point (T2 and above) still gets the staff categories.
+    let mut focal = hub.client("ngo-alpha", &[Role::FocalPoint]).await;
+    let picture = focal
+        .threat_picture(picture_request(
+            &["SSD"],
+            date(2023, 5, 1),
+            date(2023, 5, 31),
+            pb::Granularity::Month,
+            pb::PictureGroup::None,
+        ))
+        .await
+        .expect("picture");
+    let cell = &picture.rows[0].cells[0];
+    let national = cell
+        .victims_by_staff
+        .iter()
+        .find(|s| s.staff == pb::StaffCategory::National as i32)
+        .expect("national");
+    assert_eq!(value(&national.count), Some(5));
+}
+
+/// A picture's grid (rows x periods) is bounded: weekly over 19 years by admin1 area is refused
+/// as bad input naming the field, instead of tying up the hub's memory and CPU.
+#[tokio::test]
+async fn an_oversized_picture_is_refused_naming_the_field() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    let batch: Vec<pb::Incident> = (0..60)
+        .map(|area| {
+            let mut incident = incident("SSD", 2020, 5, pb::Distribution::Community, 1);
+            incident.admin1 = Some(pb::AdminArea {
+                name: format!("Area {area}"),
+                pcode: String::new(),
+            });
+            incident
+        })
+        .collect();
+    reporter.submit(batch).await.expect("submit");
+    let mut analyst = hub.client("unhcr", &[Role::Analyst]).await;
+    let mut request = picture_request(
+        &["SSD"],
+        date(2005, 1, 3),
+        date(2023, 12, 31),
+        pb::Granularity::Week,
+        pb::PictureGroup::None,
+    );
+    request.area_level = pb::AreaLevel::Admin1 as i32;
+    match analyst.threat_picture(request.clone()).await {
+        Err(ClientError::InvalidArgument { violations, .. }) => {
+            assert_eq!(violations[0].field, "granularity", "{violations:?}");
+        }
+        other => panic!(
+            "expected INVALID_ARGUMENT, got {:?}",
+            other.map(|p| p.rows.len())
+        ),
+    }
+    // The same by country is small enough.
+    request.area_level = pb::AreaLevel::Country as i32;
+    let picture = analyst.threat_picture(request).await.expect("picture");
+    assert_eq!(picture.rows.len(), 1);
 }
 
 fn advisory(level: pb::SecurityLevel, distribution: pb::Distribution) -> pb::Advisory {
@@ -517,6 +631,40 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         pcode: "SS02".into(),
     });
     reporter.submit(vec![located]).await.expect("submit");
+
+    // An expected_version out of range is bad input naming the field, not a crash.
+    match issuer
+        .issue_advisory(
+            pb::Advisory {
+                id: first.id.clone(),
+                ..advisory(pb::SecurityLevel::High, pb::Distribution::Community)
+            },
+            u64::MAX,
+        )
+        .await
+    {
+        Err(ClientError::InvalidArgument { violations, .. }) => {
+            assert_eq!(violations[0].field, "expected_version", "{violations:?}");
+        }
+        other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+    }
+
+    // A list filter is bounded (one SQL parameter per country) and names the field.
+    match issuer
+        .list_advisories(pb::ListAdvisoriesRequest {
+            countries: vec!["SSD".to_string(); 40_000],
+            ..Default::default()
+        })
+        .await
+    {
+        Err(ClientError::InvalidArgument { violations, .. }) => {
+            assert_eq!(violations[0].field, "countries", "{violations:?}");
+        }
+        other => panic!(
+            "expected INVALID_ARGUMENT, got {:?}",
+            other.map(|a| a.len())
+        ),
+    }
 
     // Only focal points issue; only the issuing org's supersede.
     let mut analyst = hub.client("ngo-beta", &[Role::Analyst]).await;

@@ -24,6 +24,8 @@ use crate::store::{AdvisoryFilter, Store, StoreError};
 
 /// Most countries in one picture request.
 pub const MAX_PICTURE_COUNTRIES: usize = 50;
+/// Most admin1 names in one picture request.
+pub const MAX_PICTURE_ADMIN1: usize = 200;
 
 pub struct ThreatApi {
     store: Store,
@@ -67,7 +69,13 @@ fn picture_request(request: &pb::GetThreatPictureRequest) -> Result<PictureReque
         }
     }
     let mut admin1: Vec<String> = Vec::new();
-    for (index, name) in request.admin1.iter().enumerate() {
+    if request.admin1.len() > MAX_PICTURE_ADMIN1 {
+        violations.add(
+            "admin1",
+            format!("at most {MAX_PICTURE_ADMIN1} admin1 names"),
+        );
+    }
+    for (index, name) in request.admin1.iter().enumerate().take(MAX_PICTURE_ADMIN1) {
         let name = name.trim().to_lowercase();
         if name.is_empty() {
             violations.add(format!("admin1[{index}]"), "must not be empty");
@@ -325,6 +333,10 @@ impl ThreatService for ThreatApi {
         });
         let mut violations = Violations::new();
         let decoded = convert::advisory_from_proto(&mut violations, &advisory);
+        // The next version must fit the store's (signed 64-bit) version column.
+        if request.expected_version >= i64::MAX as u64 {
+            violations.add("expected_version", "out of range");
+        }
         if let Some((_, content)) = &decoded
             && let Err(reason) = self
                 .policy
@@ -418,10 +430,22 @@ impl ThreatService for ThreatApi {
             }));
         });
         let mut violations = Violations::new();
+        if request.countries.len() > MAX_PICTURE_COUNTRIES {
+            violations.add(
+                "countries",
+                format!("at most {MAX_PICTURE_COUNTRIES} country codes"),
+            );
+        }
         let mut countries = Vec::new();
-        for (index, code) in request.countries.iter().enumerate() {
+        for (index, code) in request
+            .countries
+            .iter()
+            .enumerate()
+            .take(MAX_PICTURE_COUNTRIES)
+        {
             if let Some(code) =
                 validate::country(&mut violations, &format!("countries[{index}]"), code)
+                && !countries.contains(&code)
             {
                 countries.push(code);
             }

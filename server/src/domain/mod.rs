@@ -8,7 +8,7 @@ pub mod validate;
 
 pub use advisory::{AdvisoryContent, StoredAdvisory};
 pub use incident::*;
-pub use query::{AreaLevel, Granularity, PictureGroup, PictureQuery};
+pub use query::{AreaLevel, Granularity, PictureGroup, PictureQuery, VictimDetail};
 pub use query::{IncidentFilter, VisibilityScope};
 /// ISO 3166-1 codes: part of the API contract, shared with the SDK.
 pub use slt_proto::countries;

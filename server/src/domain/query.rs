@@ -85,4 +85,20 @@ pub struct PictureQuery<'a> {
     /// Bucket of the shown date: `Week` groups by day (the caller folds days into weeks),
     /// `Month` and `Quarter` by `YYYY-MM`, `Year` by `YYYY`.
     pub bucket: Granularity,
+    /// The victims of the caller's own org's incidents and of other orgs' as the caller is
+    /// shown them (`policy::redact`): victims are counted at that detail, never finer.
+    pub own_victims: VictimDetail,
+    pub others_victims: VictimDetail,
+}
+
+/// How finely a viewer is shown an incident's victims (by outcome x staff category).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VictimDetail {
+    /// Every staff category as recorded.
+    Exact,
+    /// An outcome with a staff category counting from 1 to `n - 1` victims is shown as one
+    /// total with staff UNKNOWN (the victims field's `small_cell` rule).
+    MergeSmall(u32),
+    /// Staff UNKNOWN for every outcome.
+    StaffUnknown,
 }

@@ -33,6 +33,10 @@ pub const BASELINE_PERIODS: usize = 12;
 pub const MAX_PERIODS: i64 = 1_000;
 /// Most years one picture spans.
 pub const MAX_YEARS: i32 = 50;
+/// Most cells (rows x periods, baseline included) in one picture: each victim table and the
+/// suppression search are as large as the grid, so an unbounded one (weeks x admin1 areas x
+/// incident types over 50 countries) would let any reader tie up the hub's memory and CPU.
+pub const MAX_CELLS: usize = 50_000;
 /// Hotspots returned.
 pub const HOTSPOTS: usize = 10;
 
@@ -264,6 +268,7 @@ pub async fn compute(
         ));
     }
     let first = first_shown - BASELINE_PERIODS as i64;
+    let (own_victims, others_victims) = policy.picture_victim_detail(principal);
     let out_of_range = || PictureError::Invalid("from", "outside the calendar".into());
     let query = PictureQuery {
         scope: &scope,
@@ -274,6 +279,8 @@ pub async fn compute(
         area_level: request.area_level,
         group_by: request.group_by,
         bucket: granularity,
+        own_victims,
+        others_victims,
     };
     let counts = store.picture_counts(&query).await?;
     let victims = store.picture_victims(&query).await?;
@@ -301,6 +308,17 @@ pub async fn compute(
     let index: HashMap<&(String, String, String), usize> =
         keys.iter().enumerate().map(|(i, key)| (key, i)).collect();
     let columns = usize::try_from(last - first + 1).unwrap_or(0);
+    if keys.len().saturating_mul(columns) > MAX_CELLS {
+        return Err(PictureError::Invalid(
+            "granularity",
+            format!(
+                "the picture would have {} rows x {columns} periods (baseline included), more \
+                 than {MAX_CELLS} cells: choose a coarser granularity or area level, fewer \
+                 countries or a shorter period",
+                keys.len()
+            ),
+        ));
+    }
     let column_of = |bucket: &str| -> Option<usize> {
         let period = periods::bucket_period(granularity, bucket)?;
         usize::try_from(period - first)

@@ -6,7 +6,7 @@
 //! `summary` as `narrative` (free text), `issued_at` as `reported_at`; the rest is T0.
 
 use super::{MadeByPolicy, PolicyEngine, Redaction, RedactionAction, SharingState, Tier};
-use crate::domain::{AdvisoryContent, Distribution, StoredAdvisory};
+use crate::domain::{AdvisoryContent, Distribution, StoredAdvisory, VictimDetail};
 use crate::identity::{PeerKind, Principal, Role};
 
 /// (advisory field, the incident field whose tier it takes).
@@ -151,9 +151,13 @@ impl PolicyEngine {
                 .filter_map(|role| tier_of(*role))
                 .max()
         };
-        let own = best(&|role| self.rules.origin_tier(role));
+        // The scope always takes in the caller's own organisation's incidents; a caller with no
+        // tier over them may not see them (`tier_for` is `None`) and so gets no picture.
+        let own = best(&|role| self.rules.origin_tier(role))?;
+        // Without a tier over other orgs' incidents the scope leaves them out (see
+        // `visibility_scope`), so the picture holds the caller's own incidents only.
         let others = best(&|role| self.rules.other_tier(role));
-        own.into_iter().chain(others).min()
+        Some(others.map_or(own, |others| own.min(others)))
     }
 
     /// Checks that `org` may give an advisory its distribution (as for incidents).
@@ -182,6 +186,33 @@ impl PolicyEngine {
                 .as_deref()
                 .map(|group| self.groups.members(group))
                 .unwrap_or_default(),
+        )
+    }
+
+    /// How finely `principal` is shown the victims of its own org's incidents and of other
+    /// orgs' (the picture counts victims at that detail, so that it never splits a total that
+    /// the records show merged).
+    pub fn picture_victim_detail(&self, principal: &Principal) -> (VictimDetail, VictimDetail) {
+        let best = |tier_of: &dyn Fn(Role) -> Option<Tier>| {
+            principal
+                .roles
+                .iter()
+                .filter_map(|role| tier_of(*role))
+                .max()
+                .unwrap_or(Tier::T0)
+        };
+        let detail = |tier: Tier| {
+            if tier >= self.rules.field_tier("victims") {
+                VictimDetail::Exact
+            } else if tier >= self.rules.victim_totals_tier {
+                VictimDetail::MergeSmall(self.rules.victim_small_cell)
+            } else {
+                VictimDetail::StaffUnknown
+            }
+        };
+        (
+            detail(best(&|role| self.rules.origin_tier(role))),
+            detail(best(&|role| self.rules.other_tier(role))),
         )
     }
 

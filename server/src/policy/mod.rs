@@ -191,14 +191,26 @@ impl PolicyEngine {
                     .iter()
                     .filter_map(|role| tier_of(*role))
                     .max()
-                    .unwrap_or(Tier::T0)
             };
             let own_tier = best(&|role| self.rules.origin_tier(role));
-            let others_tier = best(&|role| self.rules.other_tier(role));
+            let others = best(&|role| self.rules.other_tier(role));
+            // A viewer none of whose roles has a tier over other orgs' incidents sees none of
+            // them (`tier_for` is `None`), so the scope must not take them in either: the
+            // threat picture counts whatever the scope admits.
+            let (shared_distributions, sharing_groups) = if others.is_some() {
+                (
+                    vec![Distribution::Community, Distribution::Federation],
+                    self.groups.groups_of(&principal.org),
+                )
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            let own_tier = own_tier.unwrap_or(Tier::T0);
+            let others_tier = others.unwrap_or(Tier::T0);
             return Some(VisibilityScope {
                 own_org: Some(principal.org.clone()),
-                shared_distributions: vec![Distribution::Community, Distribution::Federation],
-                sharing_groups: self.groups.groups_of(&principal.org),
+                shared_distributions,
+                sharing_groups,
                 allowed_tlps: None,
                 excluded_origin_hub: None,
                 own_date_precision: self.date_precision_at(own_tier),

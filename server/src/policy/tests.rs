@@ -316,3 +316,82 @@ fn sample_content() -> IncidentContent {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     content().new_tree(&mut runner).expect("tree").current()
 }
+
+/// What `push_scope` in the stores admits, written out in Rust (the SQL's twin).
+fn scope_admits(scope: &VisibilityScope, incident: &StoredIncident) -> bool {
+    let sharing = scope.own_org.as_deref() == Some(incident.origin_org.as_str())
+        || scope
+            .shared_distributions
+            .contains(&incident.content.distribution)
+        || (incident.content.distribution == Distribution::SharingGroup
+            && incident
+                .content
+                .sharing_group
+                .as_ref()
+                .is_some_and(|group| scope.sharing_groups.contains(group)));
+    sharing
+        && scope
+            .allowed_tlps
+            .as_ref()
+            .is_none_or(|tlps| tlps.contains(&incident.content.tlp))
+        && scope
+            .excluded_origin_hub
+            .as_ref()
+            .is_none_or(|hub| *hub != incident.origin_hub)
+}
+
+/// The threat picture counts every incident the SQL scope admits, at `picture_tier`: so, under
+/// any policy file, the scope may admit only incidents `tier_for` lets the caller see, and the
+/// picture's tier may be no higher than the caller's tier over any of them. A policy may leave a
+/// role out of `role_tiers.other` (or `.origin`): that role then sees none of those incidents.
+#[test]
+fn the_picture_scope_admits_only_what_the_caller_sees_and_its_tier_is_the_lowest() {
+    let builtin = include_str!("../../policy/default.toml");
+    let other_line = "other = { focal_point = \"T2\", analyst = \"T1\", reporter = \"T1\" }";
+    let origin_line = "origin = { reporter = \"T3\", focal_point = \"T3\", analyst = \"T2\" }";
+    assert!(builtin.contains(other_line) && builtin.contains(origin_line));
+    let policies = [
+        builtin.to_string(),
+        builtin.replace(
+            other_line,
+            "other = { focal_point = \"T2\", analyst = \"T1\" }",
+        ),
+        builtin.replace(
+            origin_line,
+            "origin = { reporter = \"T3\", focal_point = \"T3\" }",
+        ),
+    ];
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for text in &policies {
+        let engine = PolicyEngine::new(
+            PolicyRules::parse(text, "test policy").expect("policy"),
+            SharingGroups::new([SharingGroup {
+                id: "forum".into(),
+                name: "Forum".into(),
+                owner: "ngo-alpha".into(),
+                members: vec!["ngo-beta".into()],
+            }]),
+        );
+        for _ in 0..2_000 {
+            let incident = incident().new_tree(&mut runner).expect("tree").current();
+            let principal = principal().new_tree(&mut runner).expect("tree").current();
+            let (Some(scope), Some(picture_tier)) = (
+                engine.visibility_scope(&principal),
+                engine.picture_tier(&principal),
+            ) else {
+                continue;
+            };
+            if !scope_admits(&scope, &incident) {
+                continue;
+            }
+            let tier = engine.tier_for(&principal, &incident);
+            assert!(
+                tier.is_some_and(|tier| picture_tier <= tier),
+                "{principal:?} gets the picture at {picture_tier:?} and it counts an incident of \
+                 {} ({:?}) it sees at {tier:?}",
+                incident.origin_org,
+                incident.content.distribution,
+            );
+        }
+    }
+}

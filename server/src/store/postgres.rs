@@ -42,7 +42,7 @@ use crate::audit::AuditEntry;
 use crate::domain::{
     AdvisoryContent, AreaLevel, DatePrecision, Distribution, Granularity, IncidentContent, OrgType,
     PictureGroup, PictureQuery, PrivateAnnex, Sex, StaffCategory, StoredAdvisory, StoredIncident,
-    Tlp, Verification, VictimOutcome, VisibilityScope,
+    Tlp, Verification, VictimDetail, VictimOutcome, VisibilityScope,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -1314,9 +1314,59 @@ fn push_shown_date(sql: &mut QueryBuilder<Postgres>, scope: &VisibilityScope) {
     ));
 }
 
+/// The staff category of a victims row as the viewer is shown it (`VictimDetail`): for an
+/// outcome merged by the small-cell rule (`sm` of `victim_joins` matched), UNKNOWN.
+fn push_victim_staff(sql: &mut QueryBuilder<Postgres>, query: &PictureQuery<'_>) {
+    let detail = |detail: VictimDetail| match detail {
+        VictimDetail::Exact => "v.staff",
+        VictimDetail::MergeSmall(_) => {
+            "(CASE WHEN sm.outcome IS NULL THEN v.staff ELSE 'UNKNOWN' END)"
+        }
+        VictimDetail::StaffUnknown => "'UNKNOWN'",
+    };
+    if query.own_victims == query.others_victims {
+        sql.push(detail(query.own_victims));
+        return;
+    }
+    sql.push("(CASE WHEN i.origin_org = ");
+    sql.push_bind(query.scope.own_org.clone().unwrap_or_default());
+    sql.push(format!(
+        " THEN {} ELSE {} END)",
+        detail(query.own_victims),
+        detail(query.others_victims)
+    ));
+}
+
+/// The joins of the victims query: the victims rows, and (where the viewer gets the small-cell
+/// rule) `sm`, the (incident, outcome) pairs with a staff category of 1 to `small_cell - 1`.
+fn victim_joins(query: &PictureQuery<'_>) -> String {
+    let mut joins = " JOIN incident_victims v ON v.incident_row = i.row_id".to_string();
+    let small_cell = [query.own_victims, query.others_victims]
+        .into_iter()
+        .find_map(|detail| match detail {
+            VictimDetail::MergeSmall(small_cell) => Some(small_cell),
+            _ => None,
+        });
+    if let Some(small_cell) = small_cell {
+        joins.push_str(&format!(
+            " LEFT JOIN (SELECT w.incident_row AS incident_row, w.outcome AS outcome \
+             FROM (SELECT incident_row, outcome, staff, sum(count) AS staff_victims \
+             FROM incident_victims GROUP BY incident_row, outcome, staff) w \
+             WHERE w.staff_victims > 0 AND w.staff_victims < {small_cell} \
+             GROUP BY w.incident_row, w.outcome) sm \
+             ON sm.incident_row = i.row_id AND sm.outcome = v.outcome"
+        ));
+    }
+    joins
+}
+
 /// The picture query's SELECT of area, group and bucket, then `measures`, FROM incidents with
 /// `joins`, and its WHERE (as in `sqlite.rs`).
-fn picture_select(query: &PictureQuery<'_>, measures: &str, joins: &str) -> QueryBuilder<Postgres> {
+fn picture_select(
+    query: &PictureQuery<'_>,
+    measures: impl FnOnce(&mut QueryBuilder<Postgres>),
+    joins: &str,
+) -> QueryBuilder<Postgres> {
     let mut sql = QueryBuilder::<Postgres>::new("SELECT i.country AS country, ");
     match query.area_level {
         AreaLevel::Country => sql.push("''::TEXT AS admin1, "),
@@ -1343,7 +1393,7 @@ fn picture_select(query: &PictureQuery<'_>, measures: &str, joins: &str) -> Quer
         }
     }
     sql.push(" AS bucket, ");
-    sql.push(measures);
+    measures(&mut sql);
     sql.push(" FROM incidents i");
     if query.group_by == PictureGroup::IncidentType {
         sql.push(" JOIN incident_types t ON t.incident_row = i.row_id");
@@ -1370,7 +1420,13 @@ impl PostgresStore {
         &self,
         query: &PictureQuery<'_>,
     ) -> Result<Vec<PictureCountRow>, StoreError> {
-        let mut sql = picture_select(query, "count(*) AS incidents", "");
+        let mut sql = picture_select(
+            query,
+            |sql| {
+                sql.push("count(*) AS incidents");
+            },
+            "",
+        );
         sql.push(" GROUP BY 1, 2, 3, 4");
         let rows = sql.build().fetch_all(&self.pool).await?;
         rows.iter()
@@ -1392,9 +1448,12 @@ impl PostgresStore {
     ) -> Result<Vec<PictureVictimRow>, StoreError> {
         let mut sql = picture_select(
             query,
-            "v.outcome AS outcome, v.staff AS staff, v.sex AS sex, \
-             CAST(sum(v.count) AS BIGINT) AS victims",
-            " JOIN incident_victims v ON v.incident_row = i.row_id",
+            |sql| {
+                sql.push("v.outcome AS outcome, ");
+                push_victim_staff(sql, query);
+                sql.push(" AS staff, v.sex AS sex, CAST(sum(v.count) AS BIGINT) AS victims");
+            },
+            &victim_joins(query),
         );
         sql.push(" GROUP BY 1, 2, 3, 4, 5, 6, 7");
         let rows = sql.build().fetch_all(&self.pool).await?;
