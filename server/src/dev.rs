@@ -24,12 +24,8 @@ pub const DEFAULT_DEV_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::
 
 /// The dev organisations and the roles each may hold.
 pub fn dev_orgs() -> Vec<OrgEntry> {
-    let org = |id: &str, name: &str, org_type, roles: &[Role]| OrgEntry {
-        id: id.to_string(),
-        name: name.to_string(),
-        org_type,
-        roles: roles.to_vec(),
-    };
+    let org =
+        |id: &str, name: &str, org_type, roles: &[Role]| OrgEntry::new(id, name, org_type, roles);
     vec![
         org(
             "undss",
@@ -206,6 +202,14 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
         audit_checkpoint_seconds: 60,
         policy: Some("policy.toml".into()),
         orgs,
+        org_registry: None,
+        // Local use and benchmarks: high enough never to throttle one developer.
+        rate_limit: crate::identity::rate::RateLimit {
+            per_second: 10_000.0,
+            burst: 20_000,
+        },
+        max_token_ttl_seconds: crate::identity::token::DEFAULT_MAX_TOKEN_TTL_SECONDS,
+        reload_poll_millis: 2000,
         sharing_groups: vec![SharingGroup {
             id: "ssd-ngo-forum".into(),
             name: "South Sudan NGO security forum".into(),

@@ -2,8 +2,8 @@
 //! trust domain's CA (TLS 1.3 only, ALPN h2, CRLs checked on the whole chain), and an accept loop
 //! that hands finished TLS streams to tonic's `serve_with_incoming`.
 //!
-//! The config sits behind an `ArcSwap` so that reloading certificates or CRLs affects new
-//! connections without a restart; handshakes run off the accept loop with a timeout, and refused
+//! The config sits behind an `ArcSwap` that `identity::reload` replaces, so reloaded
+//! certificates or CRLs affect new connections without a restart; handshakes run off the accept loop with a timeout, and refused
 //! handshakes are logged here because tonic would drop them silently.
 
 use std::io;
@@ -87,8 +87,11 @@ pub fn server_config(paths: &TlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
         Some(path) => read_crls(path)?,
         None => Vec::new(),
     };
+    // CRLs apply to the whole chain (rustls' default), and an expired CRL (past its
+    // nextUpdate) fails closed rather than silently vouching for revoked certificates.
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .with_crls(crls)
+        .enforce_revocation_expiration()
         .build()
         .map_err(|error| TlsError::Config(format!("client verifier: {error}")))?;
 
