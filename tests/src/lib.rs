@@ -166,6 +166,12 @@ pub struct TestHub {
 impl TestHub {
     /// Starts a hub with the dev organisations (undss, unhcr, ngo-alpha, ngo-beta, ...).
     pub async fn start() -> TestHub {
+        TestHub::start_with(|_, _| {}).await
+    }
+
+    /// Like [`TestHub::start`], with `configure` adjusting the config (and writing files into
+    /// the hub's directory, given as its second argument) before the hub starts.
+    pub async fn start_with(configure: impl FnOnce(&mut HubConfig, &Path)) -> TestHub {
         slt_hub::identity::tls::install_crypto_provider();
         // Hub logs in test output when RUST_LOG is set (e.g. RUST_LOG=slt_hub=debug).
         if std::env::var_os("RUST_LOG").is_some() {
@@ -233,6 +239,15 @@ impl TestHub {
             audit_checkpoint_seconds: 60,
             policy: None,
             orgs: slt_hub::dev::dev_orgs(),
+            org_registry: None,
+            // Generous: tests that exercise limits configure small ones.
+            rate_limit: slt_hub::identity::rate::RateLimit {
+                per_second: 1000.0,
+                burst: 2000,
+            },
+            max_token_ttl_seconds: slt_hub::identity::token::DEFAULT_MAX_TOKEN_TTL_SECONDS,
+            // Reloads are picked up quickly in tests.
+            reload_poll_millis: 100,
             sharing_groups: vec![slt_hub::policy::SharingGroup {
                 id: "ssd-ngo-forum".into(),
                 name: "South Sudan NGO security forum".into(),
@@ -240,6 +255,8 @@ impl TestHub {
                 members: vec!["ngo-alpha".into(), "ngo-beta".into()],
             }],
         };
+        let mut config = config;
+        configure(&mut config, dir.path());
         let mut hub = TestHub {
             addr: "127.0.0.1:0".parse().expect("addr"),
             dir,
