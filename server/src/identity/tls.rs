@@ -129,13 +129,21 @@ fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'sta
 }
 
 fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
-    CertificateRevocationListDer::pem_file_iter(path)
+    let crls = CertificateRevocationListDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|error| TlsError::Read {
             what: "certificate revocation list",
             path: path.display().to_string(),
             detail: error.to_string(),
-        })
+        })?;
+    // A configured CRL file without a CRL would silently turn revocation off: refuse it.
+    if crls.is_empty() {
+        return Err(TlsError::Empty {
+            what: "certificate revocation list",
+            path: path.display().to_string(),
+        });
+    }
+    Ok(crls)
 }
 
 /// The live TLS configuration; `store` a new one to reload (new connections use it).
