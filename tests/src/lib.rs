@@ -593,3 +593,23 @@ pub fn slt_binary() -> PathBuf {
         })
         .clone()
 }
+
+/// The `slt-hub` binary, built once per test process (for tests that run the real CLI).
+pub fn slt_hub_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "-q", "-p", "slt-hub", "--bin", "slt-hub"])
+                .current_dir(workspace_root())
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "building slt-hub failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target"));
+            target.join("debug").join("slt-hub")
+        })
+        .clone()
+}
