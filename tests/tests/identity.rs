@@ -98,9 +98,10 @@ async fn a_certificate_revoked_while_the_hub_runs_is_refused_on_its_next_connect
         .expect("crl");
     pki::write_public(hub.config.tls.crl.as_ref().expect("crl path"), &crl).expect("write");
 
-    eventually("the revoked certificate is refused at the handshake", || async {
-        is_handshake_refusal(&lists(&beta).await)
-    })
+    eventually(
+        "the revoked certificate is refused at the handshake",
+        || async { is_handshake_refusal(&lists(&beta).await) },
+    )
     .await;
     // Everyone else: new connections and established ones are served as before.
     lists(&hub.profile("ngo-alpha", &[Role::Reporter]))
@@ -128,10 +129,13 @@ async fn a_failed_reload_keeps_the_material_in_force_and_says_so_in_health() {
     pki::write_public(&crl_path, "-----BEGIN X509 CRL-----\nbroken\n").expect("write");
 
     let mut probe_failures = 0;
-    eventually("the identity health detail reports the failed reload", || {
-        probe_failures += 1;
-        async { identity_health(&hub).await == ServingStatus::NotServing }
-    })
+    eventually(
+        "the identity health detail reports the failed reload",
+        || {
+            probe_failures += 1;
+            async { identity_health(&hub).await == ServingStatus::NotServing }
+        },
+    )
     .await;
     assert!(probe_failures >= 1);
     // The old CRL is still in force: clients still connect and call.
@@ -214,10 +218,15 @@ async fn an_org_issuer_jwks_rotates_without_a_restart() {
     let with_k2 = hub.profile_with("gamma-k2", &gamma_cert, &token_k2);
 
     // The org's own issuer works; its key 2 is not known yet.
-    lists(&with_k1).await.expect("a token from the org's own issuer");
+    lists(&with_k1)
+        .await
+        .expect("a token from the org's own issuer");
     match lists(&with_k2).await {
         Err(ClientError::Unauthenticated(message)) => {
-            assert!(message.contains("unknown signing key id (kid)"), "{message}")
+            assert!(
+                message.contains("unknown signing key id (kid)"),
+                "{message}"
+            )
         }
         other => panic!("k2 before rotation: {other:?}"),
     }
@@ -273,7 +282,10 @@ async fn an_org_issuer_jwks_rotates_without_a_restart() {
     let delta = hub.profile("ngo-delta", &[Role::Analyst]);
     match lists(&delta).await {
         Err(ClientError::Unauthenticated(message)) => {
-            assert!(message.contains("'ngo-delta' is not registered"), "{message}")
+            assert!(
+                message.contains("'ngo-delta' is not registered"),
+                "{message}"
+            )
         }
         other => panic!("ngo-delta before registration: {other:?}"),
     }
@@ -327,11 +339,9 @@ async fn receive_upsert(stream: &mut tonic::Streaming<pb::SubscribeResponse>, id
             .expect("the stream delivers within 30 s")
             .expect("the stream is healthy")
             .expect("the stream is still open");
-        if message
-            .changes
-            .iter()
-            .any(|change| change.incident_id == id && change.r#type == pb::ChangeType::Upsert as i32)
-        {
+        if message.changes.iter().any(|change| {
+            change.incident_id == id && change.r#type == pb::ChangeType::Upsert as i32
+        }) {
             return;
         }
     }

@@ -27,7 +27,11 @@ fn run(args: &[&str]) -> String {
 
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 /// The hub process we started. `stop` ends it gracefully (SIGTERM) while this test's runtime
@@ -91,14 +95,29 @@ async fn operators_run_the_pki_and_revoke_with_sighup_without_a_restart() {
     let pki_dir = dir.join("pki");
     let pki_arg = pki_dir.to_str().expect("utf-8 path");
 
-    let out = run(&["pki", "init", "--dir", pki_arg, "--trust-domain", "slt.test"]);
+    let out = run(&[
+        "pki",
+        "init",
+        "--dir",
+        pki_arg,
+        "--trust-domain",
+        "slt.test",
+    ]);
     assert!(out.contains("trust domain 'slt.test'"), "{out}");
     for org in ["ngo-alpha", "ngo-beta"] {
         let out = run(&["pki", "issue-org", "--dir", pki_arg, "--org", org]);
         assert!(out.contains("x5t#S256"), "{out}");
     }
     run(&[
-        "pki", "issue-hub", "--dir", pki_arg, "--hub", "hub-one", "--dns", "localhost", "--ip",
+        "pki",
+        "issue-hub",
+        "--dir",
+        pki_arg,
+        "--hub",
+        "hub-one",
+        "--dns",
+        "localhost",
+        "--ip",
         "127.0.0.1",
     ]);
     for key in [
@@ -110,7 +129,14 @@ async fn operators_run_the_pki_and_revoke_with_sighup_without_a_restart() {
     }
     // Issuing again into an existing CA directory is refused, not overwritten.
     let again = Command::new(slt_hub_binary())
-        .args(["pki", "init", "--dir", pki_arg, "--trust-domain", "slt.test"])
+        .args([
+            "pki",
+            "init",
+            "--dir",
+            pki_arg,
+            "--trust-domain",
+            "slt.test",
+        ])
         .output()
         .expect("run");
     assert!(!again.status.success());
@@ -174,8 +200,20 @@ roles = ["analyst"]
 
     let alpha_cert = pki_dir.join("orgs/ngo-alpha/cert.pem");
     let alpha_token = run(&[
-        "token", "issue", "--config", config_arg, "--org", "ngo-alpha", "--sub", "amina",
-        "--roles", "analyst", "--ttl", "1h", "--bind-cert", alpha_cert.to_str().expect("utf-8"),
+        "token",
+        "issue",
+        "--config",
+        config_arg,
+        "--org",
+        "ngo-alpha",
+        "--sub",
+        "amina",
+        "--roles",
+        "analyst",
+        "--ttl",
+        "1h",
+        "--bind-cert",
+        alpha_cert.to_str().expect("utf-8"),
     ]);
     let beta_token = run(&[
         "token", "issue", "--config", config_arg, "--org", "ngo-beta", "--sub", "bo", "--roles",
@@ -185,7 +223,9 @@ roles = ["analyst"]
     for args in [
         vec!["--org", "ngo-alpha", "--sub", "a", "--roles", "analyst"],
         vec!["--org", "ngo-beta", "--sub", "b", "--roles", "auditor"],
-        vec!["--org", "ngo-beta", "--sub", "b", "--roles", "analyst", "--ttl", "30d"],
+        vec![
+            "--org", "ngo-beta", "--sub", "b", "--roles", "analyst", "--ttl", "30d",
+        ],
     ] {
         let mut full = vec!["token", "issue", "--config", config_arg];
         full.extend(args.iter().copied());
@@ -218,7 +258,11 @@ roles = ["analyst"]
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(started, "the hub did not start: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+    assert!(
+        started,
+        "the hub did not start: {}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
     lists(&beta).await.expect("ngo-beta before revocation");
 
     let out = run(&[
@@ -227,7 +271,10 @@ roles = ["analyst"]
         "--dir",
         pki_arg,
         "--cert",
-        pki_dir.join("orgs/ngo-beta/cert.pem").to_str().expect("utf-8"),
+        pki_dir
+            .join("orgs/ngo-beta/cert.pem")
+            .to_str()
+            .expect("utf-8"),
     ]);
     assert!(out.contains("CRL #2"), "{out}");
     // Not picked up without a signal (the poll is an hour)...
@@ -247,14 +294,20 @@ roles = ["analyst"]
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(refused, "the revoked certificate was still accepted after SIGHUP");
+    assert!(
+        refused,
+        "the revoked certificate was still accepted after SIGHUP"
+    );
     assert!(
         hub.0.try_wait().expect("status").is_none(),
         "the same hub process is still running"
     );
     lists(&alpha).await.expect("other orgs are served");
     let log_text = std::fs::read_to_string(&log_path).expect("log");
-    assert!(log_text.contains("identity material reloaded"), "{log_text}");
+    assert!(
+        log_text.contains("identity material reloaded"),
+        "{log_text}"
+    );
     assert!(log_text.contains("SIGHUP"), "{log_text}");
     assert!(hub.stop().await.success(), "the hub shuts down cleanly");
 }

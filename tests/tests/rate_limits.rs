@@ -78,9 +78,9 @@ async fn a_burst_from_one_org_is_limited_while_another_org_is_served() {
     for status in &refused {
         assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
         assert!(
-            status
-                .message()
-                .contains("organisation 'ngo-beta' exceeded its rate limit of 0.01 calls per second (burst 3)"),
+            status.message().contains(
+                "organisation 'ngo-beta' exceeded its rate limit of 0.01 calls per second (burst 3)"
+            ),
             "{}",
             status.message()
         );
@@ -88,7 +88,10 @@ async fn a_burst_from_one_org_is_limited_while_another_org_is_served() {
             .get_details_retry_info()
             .and_then(|info| info.retry_delay)
             .expect("RetryInfo with a delay");
-        assert!(retry.as_secs() >= 1, "retry after a token refills: {retry:?}");
+        assert!(
+            retry.as_secs() >= 1,
+            "retry after a token refills: {retry:?}"
+        );
     }
     // The refused calls were recorded like any other refusal, and the hub serves others.
     let mut fresh = HubClient::connect(&hub.profile("ngo-alpha", &[Role::Reporter]))
