@@ -32,6 +32,10 @@ pub struct HubConfig {
     /// an old connection forever.
     #[serde(default = "default_max_connection_age")]
     pub max_connection_age_seconds: u64,
+    /// How long calls may continue on a connection past its age (after GOAWAY) before the
+    /// connection is closed for good.
+    #[serde(default = "default_max_connection_age_grace")]
+    pub max_connection_age_grace_seconds: u64,
     pub tls: TlsFiles,
     pub tokens: TokenFiles,
     /// The hub's pseudonym master key (hex, 32+ random bytes): per-org victim-key secrets
@@ -75,6 +79,10 @@ fn default_checkpoint_seconds() -> u64 {
 
 fn default_max_connection_age() -> u64 {
     3600
+}
+
+fn default_max_connection_age_grace() -> u64 {
+    60
 }
 
 fn default_max_token_ttl() -> u64 {
@@ -217,6 +225,10 @@ impl HubConfig {
     /// How often identity files are checked for changes.
     pub fn reload_poll(&self) -> Duration {
         Duration::from_millis(self.reload_poll_millis.max(50))
+    }
+
+    pub fn max_connection_age_grace(&self) -> Duration {
+        Duration::from_secs(self.max_connection_age_grace_seconds)
     }
 
     pub fn max_connection_age(&self) -> Duration {

@@ -181,12 +181,18 @@ pub async fn serve(
         .build_v1alpha()
         .map_err(|error| HubError::Reflection(error.to_string()))?;
 
-    let (incoming, accept_task) = identity::tls::incoming(listener, reloader.tls.clone());
+    // At max_connection_age a connection is asked to go away (GOAWAY: clients move to a new
+    // connection, which meets the current certificates and CRL); whatever still runs on it
+    // gets a grace period, then the connection is closed for good, so a revoked client cannot
+    // keep a stream open for ever. (tonic's own grace setting would drop the GOAWAY; see
+    // `identity::tls::AgedStream`.)
+    let (incoming, accept_task) = identity::tls::incoming(
+        listener,
+        reloader.tls.clone(),
+        config.max_connection_age() + config.max_connection_age_grace(),
+    );
     let result = Server::builder()
         .max_connection_age(config.max_connection_age())
-        // After the age, connections get this long to finish, then they are closed: a revoked
-        // client cannot keep a stream open forever.
-        .max_connection_age_grace(std::time::Duration::from_secs(60))
         .layer(GuardLayer::new(GuardContext {
             authenticator: reloader.authenticator.clone(),
             limiter: Arc::new(identity::rate::RateLimiter::new()),

@@ -223,6 +223,7 @@ impl TestHub {
             listen: "127.0.0.1:0".parse().expect("addr"),
             database_url,
             max_connection_age_seconds: 3600,
+            max_connection_age_grace_seconds: 60,
             tls: TlsFiles {
                 ca: pki_dir.join("ca.pem"),
                 crl: Some(pki_dir.join("crl.pem")),

@@ -400,3 +400,87 @@ async fn the_hub_certificate_rotates_without_dropping_in_flight_calls() {
         .await
         .expect("the old connection still serves");
 }
+
+#[tokio::test]
+async fn connections_made_before_a_revocation_end_at_max_connection_age() {
+    let hub = TestHub::start_with(|config, _| config.max_connection_age_seconds = 2).await;
+    let beta = hub.profile("ngo-beta", &[Role::Analyst]);
+    let established = HubClient::connect(&beta).await.expect("connect");
+    let alpha = hub.client("ngo-alpha", &[Role::Analyst]).await;
+    let revoked = hub.org_cert("ngo-beta");
+    let crl = hub
+        .ca
+        .crl(
+            &[(serial_bytes(&revoked), time::OffsetDateTime::now_utc())],
+            2,
+            time::Duration::days(7),
+        )
+        .expect("crl");
+    pki::write_public(hub.config.tls.crl.as_ref().expect("crl path"), &crl).expect("write");
+    eventually(
+        "the revoked certificate is refused at the handshake",
+        || async { is_handshake_refusal(&lists(&beta).await) },
+    )
+    .await;
+    // The old connection is closed at its age; the channel's reconnect then meets the CRL.
+    eventually("the revoked org's old connection is gone", || {
+        let mut client = established.clone();
+        async move {
+            client
+                .list(Default::default(), 1, String::new())
+                .await
+                .is_err()
+        }
+    })
+    .await;
+    // Another org's old client simply reconnects and carries on.
+    eventually("another org's client is served after its reconnect", || {
+        let mut client = alpha.clone();
+        async move {
+            client
+                .list(Default::default(), 1, String::new())
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stream_cannot_outlive_its_connection_age_and_grace() {
+    let hub = TestHub::start_with(|config, _| {
+        config.max_connection_age_seconds = 1;
+        config.max_connection_age_grace_seconds = 1;
+    })
+    .await;
+    let mut follower = hub.client("ngo-beta", &[Role::Analyst]).await;
+    // Heartbeats every second keep the stream busy; it would run for the token's hour.
+    let mut stream = follower
+        .subscribe("", Default::default(), 1)
+        .await
+        .expect("subscribe");
+    let ended = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match stream.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => break,
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the stream was cut once its connection was too old"
+    );
+    // The client reconnects on a fresh connection and is served.
+    eventually("the client is served on a new connection", || {
+        let mut client = follower.clone();
+        async move {
+            client
+                .list(Default::default(), 1, String::new())
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+}
