@@ -460,12 +460,7 @@ async fn a_stream_cannot_outlive_its_connection_age_and_grace() {
         .await
         .expect("subscribe");
     let ended = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            match stream.message().await {
-                Ok(Some(_)) => continue,
-                Ok(None) | Err(_) => break,
-            }
-        }
+        while let Ok(Some(_)) = stream.message().await {}
     })
     .await;
     assert!(
