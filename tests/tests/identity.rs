@@ -266,6 +266,29 @@ async fn an_org_issuer_jwks_rotates_without_a_restart() {
     .await;
     lists(&with_k1).await.expect("the old key still works");
 
+    // A registry naming a JWKS file that does not exist yet fails to reload (the old registry
+    // stays in force); creating the file completes the reload, with no signal.
+    let late_jwks = registry_path.with_file_name("epsilon.jwks.json");
+    let with_epsilon = format!(
+        "{}\n[[orgs]]\nid = \"ngo-epsilon\"\nname = \"NGO Epsilon\"\norg_type = \"OTHER\"\nroles = [\"analyst\"]\nhub_tokens = false\nissuers = [{{ iss = \"https://idp.epsilon.example\", jwks = \"epsilon.jwks.json\" }}]\n",
+        registry_toml(false)
+    );
+    pki::write_public(&registry_path, &with_epsilon).expect("write");
+    eventually("the reload naming a missing JWKS fails", || async {
+        identity_health(&hub).await == ServingStatus::NotServing
+    })
+    .await;
+    lists(&with_k1).await.expect("the old material is in force");
+    pki::write_public(
+        &late_jwks,
+        &jwks::document(&[("e1", &k2.public_pem)]).expect("jwks"),
+    )
+    .expect("write");
+    eventually("creating the missing file completes the reload", || async {
+        identity_health(&hub).await == ServingStatus::Serving
+    })
+    .await;
+
     // Step 2: remove the old key.
     pki::write_public(
         &jwks_path,

@@ -119,8 +119,10 @@ pub fn check_orgs(orgs: &[OrgEntry]) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the identity material from the files `config` names.
-pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
+/// The files identity material is built from, as far as they can be known without building
+/// it (a registry file that does not parse contributes only itself). Watched for changes, also
+/// after a failed reload, so that creating a missing file is noticed.
+pub fn watched_files(config: &HubConfig) -> Vec<PathBuf> {
     let mut files = vec![
         config.tls.ca.clone(),
         config.tls.cert.clone(),
@@ -128,11 +130,27 @@ pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
         config.tokens.public_key.clone(),
     ];
     files.extend(config.tls.crl.clone());
+    let mut orgs = config.orgs.clone();
+    if let Some(path) = &config.org_registry {
+        files.push(path.clone());
+        if let Ok(more) = read_registry(path) {
+            orgs.extend(more);
+        }
+    }
+    files.extend(
+        orgs.iter()
+            .flat_map(|org| org.issuers.iter().map(|issuer| issuer.jwks.clone())),
+    );
+    files
+}
+
+/// Builds the identity material from the files `config` names.
+pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
+    let files = watched_files(config);
     let tls = tls::server_config(&config.tls_paths())?;
 
     let mut entries = config.orgs.clone();
     if let Some(path) = &config.org_registry {
-        files.push(path.clone());
         entries.extend(read_registry(path)?);
     }
     let registry_name = config
@@ -150,7 +168,6 @@ pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
         TokenVerifier::new(&config.hub_id, &token_key)?.with_max_ttl(config.max_token_ttl_seconds);
     for org in &entries {
         for issuer in &org.issuers {
-            files.push(issuer.jwks.clone());
             let keys = jwks::read(&issuer.jwks)?;
             verifier
                 .add_org_issuer(&org.id, &issuer.iss, &keys)
@@ -291,13 +308,15 @@ impl Reloader {
                 Ok(())
             }
             Err(error) => {
-                // Do not retry the same broken files on every poll: remember what we saw.
+                // Do not retry the same broken files on every poll: remember what we saw, and
+                // watch what the new files name (e.g. a JWKS file yet to be created).
                 {
-                    let mut files = self
+                    let watched = watched_files(&self.config);
+                    let print = fingerprint(&watched);
+                    *self
                         .files
                         .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    files.1 = fingerprint(&files.0);
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = (watched, print);
                 }
                 let total = self.status.failed.fetch_add(1, Ordering::Relaxed) + 1;
                 self.status.set_last_error(Some(error.clone()));
