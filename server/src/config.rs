@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::identity::OrgEntry;
+use crate::identity::rate::RateLimit;
 use crate::identity::tls::TlsPaths;
 use crate::policy::SharingGroup;
 
@@ -31,6 +32,10 @@ pub struct HubConfig {
     /// an old connection forever.
     #[serde(default = "default_max_connection_age")]
     pub max_connection_age_seconds: u64,
+    /// How long calls may continue on a connection past its age (after GOAWAY) before the
+    /// connection is closed for good.
+    #[serde(default = "default_max_connection_age_grace")]
+    pub max_connection_age_grace_seconds: u64,
     pub tls: TlsFiles,
     pub tokens: TokenFiles,
     /// The hub's pseudonym master key (hex, 32+ random bytes): per-org victim-key secrets
@@ -46,9 +51,23 @@ pub struct HubConfig {
     /// The redaction policy file; the built-in policy when absent.
     #[serde(default)]
     pub policy: Option<PathBuf>,
-    /// The organisations registered on this hub.
+    /// The organisations registered on this hub (fixed until a restart; put them in
+    /// `org_registry` to change them while the hub runs).
     #[serde(default)]
     pub orgs: Vec<OrgEntry>,
+    /// A TOML file of further `[[orgs]]` entries, reloaded on SIGHUP and when it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_registry: Option<PathBuf>,
+    /// The rate limit of every org without its own (`orgs.rate_limit`).
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+    /// Tokens valid for longer than this (from now) are refused.
+    #[serde(default = "default_max_token_ttl")]
+    pub max_token_ttl_seconds: u64,
+    /// How often identity files (CA, CRL, hub certificate, JWKS, org registry) are checked
+    /// for changes; SIGHUP reloads at once.
+    #[serde(default = "default_reload_poll_millis")]
+    pub reload_poll_millis: u64,
     /// Hub-managed sharing groups.
     #[serde(default)]
     pub sharing_groups: Vec<SharingGroup>,
@@ -60,6 +79,18 @@ fn default_checkpoint_seconds() -> u64 {
 
 fn default_max_connection_age() -> u64 {
     3600
+}
+
+fn default_max_connection_age_grace() -> u64 {
+    60
+}
+
+fn default_max_token_ttl() -> u64 {
+    crate::identity::token::DEFAULT_MAX_TOKEN_TTL_SECONDS
+}
+
+fn default_reload_poll_millis() -> u64 {
+    2000
 }
 
 /// TLS material (PEM files).
@@ -138,6 +169,14 @@ impl HubConfig {
         if let Some(policy) = self.policy.as_mut() {
             resolve(policy);
         }
+        if let Some(registry) = self.org_registry.as_mut() {
+            resolve(registry);
+        }
+        for org in &mut self.orgs {
+            for issuer in &mut org.issuers {
+                resolve(&mut issuer.jwks);
+            }
+        }
         if let Some(file) = self.database_url.strip_prefix("sqlite://") {
             let file = Path::new(file);
             if file.is_relative() {
@@ -150,17 +189,20 @@ impl HubConfig {
         if !crate::identity::peer::is_valid_id(&self.hub_id) {
             return Err(format!("hub_id '{}' is not a valid id", self.hub_id));
         }
-        for org in &self.orgs {
-            if !crate::identity::peer::is_valid_id(&org.id) {
-                return Err(format!("orgs: '{}' is not a valid org id", org.id));
-            }
+        crate::identity::reload::check_orgs(&self.orgs)?;
+        if let Some(problem) = self.rate_limit.problem() {
+            return Err(problem);
+        }
+        if self.max_token_ttl_seconds == 0 {
+            return Err("max_token_ttl_seconds must be at least 1".into());
         }
         for group in &self.sharing_groups {
             if !crate::identity::peer::is_valid_id(&group.id) {
                 return Err(format!("sharing_groups: '{}' is not a valid id", group.id));
             }
+            // Members may also live in the org registry file, checked when it is loaded.
             for org in std::iter::once(&group.owner).chain(&group.members) {
-                if !self.orgs.iter().any(|entry| &entry.id == org) {
+                if self.org_registry.is_none() && !self.orgs.iter().any(|entry| &entry.id == org) {
                     return Err(format!(
                         "sharing_groups: '{}' names '{org}', which is not in orgs",
                         group.id
@@ -178,6 +220,15 @@ impl HubConfig {
             cert: self.tls.cert.clone(),
             key: self.tls.key.clone(),
         }
+    }
+
+    /// How often identity files are checked for changes.
+    pub fn reload_poll(&self) -> Duration {
+        Duration::from_millis(self.reload_poll_millis.max(50))
+    }
+
+    pub fn max_connection_age_grace(&self) -> Duration {
+        Duration::from_secs(self.max_connection_age_grace_seconds)
     }
 
     pub fn max_connection_age(&self) -> Duration {

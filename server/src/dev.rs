@@ -24,12 +24,8 @@ pub const DEFAULT_DEV_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::
 
 /// The dev organisations and the roles each may hold.
 pub fn dev_orgs() -> Vec<OrgEntry> {
-    let org = |id: &str, name: &str, org_type, roles: &[Role]| OrgEntry {
-        id: id.to_string(),
-        name: name.to_string(),
-        org_type,
-        roles: roles.to_vec(),
-    };
+    let org =
+        |id: &str, name: &str, org_type, roles: &[Role]| OrgEntry::new(id, name, org_type, roles);
     vec![
         org(
             "undss",
@@ -96,6 +92,8 @@ pub struct DevEnvironment {
 pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<DevEnvironment, DevError> {
     let config_path = dir.join("hub.toml");
     if config_path.exists() {
+        // The hub refuses every client once the CRL passes its nextUpdate: re-sign it.
+        refresh_crl(&dir.join("pki"))?;
         return Ok(DevEnvironment {
             dir: dir.to_path_buf(),
             config_path,
@@ -108,6 +106,52 @@ pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<DevEnvironment, DevError
         config_path,
         created: true,
     })
+}
+
+/// Re-signs the dev CRL (same revoked serials, next number) when it expires within a day.
+fn refresh_crl(pki_dir: &Path) -> Result<(), DevError> {
+    let crl_path = pki_dir.join("crl.pem");
+    let (Ok(crl_pem), Ok(ca_pem), Ok(key_pem)) = (
+        std::fs::read_to_string(&crl_path),
+        std::fs::read_to_string(pki_dir.join("ca.pem")),
+        std::fs::read_to_string(pki_dir.join("ca.key")),
+    ) else {
+        // Not a layout we made; the hub reports what is missing when it loads.
+        return Ok(());
+    };
+    let Ok(parsed) = pem::parse(&crl_pem) else {
+        return Ok(());
+    };
+    let Ok((_, crl)) = x509_parser::parse_x509_crl(parsed.contents()) else {
+        return Ok(());
+    };
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::days(1);
+    let fresh = crl
+        .next_update()
+        .is_some_and(|next| next.to_datetime() > soon);
+    if fresh {
+        return Ok(());
+    }
+    let revoked: Vec<(Vec<u8>, time::OffsetDateTime)> = crl
+        .iter_revoked_certificates()
+        .map(|entry| {
+            (
+                entry.raw_serial().to_vec(),
+                entry.revocation_date.to_datetime(),
+            )
+        })
+        .collect();
+    let number = crl
+        .crl_number()
+        .and_then(|number| u64::try_from(number).ok())
+        .unwrap_or(1)
+        .saturating_add(1);
+    let ca = CertificateAuthority::from_pem(&ca_pem, &key_pem)?;
+    pki::write_public(
+        &crl_path,
+        &ca.crl(&revoked, number, time::Duration::days(30))?,
+    )?;
+    Ok(())
 }
 
 fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
@@ -190,6 +234,7 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
         listen,
         database_url: "sqlite://hub.db".to_string(),
         max_connection_age_seconds: 3600,
+        max_connection_age_grace_seconds: 60,
         tls: TlsFiles {
             ca: "pki/ca.pem".into(),
             crl: Some("pki/crl.pem".into()),
@@ -206,6 +251,14 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
         audit_checkpoint_seconds: 60,
         policy: Some("policy.toml".into()),
         orgs,
+        org_registry: None,
+        // Local use and benchmarks: high enough never to throttle one developer.
+        rate_limit: crate::identity::rate::RateLimit {
+            per_second: 10_000.0,
+            burst: 20_000,
+        },
+        max_token_ttl_seconds: crate::identity::token::DEFAULT_MAX_TOKEN_TTL_SECONDS,
+        reload_poll_millis: 2000,
         sharing_groups: vec![SharingGroup {
             id: "ssd-ngo-forum".into(),
             name: "South Sudan NGO security forum".into(),
@@ -266,4 +319,47 @@ fn example_incident() -> String {
         month = u8::from(today.month()),
         day = today.day(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expiring_dev_crl_is_re_signed_with_its_revocations() {
+        let dir = tempfile::tempdir().expect("dir");
+        let listen = DEFAULT_DEV_LISTEN;
+        assert!(ensure(dir.path(), listen).expect("create").created);
+        let pki_dir = dir.path().join("pki");
+        let ca = CertificateAuthority::from_pem(
+            &std::fs::read_to_string(pki_dir.join("ca.pem")).expect("ca"),
+            &std::fs::read_to_string(pki_dir.join("ca.key")).expect("key"),
+        )
+        .expect("ca");
+        let revoked_at = OffsetDateTime::now_utc() - time::Duration::days(2);
+        let expiring = ca
+            .crl(
+                &[(vec![0x12, 0x34], revoked_at)],
+                5,
+                time::Duration::hours(1),
+            )
+            .expect("crl");
+        pki::write_public(&pki_dir.join("crl.pem"), &expiring).expect("write");
+
+        assert!(!ensure(dir.path(), listen).expect("reuse").created);
+        let text = std::fs::read_to_string(pki_dir.join("crl.pem")).expect("crl");
+        let parsed = pem::parse(&text).expect("pem");
+        let (_, crl) = x509_parser::parse_x509_crl(parsed.contents()).expect("parse");
+        let next = crl.next_update().expect("next update").to_datetime();
+        assert!(next > OffsetDateTime::now_utc() + time::Duration::days(7));
+        assert_eq!(
+            crl.crl_number().and_then(|n| u64::try_from(n).ok()),
+            Some(6)
+        );
+        let serials: Vec<Vec<u8>> = crl
+            .iter_revoked_certificates()
+            .map(|entry| entry.raw_serial().to_vec())
+            .collect();
+        assert_eq!(serials, vec![vec![0x12, 0x34]]);
+    }
 }

@@ -32,7 +32,6 @@ pub mod store;
 use std::future::Future;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use slt_proto::v1::audit_service_server::AuditServiceServer;
 use slt_proto::v1::incident_service_server::IncidentServiceServer;
 use slt_proto::v1::sync_service_server::SyncServiceServer;
@@ -46,8 +45,7 @@ use crate::api::incidents::IncidentApi;
 use crate::api::sync::SyncApi;
 use crate::api::threat::ThreatApi;
 use crate::config::HubConfig;
-use crate::identity::token::TokenVerifier;
-use crate::identity::{Authenticator, OrgRegistry};
+use crate::identity::OrgRegistry;
 use crate::store::Store;
 
 /// Largest gRPC message accepted or sent (security.md: 4 MiB; batches stream).
@@ -60,6 +58,10 @@ pub enum HubError {
     Tls(#[from] identity::tls::TlsError),
     #[error(transparent)]
     Key(#[from] identity::keys::KeyError),
+    #[error(transparent)]
+    Identity(#[from] identity::reload::ReloadError),
+    #[error("config: {0}")]
+    Config(String),
     #[error(transparent)]
     Policy(#[from] policy::PolicyError),
     #[error("server reflection could not be set up: {0}")]
@@ -81,16 +83,24 @@ pub async fn serve(
     store: Store,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
-    let tls = identity::tls::server_config(&config.tls_paths())?;
-    let tls = Arc::new(ArcSwap::new(tls));
-    let token_key = identity::keys::read_key_file(&config.tokens.public_key)?;
-    let tokens = TokenVerifier::new(&config.hub_id, &token_key)?;
-    let orgs = Arc::new(OrgRegistry::new(config.orgs.clone()));
-    let authenticator = Arc::new(Authenticator::new(
-        &config.trust_domain,
-        tokens,
-        (*orgs).clone(),
-    ));
+    let (health, health_service) = tonic_health::server::health_reporter();
+    // Certificates, CRLs, token keys, JWKS files and the org registry: loaded here, reloaded
+    // on SIGHUP and on file change by the reloader task.
+    let reloader = identity::reload::Reloader::start(config.clone(), health.clone())?;
+    check_group_members(&config, &reloader.orgs.load())?;
+    health
+        .set_service_status(
+            identity::reload::IDENTITY_HEALTH_SERVICE,
+            tonic_health::ServingStatus::Serving,
+        )
+        .await;
+    let reload_signal = Arc::new(tokio::sync::Notify::new());
+    let sighup_task = identity::reload::forward_sighup(reload_signal.clone());
+    let reload_task = tokio::spawn(
+        reloader
+            .clone()
+            .run(config.reload_poll(), reload_signal.clone()),
+    );
 
     let policy = Arc::new(load_policy(&config)?);
     tracing::info!(policy_version = policy.version(), "policy loaded");
@@ -146,7 +156,7 @@ pub async fn serve(
     let incidents = IncidentServiceServer::new(IncidentApi::new(
         store,
         config.hub_id.clone(),
-        orgs,
+        reloader.orgs.clone(),
         policy,
         secrets,
         sealer,
@@ -154,7 +164,6 @@ pub async fn serve(
     .max_decoding_message_size(MAX_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
 
-    let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<IncidentServiceServer<IncidentApi>>()
         .await;
@@ -172,14 +181,21 @@ pub async fn serve(
         .build_v1alpha()
         .map_err(|error| HubError::Reflection(error.to_string()))?;
 
-    let (incoming, accept_task) = identity::tls::incoming(listener, tls);
+    // At max_connection_age a connection is asked to go away (GOAWAY: clients move to a new
+    // connection, which meets the current certificates and CRL); whatever still runs on it
+    // gets a grace period, then the connection is closed for good, so a revoked client cannot
+    // keep a stream open for ever. (tonic's own grace setting would drop the GOAWAY; see
+    // `identity::tls::AgedStream`.)
+    let (incoming, accept_task) = identity::tls::incoming(
+        listener,
+        reloader.tls.clone(),
+        config.max_connection_age() + config.max_connection_age_grace(),
+    );
     let result = Server::builder()
         .max_connection_age(config.max_connection_age())
-        // After the age, connections get this long to finish, then they are closed: a revoked
-        // client cannot keep a stream open forever.
-        .max_connection_age_grace(std::time::Duration::from_secs(60))
         .layer(GuardLayer::new(GuardContext {
-            authenticator,
+            authenticator: reloader.authenticator.clone(),
+            limiter: Arc::new(identity::rate::RateLimiter::new()),
             store: audit_store.clone(),
             hub_id: config.hub_id.clone(),
             policy_version: policy_version.clone(),
@@ -195,11 +211,28 @@ pub async fn serve(
         .await;
     accept_task.abort();
     checkpoint_task.abort();
+    reload_task.abort();
+    sighup_task.abort();
     // The last word of every run is a signed checkpoint over everything it recorded.
     if let Err(error) = signer.checkpoint(&audit_store).await {
         tracing::error!(%error, "final audit checkpoint not written");
     }
     result.map_err(HubError::from)
+}
+
+/// Sharing groups name registered orgs (the registry file may hold some of them).
+fn check_group_members(config: &HubConfig, orgs: &OrgRegistry) -> Result<(), HubError> {
+    for group in &config.sharing_groups {
+        for org in std::iter::once(&group.owner).chain(&group.members) {
+            if orgs.get(org).is_none() {
+                return Err(HubError::Config(format!(
+                    "sharing_groups: '{}' names '{org}', which is not a registered org",
+                    group.id
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Signs a checkpoint over the access log at every interval (when it grew).

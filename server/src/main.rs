@@ -1,5 +1,6 @@
-//! `slt-hub`: runs the hub (`serve`), applies migrations (`migrate`) and issues tokens
-//! (`token issue`). Thin: everything real lives in the library.
+//! `slt-hub`: runs the hub (`serve`), applies migrations (`migrate`), runs the trust domain's
+//! CA (`pki init | issue-org | issue-hub | revoke | crl`) and issues tokens (`token issue`).
+//! Thin: everything real lives in the library.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,65 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The trust domain's certificate authority (a directory: ca.pem, ca.key, crl.pem, pki.toml).
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Create a new CA and an empty CRL in --dir.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The SPIFFE trust domain, e.g. slt.example.org.
+        #[arg(long)]
+        trust_domain: String,
+        /// How long each CRL is valid (its nextUpdate); re-sign before then with `pki crl`.
+        #[arg(long, default_value_t = 7)]
+        crl_days: u32,
+    },
+    /// Issue an organisation's client certificate into DIR/orgs/<ORG>/ (cert.pem, key.pem).
+    IssueOrg {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+    /// Issue a hub's certificate into DIR/hubs/<HUB>/ (cert.pem, key.pem).
+    IssueHub {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        hub: String,
+        /// DNS names clients dial (repeat or comma-separate).
+        #[arg(long, value_delimiter = ',')]
+        dns: Vec<String>,
+        /// IP addresses clients dial (repeat or comma-separate).
+        #[arg(long, value_delimiter = ',')]
+        ip: Vec<std::net::IpAddr>,
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+    /// Revoke a certificate (by serial or by its file) and regenerate the CRL; hubs pick the
+    /// new CRL up on their own (file change) or on SIGHUP.
+    Revoke {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, conflicts_with = "cert", required_unless_present = "cert")]
+        serial: Option<String>,
+        #[arg(long)]
+        cert: Option<PathBuf>,
+    },
+    /// Re-sign the CRL (a new nextUpdate); run it regularly, well within --crl-days.
+    Crl {
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -95,6 +155,9 @@ enum TokenCommand {
         /// Lifetime: e.g. 30m, 8h, 7d.
         #[arg(long, default_value = "8h")]
         ttl: String,
+        /// Bind the token to this client certificate (PEM): `cnf.x5t#S256`, RFC 8705.
+        #[arg(long)]
+        bind_cert: Option<PathBuf>,
     },
 }
 
@@ -127,9 +190,105 @@ async fn main() -> anyhow::Result<()> {
                     sub,
                     roles,
                     ttl,
+                    bind_cert,
                 },
-        } => issue_token(&source.path(), &org, &sub, &roles, &ttl),
+        } => issue_token(
+            &source.path(),
+            &TokenRequest {
+                org: &org,
+                subject: &sub,
+                roles: &roles,
+                ttl: &ttl,
+                bind_cert: bind_cert.as_deref(),
+            },
+        ),
+        Command::Pki { command } => run_pki(command),
     }
+}
+
+fn run_pki(command: PkiCommand) -> anyhow::Result<()> {
+    use slt_hub::pki::PkiDir;
+    match command {
+        PkiCommand::Init {
+            dir,
+            trust_domain,
+            crl_days,
+        } => {
+            PkiDir::init(&dir, &trust_domain, crl_days)?;
+            println!(
+                "CA for trust domain '{trust_domain}' created in {}
+  CA certificate (give it to hubs and clients): {}
+  CRL (hub.toml tls.crl): {}
+  CA key (keep offline, 0600): {}",
+                dir.display(),
+                PkiDir::ca_path(&dir).display(),
+                PkiDir::crl_path(&dir).display(),
+                dir.join("ca.key").display()
+            );
+        }
+        PkiCommand::IssueOrg { dir, org, days } => {
+            let mut pki = PkiDir::open(&dir)?;
+            let out = pki.issue_org(&org, days)?;
+            print_issued(&out)?;
+        }
+        PkiCommand::IssueHub {
+            dir,
+            hub,
+            dns,
+            ip,
+            days,
+        } => {
+            let mut pki = PkiDir::open(&dir)?;
+            let out = pki.issue_hub(&hub, &dns, &ip, days)?;
+            print_issued(&out)?;
+        }
+        PkiCommand::Revoke { dir, serial, cert } => {
+            let mut pki = PkiDir::open(&dir)?;
+            let serial = match (serial, cert) {
+                (Some(serial), _) => serial,
+                (None, Some(cert)) => {
+                    let text = std::fs::read_to_string(&cert)
+                        .with_context(|| format!("reading {}", cert.display()))?;
+                    slt_hub::pki::certificate_serial(&text)
+                        .with_context(|| format!("--cert {}", cert.display()))?
+                }
+                (None, None) => bail!("give --serial or --cert"),
+            };
+            pki.revoke(&serial)?;
+            println!(
+                "revoked {serial}; CRL #{} written to {}",
+                pki.state.crl_number,
+                PkiDir::crl_path(&dir).display()
+            );
+        }
+        PkiCommand::Crl { dir } => {
+            let mut pki = PkiDir::open(&dir)?;
+            pki.write_crl()?;
+            println!(
+                "CRL #{} written to {}",
+                pki.state.crl_number,
+                PkiDir::crl_path(&dir).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_issued(out: &Path) -> anyhow::Result<()> {
+    let cert = std::fs::read_to_string(out.join("cert.pem"))?;
+    println!(
+        "issued {}
+  certificate: {}
+  key (0600): {}
+  serial: {}
+  x5t#S256: {}",
+        out.display(),
+        out.join("cert.pem").display(),
+        out.join("key.pem").display(),
+        slt_hub::pki::certificate_serial(&cert)?,
+        identity::token::certificate_thumbprint(&cert)?
+    );
+    Ok(())
 }
 
 async fn serve(dev: bool, source: &ConfigSource, listen: Option<SocketAddr>) -> anyhow::Result<()> {
@@ -211,17 +370,41 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn issue_token(
-    config_path: &Path,
-    org: &str,
-    subject: &str,
-    roles: &[String],
-    ttl: &str,
-) -> anyhow::Result<()> {
+struct TokenRequest<'a> {
+    org: &'a str,
+    subject: &'a str,
+    roles: &'a [String],
+    ttl: &'a str,
+    bind_cert: Option<&'a Path>,
+}
+
+fn issue_token(config_path: &Path, request: &TokenRequest<'_>) -> anyhow::Result<()> {
+    let TokenRequest {
+        org,
+        subject,
+        roles,
+        ttl,
+        bind_cert,
+    } = *request;
     let config = HubConfig::load(config_path)?;
-    let Some(entry) = config.orgs.iter().find(|entry| entry.id == org) else {
-        bail!("organisation '{org}' is not in {}", config_path.display());
+    let mut orgs = config.orgs.clone();
+    if let Some(registry) = &config.org_registry {
+        orgs.extend(slt_hub::identity::reload::read_registry(registry)?);
+    }
+    let Some(entry) = orgs.iter().find(|entry| entry.id == org) else {
+        bail!(
+            "organisation '{org}' is not registered in {}",
+            config_path.display()
+        );
     };
+    if !entry.hub_tokens {
+        bail!(
+            "organisation '{org}' does not accept tokens issued by this hub (hub_tokens = false)"
+        );
+    }
+    if entry.require_token_binding && bind_cert.is_none() {
+        bail!("organisation '{org}' requires bound tokens: give --bind-cert with its certificate");
+    }
     let mut parsed = Vec::new();
     for name in roles {
         let role = Role::parse(name.trim()).with_context(|| format!("unknown role '{name}'"))?;
@@ -231,10 +414,30 @@ fn issue_token(
         parsed.push(role);
     }
     let ttl_seconds = parse_ttl(ttl)?;
+    if ttl_seconds.unsigned_abs() > config.max_token_ttl_seconds {
+        bail!(
+            "--ttl {ttl}: this hub accepts tokens valid for at most {} seconds (max_token_ttl_seconds)",
+            config.max_token_ttl_seconds
+        );
+    }
+    let thumbprint = match bind_cert {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                identity::token::certificate_thumbprint(&text)
+                    .with_context(|| format!("--bind-cert {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let private = read_key_file(&config.tokens.signing_key)?;
     let public = read_key_file(&config.tokens.public_key)?;
     let issuer = TokenIssuer::new(&config.hub_id, &private, &public)?;
-    println!("{}", issuer.issue(org, subject, &parsed, ttl_seconds)?);
+    println!(
+        "{}",
+        issuer.issue_bound(org, subject, &parsed, ttl_seconds, thumbprint.as_deref())?
+    );
     Ok(())
 }
 

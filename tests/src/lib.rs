@@ -166,6 +166,12 @@ pub struct TestHub {
 impl TestHub {
     /// Starts a hub with the dev organisations (undss, unhcr, ngo-alpha, ngo-beta, ...).
     pub async fn start() -> TestHub {
+        TestHub::start_with(|_, _| {}).await
+    }
+
+    /// Like [`TestHub::start`], with `configure` adjusting the config (and writing files into
+    /// the hub's directory, given as its second argument) before the hub starts.
+    pub async fn start_with(configure: impl FnOnce(&mut HubConfig, &Path)) -> TestHub {
         slt_hub::identity::tls::install_crypto_provider();
         // Hub logs in test output when RUST_LOG is set (e.g. RUST_LOG=slt_hub=debug).
         if std::env::var_os("RUST_LOG").is_some() {
@@ -217,6 +223,7 @@ impl TestHub {
             listen: "127.0.0.1:0".parse().expect("addr"),
             database_url,
             max_connection_age_seconds: 3600,
+            max_connection_age_grace_seconds: 60,
             tls: TlsFiles {
                 ca: pki_dir.join("ca.pem"),
                 crl: Some(pki_dir.join("crl.pem")),
@@ -233,6 +240,15 @@ impl TestHub {
             audit_checkpoint_seconds: 60,
             policy: None,
             orgs: slt_hub::dev::dev_orgs(),
+            org_registry: None,
+            // Generous: tests that exercise limits configure small ones.
+            rate_limit: slt_hub::identity::rate::RateLimit {
+                per_second: 1000.0,
+                burst: 2000,
+            },
+            max_token_ttl_seconds: slt_hub::identity::token::DEFAULT_MAX_TOKEN_TTL_SECONDS,
+            // Reloads are picked up quickly in tests.
+            reload_poll_millis: 100,
             sharing_groups: vec![slt_hub::policy::SharingGroup {
                 id: "ssd-ngo-forum".into(),
                 name: "South Sudan NGO security forum".into(),
@@ -240,6 +256,8 @@ impl TestHub {
                 members: vec!["ngo-alpha".into(), "ngo-beta".into()],
             }],
         };
+        let mut config = config;
+        configure(&mut config, dir.path());
         let mut hub = TestHub {
             addr: "127.0.0.1:0".parse().expect("addr"),
             dir,
@@ -573,6 +591,26 @@ pub fn slt_binary() -> PathBuf {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| workspace_root().join("target"));
             target.join("debug").join("slt")
+        })
+        .clone()
+}
+
+/// The `slt-hub` binary, built once per test process (for tests that run the real CLI).
+pub fn slt_hub_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "-q", "-p", "slt-hub", "--bin", "slt-hub"])
+                .current_dir(workspace_root())
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "building slt-hub failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target"));
+            target.join("debug").join("slt-hub")
         })
         .clone()
 }

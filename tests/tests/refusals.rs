@@ -268,3 +268,278 @@ async fn roles_without_the_capability_are_refused() {
     }
     still_serving(&hub).await;
 }
+
+/// Signs arbitrary JSON claims with the hub's own token key, with `kid` in the header.
+fn sign_with_hub_key(hub: &TestHub, kid: &str, claims: &serde_json::Value) -> String {
+    let private = std::fs::read_to_string(&hub.config.tokens.signing_key).expect("key");
+    let key = jsonwebtoken::EncodingKey::from_ed_pem(private.as_bytes()).expect("ed key");
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, &key).expect("sign")
+}
+
+fn good_claims(org: &str) -> serde_json::Value {
+    let now = slt_hub::identity::token::unix_now();
+    serde_json::json!({
+        "iss": slt_tests::DEV_HUB_ID,
+        "aud": slt_tests::DEV_HUB_ID,
+        "sub": "mallory",
+        "org": org,
+        "roles": ["analyst"],
+        "iat": now,
+        "exp": now + 600,
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Lists with `token` over a fresh SDK connection with `org`'s certificate; the refusal.
+async fn refused_with(hub: &TestHub, name: &str, org: &str, token: &str) -> ClientError {
+    let mut client = HubClient::connect(&hub.profile_with(name, &hub.org_cert(org), token))
+        .await
+        .expect("the certificate alone is fine");
+    client
+        .list(Default::default(), 1, String::new())
+        .await
+        .expect_err("the token must be refused")
+}
+
+#[tokio::test]
+async fn every_kind_of_bad_token_is_refused_with_its_reason() {
+    let hub = TestHub::start().await;
+    let kid = hub.issuer.kid().to_string();
+    let hub_private = std::fs::read_to_string(&hub.config.tokens.signing_key).expect("key");
+    let hub_public = std::fs::read_to_string(&hub.config.tokens.public_key).expect("key");
+
+    // The control: the same construction with nothing wrong is accepted.
+    let fine = sign_with_hub_key(&hub, &kid, &good_claims("ngo-alpha"));
+    let mut client =
+        HubClient::connect(&hub.profile_with("fine", &hub.org_cert("ngo-alpha"), &fine))
+            .await
+            .expect("connect");
+    client
+        .list(Default::default(), 1, String::new())
+        .await
+        .expect("a well-formed hub token works");
+
+    // Bad signature: the hub's kid, someone else's key.
+    let other = slt_hub::identity::keys::generate_ed25519().expect("keys");
+    let forger = slt_hub::identity::token::TokenIssuer::external(
+        slt_tests::DEV_HUB_ID,
+        slt_tests::DEV_HUB_ID,
+        &other.private_pem,
+        &kid,
+    )
+    .expect("issuer");
+    let forged = forger
+        .issue("ngo-alpha", "mallory", &[Role::Analyst], 600)
+        .expect("token");
+    let error = refused_with(&hub, "bad-signature", "ngo-alpha", &forged).await;
+    expect_unauthenticated(error, "the token is invalid: bad signature");
+
+    // alg: none, no signature.
+    let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+    let claims = b64(good_claims("ngo-alpha").to_string().as_bytes());
+    let none = format!("{header}.{claims}.");
+    let error = refused_with(&hub, "alg-none", "ngo-alpha", &none).await;
+    expect_unauthenticated(error, "algorithm 'none' is not accepted (EdDSA only)");
+
+    // HS256 "signed" with the hub's public key as the HMAC secret (key confusion).
+    let mut hs_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hs_header.kid = Some(kid.clone());
+    let confused = jsonwebtoken::encode(
+        &hs_header,
+        &good_claims("ngo-alpha"),
+        &jsonwebtoken::EncodingKey::from_secret(hub_public.as_bytes()),
+    )
+    .expect("hs256");
+    let error = refused_with(&hub, "hs256", "ngo-alpha", &confused).await;
+    expect_unauthenticated(error, "algorithm 'HS256' is not accepted (EdDSA only)");
+
+    // Wrong audience, wrong issuer, unknown kid: all signed with the hub's real key.
+    let wrong_aud = slt_hub::identity::token::TokenIssuer::external(
+        slt_tests::DEV_HUB_ID,
+        "another-hub",
+        &hub_private,
+        &kid,
+    )
+    .expect("issuer")
+    .issue("ngo-alpha", "mallory", &[Role::Analyst], 600)
+    .expect("token");
+    let error = refused_with(&hub, "wrong-aud", "ngo-alpha", &wrong_aud).await;
+    expect_unauthenticated(error, "not meant for this hub (aud)");
+
+    let wrong_iss = slt_hub::identity::token::TokenIssuer::external(
+        "another-hub",
+        slt_tests::DEV_HUB_ID,
+        &hub_private,
+        &kid,
+    )
+    .expect("issuer")
+    .issue("ngo-alpha", "mallory", &[Role::Analyst], 600)
+    .expect("token");
+    let error = refused_with(&hub, "wrong-iss", "ngo-alpha", &wrong_iss).await;
+    expect_unauthenticated(error, "issued by someone else (iss)");
+
+    let unknown_kid = sign_with_hub_key(&hub, "no-such-key", &good_claims("ngo-alpha"));
+    let error = refused_with(&hub, "unknown-kid", "ngo-alpha", &unknown_kid).await;
+    expect_unauthenticated(error, "unknown signing key id (kid)");
+
+    // Required claims: each one left out is named.
+    for claim in ["sub", "org", "roles", "exp", "aud"] {
+        let mut claims = good_claims("ngo-alpha");
+        claims.as_object_mut().expect("object").remove(claim);
+        let token = sign_with_hub_key(&hub, &kid, &claims);
+        let error = refused_with(&hub, &format!("no-{claim}"), "ngo-alpha", &token).await;
+        expect_unauthenticated(error, &format!("missing claim '{claim}'"));
+    }
+
+    // A cnf binding to another certificate is honoured even where binding is not required.
+    let mut bound_elsewhere = good_claims("ngo-alpha");
+    bound_elsewhere["cnf"] = serde_json::json!({ "x5t#S256": b64(&[7u8; 32]) });
+    let token = sign_with_hub_key(&hub, &kid, &bound_elsewhere);
+    let error = refused_with(&hub, "bound-elsewhere", "ngo-alpha", &token).await;
+    expect_unauthenticated(error, "bound to another certificate");
+
+    // An unknown role refuses the whole token (nothing is silently dropped).
+    let mut odd_role = good_claims("ngo-alpha");
+    odd_role["roles"] = serde_json::json!(["analyst", "superuser"]);
+    let token = sign_with_hub_key(&hub, &kid, &odd_role);
+    let error = refused_with(&hub, "odd-role", "ngo-alpha", &token).await;
+    expect_unauthenticated(error, "unknown role 'superuser'");
+
+    // A role the org may not hold refuses the whole token even next to allowed roles.
+    let mut beyond = good_claims("ngo-beta");
+    beyond["roles"] = serde_json::json!(["analyst", "auditor"]);
+    let token = sign_with_hub_key(&hub, &kid, &beyond);
+    match refused_with(&hub, "beyond-cap", "ngo-beta", &token).await {
+        ClientError::PermissionDenied(message) => assert!(
+            message
+                .contains("the token carries role 'auditor', which this organisation may not hold"),
+            "{message}"
+        ),
+        other => panic!("expected PERMISSION_DENIED, got {other}"),
+    }
+    still_serving(&hub).await;
+}
+
+#[tokio::test]
+async fn expired_and_not_yet_valid_certificates_are_refused_at_the_handshake() {
+    let hub = TestHub::start().await;
+    let token = hub.token("ngo-alpha", &[Role::Analyst]);
+    let now = time::OffsetDateTime::now_utc();
+    let mut expired = LeafSpec::org(DEV_TRUST_DOMAIN, "ngo-alpha");
+    expired.not_before = now - time::Duration::days(30);
+    expired.not_after = now - time::Duration::days(1);
+    let mut future = LeafSpec::org(DEV_TRUST_DOMAIN, "ngo-alpha");
+    future.not_before = now + time::Duration::days(1);
+    future.not_after = now + time::Duration::days(30);
+    for (name, spec) in [("expired-cert", expired), ("future-cert", future)] {
+        let cert = hub.ca.issue(&spec).expect("cert");
+        let error = HubClient::connect(&hub.profile_with(name, &cert, &token))
+            .await
+            .err()
+            .expect("refused");
+        match error {
+            ClientError::Connect { detail, .. } => {
+                assert!(
+                    detail.contains("refused the connection"),
+                    "{name}: {detail}"
+                )
+            }
+            other => panic!("{name}: expected a connect error, got {other}"),
+        }
+    }
+    still_serving(&hub).await;
+}
+
+#[tokio::test]
+async fn a_hub_certificate_does_not_speak_for_an_org_of_the_same_name() {
+    let hub = TestHub::start().await;
+    let token = hub.token("ngo-alpha", &[Role::Analyst]);
+    let hub_named_like_org = hub
+        .ca
+        .issue(&LeafSpec::hub(
+            DEV_TRUST_DOMAIN,
+            "ngo-alpha",
+            &["localhost"],
+            &[],
+        ))
+        .expect("cert");
+    let error = HubClient::connect(&hub.profile_with("hub-as-org", &hub_named_like_org, &token))
+        .await
+        .err()
+        .expect("refused");
+    expect_unauthenticated(
+        error,
+        "hub certificates are accepted only from federation peers",
+    );
+    still_serving(&hub).await;
+}
+
+#[tokio::test]
+async fn bound_tokens_are_required_where_the_registry_says_so() {
+    let hub = TestHub::start_with(|config, _| {
+        let beta = config
+            .orgs
+            .iter_mut()
+            .find(|org| org.id == "ngo-beta")
+            .expect("ngo-beta");
+        beta.require_token_binding = true;
+        config.max_token_ttl_seconds = 3600;
+    })
+    .await;
+    let cert = hub.org_cert("ngo-beta");
+    let thumbprint =
+        slt_hub::identity::token::certificate_thumbprint(&cert.cert_pem).expect("thumbprint");
+
+    // Unbound: refused.
+    let unbound = hub.token("ngo-beta", &[Role::Analyst]);
+    let error = refused_with(&hub, "unbound", "ngo-beta", &unbound).await;
+    expect_unauthenticated(error, "requires tokens bound to the client certificate");
+
+    // Bound to another certificate (ngo-beta's second certificate): refused.
+    let other_cert = hub
+        .ca
+        .issue(&LeafSpec::org(DEV_TRUST_DOMAIN, "ngo-beta"))
+        .expect("cert");
+    let other_thumbprint =
+        slt_hub::identity::token::certificate_thumbprint(&other_cert.cert_pem).expect("tp");
+    let mismatched = hub
+        .issuer
+        .issue_bound(
+            "ngo-beta",
+            "b",
+            &[Role::Analyst],
+            600,
+            Some(&other_thumbprint),
+        )
+        .expect("token");
+    let error = refused_with(&hub, "mismatched", "ngo-beta", &mismatched).await;
+    expect_unauthenticated(error, "bound to another certificate");
+
+    // Bound to the calling certificate: accepted.
+    let bound = hub
+        .issuer
+        .issue_bound("ngo-beta", "b", &[Role::Analyst], 600, Some(&thumbprint))
+        .expect("token");
+    let mut client = HubClient::connect(&hub.profile_with("bound", &cert, &bound))
+        .await
+        .expect("connect");
+    client
+        .list(Default::default(), 1, String::new())
+        .await
+        .expect("a token bound to the calling certificate works");
+
+    // The hub's maximum lifetime applies to every token.
+    let long = hub
+        .issuer
+        .issue_bound("ngo-beta", "b", &[Role::Analyst], 7200, Some(&thumbprint))
+        .expect("token");
+    let error = refused_with(&hub, "long", "ngo-beta", &long).await;
+    expect_unauthenticated(error, "lives too long");
+    still_serving(&hub).await;
+}

@@ -92,7 +92,6 @@ pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
     ("/slt.v1.AuditService/GetCheckpoints", Capability::Audit),
     ("/grpc.health.v1.Health/Check", Capability::Certificate),
     ("/grpc.health.v1.Health/Watch", Capability::Certificate),
-    ("/grpc.health.v1.Health/List", Capability::Certificate),
     (
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
         Capability::Certificate,
@@ -117,24 +116,74 @@ mod tests {
     use prost::Message;
     use prost_types::FileDescriptorSet;
 
-    /// Every RPC declared in our .proto files must be in the table.
-    #[test]
-    fn every_slt_rpc_has_a_capability() {
-        let set = FileDescriptorSet::decode(slt_proto::FILE_DESCRIPTOR_SET).expect("descriptors");
-        let mut checked = 0;
-        for file in &set.file {
-            for service in &file.service {
-                for method in &service.method {
-                    let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
-                    assert!(
-                        capability_for(&path).is_some(),
-                        "{path} has no entry in METHOD_CAPABILITIES"
-                    );
-                    checked += 1;
+    /// Every RPC of every service the hub serves: ours, health and both reflection versions.
+    fn served_methods() -> Vec<String> {
+        let sets: [&[u8]; 4] = [
+            slt_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ];
+        let mut methods = Vec::new();
+        for bytes in sets {
+            let set = FileDescriptorSet::decode(bytes).expect("descriptors");
+            for file in &set.file {
+                for service in &file.service {
+                    for method in &service.method {
+                        methods.push(format!(
+                            "/{}.{}/{}",
+                            file.package(),
+                            service.name(),
+                            method.name()
+                        ));
+                    }
                 }
             }
         }
-        assert!(checked >= 5, "the descriptor set lists our RPCs");
+        methods
+    }
+
+    /// Every RPC of every service must be in the table (a new RPC without an entry fails
+    /// here, and would be refused by the guard).
+    #[test]
+    fn every_rpc_of_every_service_has_a_capability() {
+        let methods = served_methods();
+        for path in &methods {
+            assert!(
+                capability_for(path).is_some(),
+                "{path} has no entry in METHOD_CAPABILITIES"
+            );
+        }
+        for expected in [
+            "/slt.v1.IncidentService/SubmitIncidents",
+            "/grpc.health.v1.Health/Check",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ] {
+            assert!(
+                methods.iter().any(|m| m == expected),
+                "{expected} not found"
+            );
+        }
+    }
+
+    /// And the table names nothing that does not exist (a renamed RPC leaves no stale entry),
+    /// once each.
+    #[test]
+    fn every_table_entry_is_a_served_rpc_once() {
+        let methods = served_methods();
+        for (index, (path, _)) in METHOD_CAPABILITIES.iter().enumerate() {
+            assert!(
+                methods.iter().any(|method| method == path),
+                "{path} is in METHOD_CAPABILITIES but no service declares it"
+            );
+            assert!(
+                METHOD_CAPABILITIES[..index]
+                    .iter()
+                    .all(|(other, _)| other != path),
+                "{path} appears twice"
+            );
+        }
     }
 
     #[test]

@@ -21,12 +21,17 @@ use tower::{Layer, Service};
 use super::capabilities::{Capability, capability_for};
 use super::status::auth_status;
 use crate::audit::{self, AuditContext, AuditEntry};
-use crate::identity::{Authenticator, Principal};
+use crate::identity::rate::RateLimiter;
+use crate::identity::{Authenticator, Principal, SharedAuthenticator};
 use crate::store::Store;
 
 /// What the guard needs besides the request.
 pub struct GuardContext {
-    pub authenticator: Arc<Authenticator>,
+    /// The live authenticator (swapped on reload; each call uses the one in force when it
+    /// arrives).
+    pub authenticator: SharedAuthenticator,
+    /// Per-org token buckets.
+    pub limiter: Arc<RateLimiter>,
     pub store: Store,
     pub hub_id: String,
     pub policy_version: String,
@@ -92,7 +97,8 @@ where
             policy_version: context.policy_version.clone(),
             ..AuditEntry::default()
         };
-        match admit(&context.authenticator, &request, &mut entry) {
+        let authenticator = context.authenticator.load_full();
+        match admit(&authenticator, &context.limiter, &request, &mut entry) {
             Ok(principal) => {
                 let audit = AuditContext::new(entry);
                 request.extensions_mut().insert(audit.clone());
@@ -231,6 +237,7 @@ fn peer_address(request: &http::Request<Body>) -> String {
 /// Decides whether a request may proceed; `Ok(None)` for certificate-only methods.
 fn admit(
     authenticator: &Authenticator,
+    limiter: &RateLimiter,
     request: &http::Request<Body>,
     entry: &mut AuditEntry,
 ) -> Result<Option<Principal>, Status> {
@@ -244,6 +251,12 @@ fn admit(
         .map_err(|error| auth_status(&error))?;
     entry.org = peer.id.clone();
     entry.cert_sha256 = peer.cert_sha256.clone();
+
+    // Every call counts against the caller's org, authenticated by its certificate, before
+    // any token work is done.
+    limiter
+        .check(&peer.id, authenticator.rate_limit(&peer.id))
+        .map_err(|exhausted| rate_limited(&peer.id, exhausted))?;
 
     let capability = capability_for(path)
         .ok_or_else(|| Status::new(Code::Unimplemented, format!("unknown method {path}")))?;
@@ -279,6 +292,27 @@ fn admit(
         )));
     }
     Ok(Some(principal))
+}
+
+/// RESOURCE_EXHAUSTED naming the limit, with `google.rpc.RetryInfo`.
+fn rate_limited(org: &str, exhausted: crate::identity::rate::Exhausted) -> Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    // Whole milliseconds, at least one, so clients never busy-loop on a zero delay.
+    let wait = exhausted
+        .retry_after
+        .max(std::time::Duration::from_millis(1));
+    let wait =
+        std::time::Duration::from_millis(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        format!(
+            "organisation '{org}' exceeded its rate limit of {} calls per second (burst {}); retry in {} ms",
+            exhausted.limit.per_second,
+            exhausted.limit.burst,
+            wait.as_millis()
+        ),
+        ErrorDetails::with_retry_info(Some(wait)),
+    )
 }
 
 /// The principal the guard admitted; handlers call this first. Missing means the guard did not

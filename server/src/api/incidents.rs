@@ -15,7 +15,7 @@ use super::status::{invalid_argument, invalid_field, store_status};
 use crate::anonymise::{self, OrgSecrets, ScrubReport};
 use crate::audit::{AuditContext, summary};
 use crate::domain::{StoredIncident, Verification, Violations, validate};
-use crate::identity::{OrgRegistry, Principal};
+use crate::identity::{Principal, SharedOrgRegistry};
 use crate::policy::{PolicyEngine, Tier};
 use crate::sealed::Sealer;
 use crate::store::{ChangeKind, ListQuery, NewIncident, Store, SubmitOutcome};
@@ -32,7 +32,7 @@ pub const MAX_RESPONSE_BYTES: usize = 3 * 1024 * 1024;
 pub struct IncidentApi {
     store: Store,
     hub_id: String,
-    orgs: Arc<OrgRegistry>,
+    orgs: SharedOrgRegistry,
     policy: Arc<PolicyEngine>,
     secrets: OrgSecrets,
     sealer: Arc<Sealer>,
@@ -42,7 +42,7 @@ impl IncidentApi {
     pub fn new(
         store: Store,
         hub_id: String,
-        orgs: Arc<OrgRegistry>,
+        orgs: SharedOrgRegistry,
         policy: Arc<PolicyEngine>,
         secrets: OrgSecrets,
         sealer: Arc<Sealer>,
@@ -230,6 +230,7 @@ impl IncidentService for IncidentApi {
         }
         let org_type = self
             .orgs
+            .load()
             .get(&principal.org)
             .map(|entry| entry.org_type)
             .ok_or_else(|| Status::unauthenticated("organisation is not registered"))?;

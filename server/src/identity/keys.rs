@@ -30,6 +30,8 @@ pub enum KeyError {
     NotEd25519Public(String),
     #[error("key file {0} must hold at least 32 bytes as hex")]
     NotSecret(String),
+    #[error("{0} is not a PEM certificate")]
+    NotCertificate(String),
     #[error("the system random generator failed")]
     Random,
 }

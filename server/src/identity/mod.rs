@@ -2,13 +2,17 @@
 //! (`tls`), the certificate -> organisation mapping (`peer`), hub-issued JWTs (`token`) and the
 //! key material they use (`keys`). Everything downstream receives a [`Principal`].
 
+pub mod jwks;
 pub mod keys;
 pub mod peer;
+pub mod rate;
+pub mod reload;
 pub mod tls;
 pub mod token;
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -87,14 +91,64 @@ impl Principal {
     }
 }
 
-/// What the hub knows about one organisation (the org registry, from the hub config).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the hub knows about one organisation (the org registry: the hub config's `[[orgs]]` and
+/// the reloadable `org_registry` file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrgEntry {
     pub id: String,
     pub name: String,
     pub org_type: OrgType,
-    /// The roles tokens for this org may carry: a cap on any token.
+    /// The roles tokens for this org may carry: a cap on any token. A token carrying any other
+    /// role is refused, never trimmed.
     pub roles: Vec<Role>,
+    /// Where the org works (ISO 3166-1 alpha-3 codes); informational for now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub countries: Vec<String>,
+    /// Whether tokens issued by this hub (`slt-hub token issue`) are accepted for this org.
+    #[serde(default = "default_true")]
+    pub hub_tokens: bool,
+    /// The org's own identity providers: tokens with this `iss`, verified with the keys of this
+    /// JWKS file, may speak for this org (and only for it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issuers: Vec<OrgIssuer>,
+    /// Tokens must be bound to the calling certificate (`cnf.x5t#S256`, RFC 8705).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_token_binding: bool,
+    /// This org's rate limit; the hub's `rate_limit` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<rate::RateLimit>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl OrgEntry {
+    /// An entry with the defaults: hub tokens only, no binding, the hub's rate limit.
+    pub fn new(id: &str, name: &str, org_type: OrgType, roles: &[Role]) -> OrgEntry {
+        OrgEntry {
+            id: id.to_string(),
+            name: name.to_string(),
+            org_type,
+            roles: roles.to_vec(),
+            countries: Vec::new(),
+            hub_tokens: true,
+            issuers: Vec::new(),
+            require_token_binding: false,
+            rate_limit: None,
+        }
+    }
+}
+
+/// An org's own token issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgIssuer {
+    /// The `iss` its tokens carry.
+    pub iss: String,
+    /// Its public keys: an RFC 7517 JWKS file of Ed25519 (`OKP`) keys, each with a `kid`.
+    pub jwks: PathBuf,
 }
 
 /// The organisations registered on this hub, by id.
@@ -116,7 +170,25 @@ impl OrgRegistry {
     pub fn get(&self, org: &str) -> Option<&OrgEntry> {
         self.orgs.get(org)
     }
+
+    pub fn entries(&self) -> impl Iterator<Item = &OrgEntry> {
+        self.orgs.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.orgs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.orgs.is_empty()
+    }
 }
+
+/// The live org registry, swapped whole on reload.
+pub type SharedOrgRegistry = std::sync::Arc<arc_swap::ArcSwap<OrgRegistry>>;
+
+/// The live authenticator, swapped whole on reload.
+pub type SharedAuthenticator = std::sync::Arc<arc_swap::ArcSwap<Authenticator>>;
 
 /// Why a caller could not be authenticated. Messages name what is missing or wrong with the
 /// caller's own credentials, never what exists on the hub.
@@ -148,38 +220,67 @@ pub enum AuthError {
     OrgMismatch { token_org: String, cert_org: String },
     #[error("the token carries role '{0}', which this organisation may not hold")]
     RoleNotAllowed(String),
+    #[error(
+        "hub certificates are accepted only from federation peers; '{0}' is not a peer of this hub"
+    )]
+    HubNotPeer(String),
+    #[error(
+        "the token was issued by '{issuer}', which may not issue tokens for organisation '{org}'"
+    )]
+    IssuerNotAllowed { issuer: String, org: String },
+    #[error(
+        "organisation '{0}' requires tokens bound to the client certificate (cnf x5t#S256, RFC 8705); this token is not bound"
+    )]
+    BindingRequired(String),
+    #[error("the token is bound to another certificate (cnf x5t#S256 does not match)")]
+    BindingMismatch,
 }
 
-/// Turns a verified TLS peer and a bearer token into a [`Principal`].
+/// Turns a verified TLS peer and a bearer token into a [`Principal`]. Built whole from the
+/// current files and swapped on reload ([`reload`]).
 pub struct Authenticator {
     trust_domain: String,
     tokens: token::TokenVerifier,
-    orgs: OrgRegistry,
+    orgs: std::sync::Arc<OrgRegistry>,
+    default_rate: rate::RateLimit,
 }
 
 impl Authenticator {
-    pub fn new(trust_domain: &str, tokens: token::TokenVerifier, orgs: OrgRegistry) -> Self {
+    pub fn new(
+        trust_domain: &str,
+        tokens: token::TokenVerifier,
+        orgs: std::sync::Arc<OrgRegistry>,
+        default_rate: rate::RateLimit,
+    ) -> Self {
         Self {
             trust_domain: trust_domain.to_string(),
             tokens,
             orgs,
+            default_rate,
         }
     }
 
-    /// The registered organisation behind a client certificate.
+    /// The registered organisation behind a client certificate. Org ids and hub ids are
+    /// separate namespaces: a hub certificate never speaks for the org of the same name, and
+    /// is refused until federation registers peers.
     pub fn peer(
         &self,
         certs: Option<&[rustls::pki_types::CertificateDer<'static>]>,
     ) -> Result<peer::PeerIdentity, AuthError> {
         let peer = peer::peer_identity(certs, &self.trust_domain)?;
-        if self.orgs.get(&peer.id).is_none() {
-            return Err(AuthError::UnknownOrg(peer.id));
+        match peer.kind {
+            PeerKind::Hub => Err(AuthError::HubNotPeer(peer.id)),
+            PeerKind::Org if self.orgs.get(&peer.id).is_none() => {
+                Err(AuthError::UnknownOrg(peer.id))
+            }
+            PeerKind::Org => Ok(peer),
         }
-        Ok(peer)
     }
 
     /// The full principal: the certificate's org, the token's person and roles. The token's
-    /// org must be the certificate's and its roles within the org's registered cap.
+    /// issuer must be one the org accepts, its org the certificate's, its roles within the
+    /// org's registered cap (any other role refuses the token), and its `cnf` binding, when
+    /// present or required, the calling certificate.
     pub fn principal(
         &self,
         peer: &peer::PeerIdentity,
@@ -202,12 +303,31 @@ impl Authenticator {
             .orgs
             .get(&peer.id)
             .ok_or_else(|| AuthError::UnknownOrg(peer.id.clone()))?;
+        let issuer_allowed = match &verified.issuer {
+            token::IssuerKind::Hub => entry.hub_tokens,
+            token::IssuerKind::Org { org, iss } => {
+                org == &entry.id && entry.issuers.iter().any(|issuer| &issuer.iss == iss)
+            }
+        };
+        if !issuer_allowed {
+            return Err(AuthError::IssuerNotAllowed {
+                issuer: verified.issuer.name().to_string(),
+                org: entry.id.clone(),
+            });
+        }
         if let Some(role) = verified
             .roles
             .iter()
             .find(|role| !entry.roles.contains(role))
         {
             return Err(AuthError::RoleNotAllowed(role.to_string()));
+        }
+        match &verified.cnf_x5t_s256 {
+            Some(bound) if bound != &peer.cert_x5t_s256 => return Err(AuthError::BindingMismatch),
+            None if entry.require_token_binding => {
+                return Err(AuthError::BindingRequired(entry.id.clone()));
+            }
+            _ => {}
         }
         Ok(Principal {
             org: peer.id.clone(),
@@ -222,5 +342,13 @@ impl Authenticator {
     /// The org registry this authenticator checks against.
     pub fn orgs(&self) -> &OrgRegistry {
         &self.orgs
+    }
+
+    /// The rate limit that applies to `org`.
+    pub fn rate_limit(&self, org: &str) -> rate::RateLimit {
+        self.orgs
+            .get(org)
+            .and_then(|entry| entry.rate_limit)
+            .unwrap_or(self.default_rate)
     }
 }

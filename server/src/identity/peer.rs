@@ -1,6 +1,8 @@
 //! The caller's organisation is its certificate: exactly one URI SAN
 //! `spiffe://<trust-domain>/org/<org-id>` (or `/hub/<hub-id>` for peer hubs).
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rustls::pki_types::CertificateDer;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -15,6 +17,9 @@ pub struct PeerIdentity {
     pub kind: PeerKind,
     /// SHA-256 of the certificate's DER, lower-case hex.
     pub cert_sha256: String,
+    /// The same digest as base64url without padding: the RFC 8705 `x5t#S256` thumbprint a
+    /// bound token's `cnf` must carry.
+    pub cert_x5t_s256: String,
 }
 
 /// Reads the SPIFFE identity from the leaf certificate the TLS layer verified.
@@ -47,10 +52,12 @@ pub fn peer_identity(
     };
     let (kind, id) = parse_spiffe_id(uri, trust_domain)?;
     let digest = ring::digest::digest(&ring::digest::SHA256, leaf.as_ref());
+    // (x5t#S256 is over the same DER the TLS layer verified.)
     Ok(PeerIdentity {
         id,
         kind,
         cert_sha256: hex(digest.as_ref()),
+        cert_x5t_s256: URL_SAFE_NO_PAD.encode(digest.as_ref()),
     })
 }
 

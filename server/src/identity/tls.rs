@@ -2,8 +2,8 @@
 //! trust domain's CA (TLS 1.3 only, ALPN h2, CRLs checked on the whole chain), and an accept loop
 //! that hands finished TLS streams to tonic's `serve_with_incoming`.
 //!
-//! The config sits behind an `ArcSwap` so that reloading certificates or CRLs affects new
-//! connections without a restart; handshakes run off the accept loop with a timeout, and refused
+//! The config sits behind an `ArcSwap` that `identity::reload` replaces, so reloaded
+//! certificates or CRLs affect new connections without a restart; handshakes run off the accept loop with a timeout, and refused
 //! handshakes are logged here because tonic would drop them silently.
 
 use std::io;
@@ -87,8 +87,11 @@ pub fn server_config(paths: &TlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
         Some(path) => read_crls(path)?,
         None => Vec::new(),
     };
+    // CRLs apply to the whole chain (rustls' default), and an expired CRL (past its
+    // nextUpdate) fails closed rather than silently vouching for revoked certificates.
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .with_crls(crls)
+        .enforce_revocation_expiration()
         .build()
         .map_err(|error| TlsError::Config(format!("client verifier: {error}")))?;
 
@@ -126,19 +129,115 @@ fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'sta
 }
 
 fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
-    CertificateRevocationListDer::pem_file_iter(path)
+    let crls = CertificateRevocationListDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|error| TlsError::Read {
             what: "certificate revocation list",
             path: path.display().to_string(),
             detail: error.to_string(),
-        })
+        })?;
+    // A configured CRL file without a CRL would silently turn revocation off: refuse it.
+    if crls.is_empty() {
+        return Err(TlsError::Empty {
+            what: "certificate revocation list",
+            path: path.display().to_string(),
+        });
+    }
+    Ok(crls)
 }
 
 /// The live TLS configuration; `store` a new one to reload (new connections use it).
 pub type SharedServerConfig = Arc<ArcSwap<ServerConfig>>;
 
-/// Accepts TCP connections on `listener` and yields completed mutual-TLS streams.
+/// A TLS connection with a hard end of life. tonic's `max_connection_age` sends GOAWAY at the
+/// age and then waits for open streams (a live Subscribe could keep a revoked client connected
+/// for ever); its `max_connection_age_grace`, when set, replaces that GOAWAY with a forced close
+/// at age + grace instead of adding to it (tonic 0.14). So the hub asks tonic for the graceful
+/// part only and enforces the hard bound here: once `deadline` passes, every read and write
+/// fails and the connection is dropped.
+pub struct AgedStream {
+    inner: TlsStream<TcpStream>,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl AgedStream {
+    pub fn new(inner: TlsStream<TcpStream>, lifetime: Duration) -> Self {
+        Self {
+            inner,
+            deadline: Box::pin(tokio::time::sleep(lifetime)),
+        }
+    }
+
+    /// Err once the connection is past its end of life (and arranges a wake-up for then).
+    fn check(&mut self, cx: &mut std::task::Context<'_>) -> io::Result<()> {
+        match self.deadline.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "connection closed: older than max_connection_age plus its grace",
+            )),
+            std::task::Poll::Pending => Ok(()),
+        }
+    }
+}
+
+use std::future::Future as _;
+
+impl tokio::io::AsyncRead for AgedStream {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Err(error) = this.check(cx) {
+            return std::task::Poll::Ready(Err(error));
+        }
+        std::pin::Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for AgedStream {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Err(error) = this.check(cx) {
+            return std::task::Poll::Ready(Err(error));
+        }
+        std::pin::Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if let Err(error) = this.check(cx) {
+            return std::task::Poll::Ready(Err(error));
+        }
+        std::pin::Pin::new(&mut this.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+impl tonic::transport::server::Connected for AgedStream {
+    type ConnectInfo = <TlsStream<TcpStream> as tonic::transport::server::Connected>::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+/// Accepts TCP connections on `listener` and yields completed mutual-TLS streams, each closed
+/// for good `lifetime` after its handshake (see [`AgedStream`]).
 ///
 /// Returns the stream for `serve_with_incoming` and the accept task's handle (abort it when the
 /// server stops). Refused handshakes are logged with the peer address and the reason; nothing
@@ -146,8 +245,9 @@ pub type SharedServerConfig = Arc<ArcSwap<ServerConfig>>;
 pub fn incoming(
     listener: TcpListener,
     config: SharedServerConfig,
+    lifetime: Duration,
 ) -> (
-    ReceiverStream<Result<TlsStream<TcpStream>, io::Error>>,
+    ReceiverStream<Result<AgedStream, io::Error>>,
     JoinHandle<()>,
 ) {
     // A small buffer: finished handshakes wait here until tonic picks them up.
@@ -181,7 +281,7 @@ pub fn incoming(
                 drop(permit);
                 if let Some(stream) = stream {
                     // The receiver is gone only when the server is shutting down.
-                    let _ = sender.send(Ok(stream)).await;
+                    let _ = sender.send(Ok(AgedStream::new(stream, lifetime))).await;
                 }
             });
         }

@@ -1,18 +1,28 @@
-//! Hub-issued bearer tokens: EdDSA JWTs carrying the person (`sub`), the organisation (`org`)
-//! and roles. The algorithm is pinned, `iss`/`aud` must name this hub, `exp` is required and
-//! the `kid` must be the hub's signing key.
+//! Bearer tokens: EdDSA JWTs carrying the person (`sub`), the organisation (`org`) and roles.
+//!
+//! Issuers: the hub itself (`iss` = hub id, keys from the hub's token key pair) and any
+//! organisation's own identity provider registered in the org registry (`iss` of the
+//! provider, keys from its JWKS file). Verification reads the header and the `iss` claim
+//! first, only to pick the key: the algorithm is pinned to EdDSA, the `kid` must be one of
+//! that issuer's keys, and only then is the signature checked, with `aud` = this hub, `exp`
+//! (with a small leeway and a maximum lifetime), `nbf`, `iat` and `sub` checked after it.
 
-use std::collections::BTreeSet;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::{BTreeSet, HashMap};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
+use super::jwks::Jwk;
 use super::keys::{self, KeyError};
 use super::{AuthError, Role};
 
-/// Clock skew tolerated on `exp` (and `nbf`), in seconds.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 30;
+/// The longest token lifetime accepted unless the config says otherwise (30 days: the dev
+/// environment's tokens; production hubs should set hours).
+pub const DEFAULT_MAX_TOKEN_TTL_SECONDS: u64 = 30 * 24 * 3600;
 
 /// The claims of an SLT Hub token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -22,8 +32,39 @@ pub struct Claims {
     pub sub: String,
     pub org: String,
     pub roles: Vec<String>,
-    pub iat: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
     pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// RFC 8705 certificate binding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim: the SHA-256 thumbprint of the client certificate the token is bound to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
+}
+
+/// Who issued a verified token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerKind {
+    /// This hub (`slt-hub token issue`).
+    Hub,
+    /// An organisation's own identity provider, which may only speak for that org.
+    Org { org: String, iss: String },
+}
+
+impl IssuerKind {
+    pub fn name(&self) -> &str {
+        match self {
+            IssuerKind::Hub => "this hub",
+            IssuerKind::Org { iss, .. } => iss,
+        }
+    }
 }
 
 /// A token that verified, before it is matched to a certificate.
@@ -34,26 +75,42 @@ pub struct VerifiedToken {
     pub roles: BTreeSet<Role>,
     /// `exp`, seconds since the epoch.
     pub expires_at: u64,
+    pub issuer: IssuerKind,
+    /// `cnf.x5t#S256` when the token is bound to a certificate.
+    pub cnf_x5t_s256: Option<String>,
 }
 
-/// Signs tokens with the hub's Ed25519 key.
+/// Signs tokens with an Ed25519 key: the hub's ([`TokenIssuer::new`]) or, in tests and for
+/// tooling, an organisation identity provider's ([`TokenIssuer::external`]).
 pub struct TokenIssuer {
-    hub_id: String,
+    iss: String,
+    aud: String,
     key: EncodingKey,
     kid: String,
 }
 
 impl TokenIssuer {
-    /// `private_pem`: PKCS#8 Ed25519; `public_pem`: its SPKI (for the key id).
+    /// The hub's issuer. `private_pem`: PKCS#8 Ed25519; `public_pem`: its SPKI (for the kid).
     pub fn new(hub_id: &str, private_pem: &str, public_pem: &str) -> Result<Self, KeyError> {
         let public = keys::public_key_bytes(public_pem, "token signing public key")?;
+        Self::external(hub_id, hub_id, private_pem, &keys::key_id(&public))
+    }
+
+    /// An issuer named `iss` signing for audience `aud` with key id `kid`.
+    pub fn external(iss: &str, aud: &str, private_pem: &str, kid: &str) -> Result<Self, KeyError> {
         let key = EncodingKey::from_ed_pem(private_pem.as_bytes())
             .map_err(|_| KeyError::NotEd25519Private("token signing key".into()))?;
         Ok(Self {
-            hub_id: hub_id.to_string(),
+            iss: iss.to_string(),
+            aud: aud.to_string(),
             key,
-            kid: keys::key_id(&public),
+            kid: kid.to_string(),
         })
+    }
+
+    /// The key id this issuer puts in its tokens.
+    pub fn kid(&self) -> &str {
+        &self.kid
     }
 
     /// Issues a token for `subject` of `org` with `roles`, valid for `ttl_seconds` from now
@@ -65,107 +122,267 @@ impl TokenIssuer {
         roles: &[Role],
         ttl_seconds: i64,
     ) -> Result<String, jsonwebtoken::errors::Error> {
+        self.issue_bound(org, subject, roles, ttl_seconds, None)
+    }
+
+    /// Like [`TokenIssuer::issue`], bound to the certificate whose `x5t#S256` thumbprint
+    /// (base64url SHA-256 of its DER) is given.
+    pub fn issue_bound(
+        &self,
+        org: &str,
+        subject: &str,
+        roles: &[Role],
+        ttl_seconds: i64,
+        x5t_s256: Option<&str>,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = unix_now();
         let claims = Claims {
-            iss: self.hub_id.clone(),
-            aud: self.hub_id.clone(),
+            iss: self.iss.clone(),
+            aud: self.aud.clone(),
             sub: subject.to_string(),
             org: org.to_string(),
             roles: roles.iter().map(|role| role.as_str().to_string()).collect(),
-            iat: now,
+            iat: Some(now),
             exp: now.saturating_add_signed(ttl_seconds),
+            nbf: None,
+            cnf: x5t_s256.map(|thumbprint| Confirmation {
+                x5t_s256: Some(thumbprint.to_string()),
+            }),
         };
+        self.sign(&claims)
+    }
+
+    /// Signs arbitrary claims (tests use it to build tokens with one thing wrong).
+    pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key)
+        jsonwebtoken::encode(&header, claims, &self.key)
     }
 }
 
-/// Verifies tokens issued by this hub.
+/// The `x5t#S256` thumbprint of a certificate (PEM): what `cnf` carries for it.
+pub fn certificate_thumbprint(cert_pem: &str) -> Result<String, KeyError> {
+    let parsed = pem::parse(cert_pem)
+        .ok()
+        .filter(|parsed| parsed.tag() == "CERTIFICATE")
+        .ok_or_else(|| KeyError::NotCertificate("certificate".into()))?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, parsed.contents());
+    Ok(URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
+struct IssuerKeys {
+    kind: IssuerKind,
+    keys: HashMap<String, DecodingKey>,
+}
+
+/// Verifies tokens from the hub and from the registered organisation issuers.
 pub struct TokenVerifier {
-    key: DecodingKey,
-    kid: String,
-    validation: Validation,
+    hub_id: String,
+    issuers: HashMap<String, IssuerKeys>,
+    max_ttl_seconds: u64,
+}
+
+/// The parts of a token read before its signature is checked, only to choose the key.
+#[derive(Deserialize)]
+struct UnverifiedHeader {
+    alg: Option<String>,
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UnverifiedIssuer {
+    iss: Option<serde_json::Value>,
 }
 
 impl TokenVerifier {
+    /// A verifier that trusts the hub's own key.
     pub fn new(hub_id: &str, public_pem: &str) -> Result<Self, KeyError> {
         let public = keys::public_key_bytes(public_pem, "token signing public key")?;
         let key = DecodingKey::from_ed_pem(public_pem.as_bytes())
             .map_err(|_| KeyError::NotEd25519Public("token signing public key".into()))?;
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[hub_id]);
-        validation.set_audience(&[hub_id]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = LEEWAY_SECONDS;
+        let issuers = HashMap::from([(
+            hub_id.to_string(),
+            IssuerKeys {
+                kind: IssuerKind::Hub,
+                keys: HashMap::from([(keys::key_id(&public), key)]),
+            },
+        )]);
         Ok(Self {
-            key,
-            kid: keys::key_id(&public),
-            validation,
+            hub_id: hub_id.to_string(),
+            issuers,
+            max_ttl_seconds: DEFAULT_MAX_TOKEN_TTL_SECONDS,
         })
     }
 
-    /// Checks signature, algorithm, key id, issuer, audience and expiry; parses the roles.
+    /// Tokens may be valid for at most this long from now.
+    pub fn with_max_ttl(mut self, seconds: u64) -> Self {
+        self.max_ttl_seconds = seconds;
+        self
+    }
+
+    /// Trusts `iss` (an organisation's identity provider) with `keys` for `org` only.
+    pub fn add_org_issuer(&mut self, org: &str, iss: &str, keys: &[Jwk]) -> Result<(), String> {
+        if iss.trim().is_empty() {
+            return Err(format!("orgs '{org}': issuers.iss must not be empty"));
+        }
+        if let Some(existing) = self.issuers.get(iss) {
+            return Err(match &existing.kind {
+                IssuerKind::Hub => {
+                    format!("orgs '{org}': issuer '{iss}' is this hub's own id")
+                }
+                IssuerKind::Org { org: other, .. } => {
+                    format!("orgs '{org}': issuer '{iss}' is already registered for '{other}'")
+                }
+            });
+        }
+        let keys = keys
+            .iter()
+            .map(|jwk| (jwk.kid.clone(), DecodingKey::from_ed_der(&jwk.public_key)))
+            .collect();
+        self.issuers.insert(
+            iss.to_string(),
+            IssuerKeys {
+                kind: IssuerKind::Org {
+                    org: org.to_string(),
+                    iss: iss.to_string(),
+                },
+                keys,
+            },
+        );
+        Ok(())
+    }
+
+    /// Checks algorithm, issuer, key id, signature, audience, expiry and lifetime; parses the
+    /// roles (an unknown role refuses the token).
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| AuthError::InvalidToken("not a well-formed JWT".into()))?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(AuthError::InvalidToken(format!(
-                "algorithm {:?} is not accepted (EdDSA only)",
-                header.alg
-            )));
+        let invalid = |reason: &str| AuthError::InvalidToken(reason.to_string());
+        let parts: Vec<&str> = token.split('.').collect();
+        let [header_part, claims_part, _signature] = parts.as_slice() else {
+            return Err(invalid("not a well-formed JWT"));
+        };
+        let header: UnverifiedHeader =
+            decode_part(header_part).ok_or_else(|| invalid("not a well-formed JWT"))?;
+        match header.alg.as_deref() {
+            Some("EdDSA") => {}
+            Some(other) => {
+                let shown: String = other.chars().take(16).collect();
+                return Err(AuthError::InvalidToken(format!(
+                    "algorithm '{shown}' is not accepted (EdDSA only)"
+                )));
+            }
+            None => return Err(invalid("the header names no algorithm (alg)")),
         }
-        if header.kid.as_deref() != Some(self.kid.as_str()) {
-            return Err(AuthError::InvalidToken(
-                "unknown signing key id (kid)".into(),
-            ));
-        }
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
-            |error| match error.kind() {
+        let kid = header
+            .kid
+            .ok_or_else(|| invalid("the header names no signing key id (kid)"))?;
+        let claims: UnverifiedIssuer =
+            decode_part(claims_part).ok_or_else(|| invalid("not a well-formed JWT"))?;
+        let iss = match claims.iss {
+            Some(serde_json::Value::String(iss)) => iss,
+            Some(_) => return Err(invalid("claims are malformed (iss)")),
+            None => return Err(invalid("missing claim 'iss'")),
+        };
+        let issuer = self
+            .issuers
+            .get(&iss)
+            .ok_or_else(|| invalid("issued by someone else (iss)"))?;
+        let key = issuer
+            .keys
+            .get(&kid)
+            .ok_or_else(|| invalid("unknown signing key id (kid)"))?;
+
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[iss.as_str()]);
+        validation.set_audience(&[self.hub_id.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|error| match error
+                .kind()
+            {
                 ErrorKind::ExpiredSignature => AuthError::ExpiredToken,
-                ErrorKind::InvalidSignature => AuthError::InvalidToken("bad signature".into()),
-                ErrorKind::InvalidIssuer => {
-                    AuthError::InvalidToken("issued by someone else (iss)".into())
-                }
-                ErrorKind::InvalidAudience => {
-                    AuthError::InvalidToken("not meant for this hub (aud)".into())
-                }
+                ErrorKind::ImmatureSignature => invalid("not valid yet (nbf)"),
+                ErrorKind::InvalidSignature => invalid("bad signature"),
+                ErrorKind::InvalidIssuer => invalid("issued by someone else (iss)"),
+                ErrorKind::InvalidAudience => invalid("not meant for this hub (aud)"),
                 ErrorKind::MissingRequiredClaim(claim) => {
                     AuthError::InvalidToken(format!("missing claim '{claim}'"))
                 }
-                ErrorKind::Json(_) => AuthError::InvalidToken("claims are malformed".into()),
-                _ => AuthError::InvalidToken("could not be verified".into()),
-            },
-        )?;
+                ErrorKind::Json(detail) => match missing_field(&detail.to_string()) {
+                    Some(field) => AuthError::InvalidToken(format!("missing claim '{field}'")),
+                    None => invalid("claims are malformed"),
+                },
+                _ => invalid("could not be verified"),
+            })?;
         let claims = data.claims;
+        let now = unix_now();
         if claims.sub.trim().is_empty() {
-            return Err(AuthError::InvalidToken("the subject (sub) is empty".into()));
+            return Err(invalid("the subject (sub) is empty"));
         }
-        if claims.iat > unix_now().saturating_add(LEEWAY_SECONDS) {
-            return Err(AuthError::InvalidToken("issued in the future (iat)".into()));
+        if claims.org.trim().is_empty() {
+            return Err(invalid("the organisation (org) is empty"));
+        }
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(LEEWAY_SECONDS))
+        {
+            return Err(invalid("issued in the future (iat)"));
+        }
+        if claims.exp > now.saturating_add(self.max_ttl_seconds + LEEWAY_SECONDS) {
+            return Err(AuthError::InvalidToken(format!(
+                "lives too long: this hub accepts tokens valid for at most {} seconds (exp)",
+                self.max_ttl_seconds
+            )));
         }
         if claims.roles.is_empty() {
-            return Err(AuthError::InvalidToken("carries no roles".into()));
+            return Err(invalid("carries no roles"));
         }
         let mut roles = BTreeSet::new();
         for name in &claims.roles {
-            let role = Role::parse(name)
-                .ok_or_else(|| AuthError::InvalidToken(format!("unknown role '{name}'")))?;
+            let role = Role::parse(name).ok_or_else(|| {
+                let shown: String = name.chars().take(32).collect();
+                AuthError::InvalidToken(format!("unknown role '{shown}'"))
+            })?;
             roles.insert(role);
         }
+        let cnf_x5t_s256 = match claims.cnf {
+            None => None,
+            Some(Confirmation {
+                x5t_s256: Some(x5t),
+            }) => Some(x5t),
+            Some(Confirmation { x5t_s256: None }) => {
+                return Err(invalid(
+                    "the cnf claim carries no x5t#S256 (the only binding this hub checks)",
+                ));
+            }
+        };
         Ok(VerifiedToken {
             subject: claims.sub,
             org: claims.org,
             roles,
             expires_at: claims.exp,
+            issuer: issuer.kind.clone(),
+            cnf_x5t_s256,
         })
     }
 }
 
+fn decode_part<T: serde::de::DeserializeOwned>(part: &str) -> Option<T> {
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// `missing field `org`` → `org`.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
 /// Seconds since the epoch now.
 pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
         .unwrap_or(0)
 }
@@ -191,6 +408,7 @@ mod tests {
         let verified = verifier.verify(&token).expect("verify");
         assert_eq!(verified.org, "ngo-alpha");
         assert_eq!(verified.subject, "amina");
+        assert_eq!(verified.issuer, IssuerKind::Hub);
         assert_eq!(
             verified.roles,
             BTreeSet::from([Role::Reporter, Role::Analyst])
@@ -198,12 +416,20 @@ mod tests {
     }
 
     #[test]
-    fn expired_and_foreign_tokens_are_refused() {
+    fn expired_long_lived_and_foreign_tokens_are_refused() {
         let (issuer, verifier) = pair();
         let expired = issuer
             .issue("ngo-alpha", "amina", &[Role::Reporter], -120)
             .expect("issue");
         assert_eq!(verifier.verify(&expired), Err(AuthError::ExpiredToken));
+
+        let verifier = verifier.with_max_ttl(3600);
+        let long = issuer
+            .issue("ngo-alpha", "amina", &[Role::Reporter], 7200)
+            .expect("issue");
+        assert!(
+            matches!(verifier.verify(&long), Err(AuthError::InvalidToken(m)) if m.contains("lives too long"))
+        );
 
         let (other_issuer, _) = pair();
         let foreign = other_issuer
@@ -211,11 +437,49 @@ mod tests {
             .expect("issue");
         assert!(matches!(
             verifier.verify(&foreign),
-            Err(AuthError::InvalidToken(_))
+            Err(AuthError::InvalidToken(m)) if m.contains("kid")
         ));
         assert!(matches!(
             verifier.verify("garbage"),
             Err(AuthError::InvalidToken(_))
         ));
+    }
+
+    #[test]
+    fn org_issuers_are_looked_up_by_iss_and_kid() {
+        let (_, mut verifier) = pair();
+        let idp = keys::generate_ed25519().expect("keys");
+        let jwks = super::super::jwks::parse(
+            &super::super::jwks::document(&[("idp-1", &idp.public_pem)]).expect("doc"),
+            "t",
+        )
+        .expect("jwks");
+        verifier
+            .add_org_issuer("ngo-alpha", "https://idp.alpha.example", &jwks)
+            .expect("add");
+        assert!(
+            verifier
+                .add_org_issuer("ngo-beta", "https://idp.alpha.example", &jwks)
+                .is_err()
+        );
+        assert!(verifier.add_org_issuer("ngo-beta", "hub-1", &jwks).is_err());
+        let idp_issuer = TokenIssuer::external(
+            "https://idp.alpha.example",
+            "hub-1",
+            &idp.private_pem,
+            "idp-1",
+        )
+        .expect("issuer");
+        let token = idp_issuer
+            .issue("ngo-alpha", "amina", &[Role::Analyst], 600)
+            .expect("token");
+        let verified = verifier.verify(&token).expect("verify");
+        assert_eq!(
+            verified.issuer,
+            IssuerKind::Org {
+                org: "ngo-alpha".into(),
+                iss: "https://idp.alpha.example".into()
+            }
+        );
     }
 }
