@@ -247,8 +247,16 @@ fn write_atomic(path: &Path, contents: &str, secret: bool) -> Result<(), PkiErro
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
     let temporary = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    // The mode below applies only to a file this call creates: a temporary left behind (a
+    // crash, a reused pid) or planted by someone else (a world-readable file, a symlink) must
+    // never receive a secret. Remove what is there, then insist on creating the file afresh.
+    match std::fs::remove_file(&temporary) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(write_error(&temporary, source)),
+    }
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -538,6 +546,37 @@ fn rfc3339(at: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A temporary file already at the temporary name (left by a crash or planted, readable by
+    /// everyone) must not become the secret's file with its permissions.
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_is_never_written_into_a_pre_existing_temporary_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("key.pem");
+        let temporary = dir
+            .path()
+            .join(format!(".key.pem.tmp-{}", std::process::id()));
+        std::fs::write(&temporary, "stale").expect("plant");
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        write_secret(&path, "secret").expect("write");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "secret");
+
+        // A symlink at the temporary name is not followed.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::write(&elsewhere, "untouched").expect("write");
+        std::os::unix::fs::symlink(&elsewhere, &temporary).expect("symlink");
+        write_secret(&path, "secret 2").expect("write");
+        assert_eq!(
+            std::fs::read_to_string(&elsewhere).expect("read"),
+            "untouched"
+        );
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "secret 2");
+    }
 
     #[test]
     fn a_ca_directory_issues_and_revokes_with_private_keys_0600() {

@@ -260,8 +260,9 @@ impl Reloader {
         config: HubConfig,
         health: tonic_health::server::HealthReporter,
     ) -> Result<Reloader, ReloadError> {
+        // Fingerprinted before reading, as in `reload`.
+        let print = fingerprint(&watched_files(&config));
         let material = load(&config)?;
-        let print = fingerprint(&material.files);
         Ok(Reloader {
             config: Arc::new(config),
             tls: Arc::new(arc_swap::ArcSwap::new(material.tls)),
@@ -276,14 +277,36 @@ impl Reloader {
     /// Rebuilds everything from the files and swaps it in; on error keeps what is in force.
     pub async fn reload(&self, reason: &str) -> Result<(), String> {
         let config = self.config.clone();
-        // File reads and key parsing off the async workers.
-        let built = tokio::task::spawn_blocking(move || load(&config))
-            .await
-            .map_err(|error| format!("reload task failed: {error}"))
-            .and_then(|result| result.map_err(|error| error.to_string()));
+        // File reads and key parsing off the async workers. The files are fingerprinted
+        // *before* they are read: a file that changes while the material is built (a CRL
+        // published mid-reload) then differs from the recorded print and is reloaded at the
+        // next poll, instead of being recorded as seen while the older content is in force.
+        let built = tokio::task::spawn_blocking(move || {
+            let watched = watched_files(&config);
+            let print = fingerprint(&watched);
+            (watched, print, load(&config))
+        })
+        .await
+        .map_err(|error| format!("reload task failed: {error}"));
+        let (watched, print, built) = match built {
+            Ok((watched, print, result)) => {
+                (watched, print, result.map_err(|error| error.to_string()))
+            }
+            Err(error) => {
+                let watched = watched_files(&self.config);
+                let print = fingerprint(&watched);
+                (watched, print, Err(error))
+            }
+        };
         match built {
             Ok(material) => {
-                let print = fingerprint(&material.files);
+                // Built from a different list of files than fingerprinted (the registry changed
+                // in between): record an empty print so that the next poll reloads again.
+                let print = if material.files == watched {
+                    print
+                } else {
+                    Vec::new()
+                };
                 self.tls.store(material.tls);
                 self.authenticator.store(material.authenticator);
                 self.orgs.store(material.orgs.clone());
@@ -311,8 +334,6 @@ impl Reloader {
                 // Do not retry the same broken files on every poll: remember what we saw, and
                 // watch what the new files name (e.g. a JWKS file yet to be created).
                 {
-                    let watched = watched_files(&self.config);
-                    let print = fingerprint(&watched);
                     *self
                         .files
                         .lock()

@@ -329,7 +329,11 @@ impl TokenVerifier {
         {
             return Err(invalid("issued in the future (iat)"));
         }
-        if claims.exp > now.saturating_add(self.max_ttl_seconds + LEEWAY_SECONDS) {
+        if claims.exp
+            > now
+                .saturating_add(self.max_ttl_seconds)
+                .saturating_add(LEEWAY_SECONDS)
+        {
             return Err(AuthError::InvalidToken(format!(
                 "lives too long: this hub accepts tokens valid for at most {} seconds (exp)",
                 self.max_ttl_seconds
@@ -443,6 +447,18 @@ mod tests {
             verifier.verify("garbage"),
             Err(AuthError::InvalidToken(_))
         ));
+    }
+
+    /// A very large configured maximum lifetime must not overflow (a panic in debug, a wrap
+    /// to a tiny limit that refuses every token in release).
+    #[test]
+    fn a_huge_max_ttl_does_not_overflow() {
+        let (issuer, verifier) = pair();
+        let verifier = verifier.with_max_ttl(u64::MAX);
+        let token = issuer
+            .issue("ngo-alpha", "amina", &[Role::Reporter], 600)
+            .expect("issue");
+        assert!(verifier.verify(&token).is_ok());
     }
 
     #[test]
