@@ -13,6 +13,7 @@ const PROTO_FILES: &[&str] = &[
     "slt/v1/sync_service.proto",
     "slt/v1/audit_service.proto",
     "slt/v1/threat_service.proto",
+    "slt/v1/admin_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

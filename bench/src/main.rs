@@ -90,6 +90,25 @@ enum Scenario {
         #[arg(long, default_value = "AFG")]
         country: String,
     },
+    /// Federation over a chain A -> B -> C of three hub processes (own PKI and database
+    /// each, transitive T1 agreements): lag from submit at A to visible at C, then the
+    /// throughput of catching up a backlog built at A while B and C were down.
+    Federation {
+        /// Incidents submitted one by one for the lag measurement.
+        #[arg(long, default_value_t = 200)]
+        lag_samples: usize,
+        /// The backlog (AWSD rows replicated with fresh ids).
+        #[arg(long, default_value_t = 100_000)]
+        backlog: usize,
+        /// The agreements' pause between pulls once caught up.
+        #[arg(long, default_value_t = 200)]
+        pull_interval_millis: u64,
+        #[arg(
+            long,
+            default_value = "../shared/data/awsd/security_incidents_1997_2021.csv"
+        )]
+        csv: PathBuf,
+    },
     /// The cost of auditing: GetIncident end to end (audited, as shipped), and the same read
     /// in-process with and without the audit append, in one run.
     Audit {
@@ -123,6 +142,12 @@ async fn main() -> anyhow::Result<()> {
             clients,
             admin_url,
         } => pg_scale_scenario(incidents, &csv, batch, clients, &admin_url).await,
+        Scenario::Federation {
+            lag_samples,
+            backlog,
+            pull_interval_millis,
+            csv,
+        } => federation_scenario(lag_samples, backlog, pull_interval_millis, &csv).await,
     }
 }
 
@@ -142,6 +167,23 @@ impl HubProcess {
         port: u16,
         database_url: Option<&str>,
     ) -> anyhow::Result<HubProcess> {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "serve".into(),
+            "--dev".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}").into(),
+            "--data-dir".into(),
+        ];
+        args.push(data_dir.into());
+        Self::run(&args, database_url)
+    }
+
+    /// `slt-hub serve --config FILE` (its database as the config says).
+    fn serve_config(config: &Path) -> anyhow::Result<HubProcess> {
+        Self::run(&["serve".into(), "--config".into(), config.into()], None)
+    }
+
+    fn run(args: &[std::ffi::OsString], database_url: Option<&str>) -> anyhow::Result<HubProcess> {
         let binary = std::env::current_exe()?
             .parent()
             .context("bench binary has no directory")?
@@ -158,14 +200,7 @@ impl HubProcess {
             None => command.env_remove("SLT_HUB_DATABASE_URL"),
         };
         let child = command
-            .args([
-                "serve",
-                "--dev",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
-            .arg(data_dir)
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -342,6 +377,7 @@ async fn audit_scenario(calls: usize) -> anyhow::Result<()> {
         roles: [slt_hub::identity::Role::Analyst].into_iter().collect(),
         cert_sha256: String::new(),
         expires_at: u64::MAX,
+        federation: None,
     };
     let read = |store: slt_hub::store::Store| {
         let policy = policy.clone();
@@ -632,6 +668,7 @@ async fn bulk_insert(data: &Path, csv: &Path, total: usize) -> anyhow::Result<()
                     retraction_reason: None,
                     content: draft.content,
                     private: draft.private,
+                    received: None,
                 },
                 submit_hash,
                 group_members: None,
@@ -649,6 +686,7 @@ async fn bulk_insert(data: &Path, csv: &Path, total: usize) -> anyhow::Result<()
     Ok(())
 }
 
+/// Percentile of sorted samples.
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -737,5 +775,183 @@ async fn picture_scenario(
         after_start
     );
     hub.stop();
+    Ok(())
+}
+
+/// Applied-so-far from `peer` as recorded in a hub's database.
+async fn applied_from(db: &Path, peer: &str) -> anyhow::Result<u64> {
+    let store = slt_hub::store::Store::open(&format!("sqlite://{}", db.display())).await?;
+    let applied = store
+        .peer_states()
+        .await?
+        .into_iter()
+        .find(|state| state.peer_hub == peer)
+        .map_or(0, |state| state.applied_total);
+    store.close().await;
+    Ok(applied)
+}
+
+async fn federation_scenario(
+    lag_samples: usize,
+    backlog: usize,
+    pull_interval_millis: u64,
+    csv: &Path,
+) -> anyhow::Result<()> {
+    use slt_hub::dev;
+    use slt_hub::federation::agreement::PeerAgreement;
+    let dir = tempfile::tempdir()?;
+    let hubs = ["hub-a", "hub-b", "hub-c"];
+    let mut listen = Vec::new();
+    for hub in hubs {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        dev::create_hub(
+            &dir.path().join(hub),
+            hub,
+            &format!("{hub}.bench"),
+            address,
+            true,
+        )?;
+        listen.push(address);
+    }
+    let agreement = |index: usize, pull: bool| -> PeerAgreement {
+        let hub = hubs[index];
+        let mut agreement = dev::peer_agreement(
+            &dir.path().join(hub),
+            hub,
+            &format!("{hub}.bench"),
+            listen[index],
+        );
+        agreement.pull = pull;
+        agreement.transitive = true;
+        agreement.pull_interval_millis = pull_interval_millis;
+        agreement.max_backoff_millis = 2_000;
+        agreement
+    };
+    // B pulls from A, C from B.
+    dev::write_peers(&dir.path().join("hub-a"), &[agreement(1, false)])?;
+    dev::write_peers(
+        &dir.path().join("hub-b"),
+        &[agreement(0, true), agreement(2, false)],
+    )?;
+    dev::write_peers(&dir.path().join("hub-c"), &[agreement(1, true)])?;
+    let config = |hub: &str| dir.path().join(hub).join("hub.toml");
+    let profile = |hub: &str, name: &str| {
+        dir.path()
+            .join(hub)
+            .join("profiles")
+            .join(format!("{name}.toml"))
+    };
+
+    let rows: Vec<pb::Incident> = awsd::open_awsd(csv)?
+        .filter_map(|record| record.ok())
+        .filter(|record| record.is_submittable())
+        .map(|mut record| {
+            record.incident.distribution = pb::Distribution::Federation as i32;
+            record.incident.tlp = pb::Tlp::Amber as i32;
+            record.incident
+        })
+        .collect();
+    let fresh = |row: &pb::Incident| {
+        let mut incident = row.clone();
+        incident.id = uuid::Uuid::now_v7().to_string();
+        incident
+    };
+
+    // Phase 1: lag, all three hubs up. C's analyst subscribes; A's reporter submits one at a
+    // time, at a steady pace.
+    let hub_a = HubProcess::serve_config(&config("hub-a"))?;
+    let hub_b = HubProcess::serve_config(&config("hub-b"))?;
+    let hub_c = HubProcess::serve_config(&config("hub-c"))?;
+    let mut reporter = connect(&profile("hub-a", "ngo-alpha.reporter")).await?;
+    let mut watcher = connect(&profile("hub-c", "ngo-beta.analyst")).await?;
+    let mut stream = watcher.subscribe("", pb::SyncFilter::default(), 5).await?;
+    let (seen_sender, mut seen) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let watch = tokio::spawn(async move {
+        use tokio_stream::StreamExt;
+        while let Some(Ok(message)) = stream.next().await {
+            let now = Instant::now();
+            for change in message.changes {
+                let _ = seen_sender.send((change.incident_id, now));
+            }
+        }
+    });
+    let mut submitted = std::collections::HashMap::new();
+    for index in 0..lag_samples {
+        let incident = fresh(&rows[index % rows.len()]);
+        let id = incident.id.clone();
+        submitted.insert(id, Instant::now());
+        reporter.submit(vec![incident]).await?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut lags = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while lags.len() < lag_samples && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), seen.recv()).await {
+            Ok(Some((id, at))) => {
+                if let Some(sent) = submitted.remove(&id) {
+                    lags.push(at.duration_since(sent));
+                }
+            }
+            _ => continue,
+        }
+    }
+    watch.abort();
+    lags.sort();
+    println!(
+        "lag submit@A -> visible@C (2 hops, pull interval {pull_interval_millis} ms): {} samples, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        lags.len(),
+        percentile(&lags, 0.50).as_secs_f64() * 1000.0,
+        percentile(&lags, 0.99).as_secs_f64() * 1000.0,
+        lags.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+    );
+    drop(hub_b);
+    drop(hub_c);
+
+    // Phase 2: B and C down; A builds a backlog; then B and C start and catch up.
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(1_000);
+    for index in 0..backlog {
+        pending.push(fresh(&rows[index % rows.len()]));
+        if pending.len() == 1_000 {
+            reporter.submit(std::mem::take(&mut pending)).await?;
+        }
+    }
+    if !pending.is_empty() {
+        reporter.submit(pending).await?;
+    }
+    println!(
+        "backlog: {backlog} FEDERATION incidents submitted at A in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let expected = (lag_samples + backlog) as u64;
+    let b_db = dir.path().join("hub-b").join("hub.db");
+    let c_db = dir.path().join("hub-c").join("hub.db");
+    let started = Instant::now();
+    let hub_b = HubProcess::serve_config(&config("hub-b"))?;
+    let hub_c = HubProcess::serve_config(&config("hub-c"))?;
+    let mut b_done = None;
+    let mut c_done = None;
+    let deadline = Instant::now() + Duration::from_secs(3_600);
+    while c_done.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        if b_done.is_none() && applied_from(&b_db, "hub-a").await? >= expected {
+            b_done = Some(started.elapsed());
+        }
+        if applied_from(&c_db, "hub-b").await? >= expected {
+            c_done = Some(started.elapsed());
+        }
+    }
+    let b_done = b_done.context("B never caught up")?;
+    let c_done = c_done.context("C never caught up")?;
+    println!(
+        "catch-up of {backlog}: A->B {:.1} s ({:.0} incidents/s), A->B->C {:.1} s ({:.0} incidents/s end to end); peak RSS A {:.1} MiB, B {:.1} MiB, C {:.1} MiB",
+        b_done.as_secs_f64(),
+        backlog as f64 / b_done.as_secs_f64(),
+        c_done.as_secs_f64(),
+        backlog as f64 / c_done.as_secs_f64(),
+        hub_a.peak_mib()?,
+        hub_b.peak_mib()?,
+        hub_c.peak_mib()?
+    );
     Ok(())
 }

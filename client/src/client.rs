@@ -3,6 +3,7 @@
 use std::error::Error as _;
 
 use slt_proto::v1 as pb;
+use slt_proto::v1::admin_service_client::AdminServiceClient;
 use slt_proto::v1::audit_service_client::AuditServiceClient;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
 use slt_proto::v1::sync_service_client::SyncServiceClient;
@@ -23,17 +24,40 @@ const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// The service whose health `connect` checks.
 const INCIDENT_SERVICE: &str = "slt.v1.IncidentService";
 
-/// Adds `authorization: Bearer <token>` to every call.
+/// Adds `authorization: Bearer <token>` to every call. The token can be replaced while the
+/// connection lives ([`HubClient::set_token`]), e.g. by a hub renewing its short-lived peer token.
 #[derive(Clone)]
-pub struct BearerToken(AsciiMetadataValue);
+pub struct BearerToken(std::sync::Arc<std::sync::RwLock<AsciiMetadataValue>>);
 
 impl Interceptor for BearerToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
+        let value = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        request.metadata_mut().insert("authorization", value);
         Ok(request)
     }
+}
+
+/// Connection material held in memory rather than in profile files (a hub pulling from its
+/// peers uses it).
+#[derive(Clone)]
+pub struct Credentials {
+    /// `https://host:port`.
+    pub endpoint: String,
+    /// The CA bundle the hub's server certificate must chain to (PEM).
+    pub ca_pem: String,
+    /// The client certificate chain and key (PEM).
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// The bearer token (JWT).
+    pub token: String,
+}
+
+fn bearer_value(token: &str) -> Option<AsciiMetadataValue> {
+    AsciiMetadataValue::try_from(format!("Bearer {}", token.trim())).ok()
 }
 
 /// A connected hub.
@@ -43,6 +67,8 @@ pub struct HubClient {
     sync: SyncServiceClient<InterceptedService<Channel, BearerToken>>,
     audit: AuditServiceClient<InterceptedService<Channel, BearerToken>>,
     threat: ThreatServiceClient<InterceptedService<Channel, BearerToken>>,
+    admin: AdminServiceClient<InterceptedService<Channel, BearerToken>>,
+    bearer: BearerToken,
     endpoint: String,
 }
 
@@ -54,22 +80,43 @@ impl HubClient {
         let cert = read_profile_file("client certificate", &profile.cert)?;
         let key = read_profile_file("client key", &profile.key)?;
         let token = read_profile_file("token", &profile.token)?;
-        let bearer =
-            AsciiMetadataValue::try_from(format!("Bearer {}", token.trim())).map_err(|_| {
-                ClientError::Profile {
-                    path: profile.token.display().to_string(),
-                    message: "the token file does not hold a JWT".into(),
-                }
-            })?;
-
-        let connect_error = |detail: String| ClientError::Connect {
+        if bearer_value(&token).is_none() {
+            return Err(ClientError::Profile {
+                path: profile.token.display().to_string(),
+                message: "the token file does not hold a JWT".into(),
+            });
+        }
+        Self::connect_with(Credentials {
             endpoint: profile.endpoint.clone(),
+            ca_pem: ca,
+            cert_pem: cert,
+            key_pem: key,
+            token,
+        })
+        .await
+    }
+
+    /// Connects with in-memory credentials; like [`HubClient::connect`].
+    pub async fn connect_with(credentials: Credentials) -> Result<HubClient, ClientError> {
+        let Credentials {
+            endpoint,
+            ca_pem: ca,
+            cert_pem: cert,
+            key_pem: key,
+            token,
+        } = credentials;
+        let bearer = bearer_value(&token).ok_or_else(|| ClientError::Connect {
+            endpoint: endpoint.clone(),
+            detail: "the token is not a JWT".into(),
+        })?;
+        let connect_error = |detail: String| ClientError::Connect {
+            endpoint: endpoint.clone(),
             detail,
         };
         let tls = ClientTlsConfig::new()
             .ca_certificate(Certificate::from_pem(ca))
             .identity(Identity::from_pem(cert, key));
-        let channel = Endpoint::from_shared(profile.endpoint.clone())
+        let channel = Endpoint::from_shared(endpoint.clone())
             .map_err(|error| connect_error(error.to_string()))?
             .tls_config(tls)
             .map_err(|error| connect_error(error_chain(&error)))?
@@ -98,7 +145,7 @@ impl HubClient {
             }
         }
 
-        let bearer = BearerToken(bearer);
+        let bearer = BearerToken(std::sync::Arc::new(std::sync::RwLock::new(bearer)));
         let incidents = IncidentServiceClient::with_interceptor(channel.clone(), bearer.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -106,15 +153,32 @@ impl HubClient {
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
         let threat = ThreatServiceClient::with_interceptor(channel.clone(), bearer.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
-        let audit = AuditServiceClient::with_interceptor(channel, bearer)
+        let audit = AuditServiceClient::with_interceptor(channel.clone(), bearer.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let admin = AdminServiceClient::with_interceptor(channel, bearer.clone());
         Ok(HubClient {
             incidents,
             sync,
             audit,
             threat,
-            endpoint: profile.endpoint.clone(),
+            admin,
+            bearer,
+            endpoint,
         })
+    }
+
+    /// Replaces the bearer token for the calls that follow (all clones of this client).
+    pub fn set_token(&self, token: &str) -> Result<(), ClientError> {
+        let value = bearer_value(token).ok_or_else(|| ClientError::Connect {
+            endpoint: self.endpoint.clone(),
+            detail: "the token is not a JWT".into(),
+        })?;
+        *self
+            .bearer
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = value;
+        Ok(())
     }
 
     /// The hub's endpoint.
@@ -326,6 +390,17 @@ impl HubClient {
         Ok(self
             .audit
             .get_checkpoints(pb::GetCheckpointsRequest {})
+            .await?
+            .into_inner())
+    }
+}
+
+impl HubClient {
+    /// Federation status of every peer of the hub (admins).
+    pub async fn list_peers(&mut self) -> Result<pb::ListPeersResponse, ClientError> {
+        Ok(self
+            .admin
+            .list_peers(pb::ListPeersRequest {})
             .await?
             .into_inner())
     }

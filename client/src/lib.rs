@@ -21,7 +21,7 @@ pub mod mirror;
 mod profile;
 pub mod report;
 
-pub use client::HubClient;
+pub use client::{Credentials, HubClient};
 pub use error::{ClientError, FieldViolation};
 pub use mirror::{Mirror, MirrorError, SyncOptions, SyncProgress, SyncStats};
 pub use profile::Profile;

@@ -62,6 +62,8 @@ enum Command {
         #[arg(long)]
         resync: bool,
     },
+    /// Federation status of the hub's peers (admins): last success, lag, errors, withheld.
+    Peers,
     /// The access log (auditors): query, export, verify offline.
     Audit {
         #[command(subcommand)]
@@ -357,6 +359,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             source: ImportSource::Awsd { file, batch_size },
         } => import_awsd(&mut hub, &file, batch_size).await,
         Command::Audit { command } => audit(&mut hub, cli.format, command).await,
+        Command::Peers => peers(&mut hub, cli.format).await,
         Command::Subscribe {
             cursor,
             filter,
@@ -1134,6 +1137,49 @@ fn print_rows(format: Format, header: &[&str], rows: &[Vec<String>]) -> anyhow::
     }
     if rows.is_empty() {
         println!("(none)");
+    }
+    Ok(())
+}
+
+async fn peers(hub: &mut HubClient, format: Format) -> anyhow::Result<()> {
+    let response = hub.list_peers().await?;
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json::to_json(&response, "slt.v1.ListPeersResponse")?)?
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:<4} {:<5} {:>9} {:>8} {:>9} {:>8} {:>9} {:>8} {:>7} {:>9}  LAST ERROR",
+        "PEER",
+        "TIER",
+        "TRANS",
+        "APPLIED",
+        "DUPES",
+        "WITHHELD",
+        "REVOKED",
+        "LAG(CHG)",
+        "LAG(S)",
+        "ERRORS",
+        "NOT SENT"
+    );
+    for peer in response.peers {
+        println!(
+            "{:<16} {:<4} {:<5} {:>9} {:>8} {:>9} {:>8} {:>9} {:>8} {:>7} {:>9}  {}",
+            peer.hub_id,
+            peer.tier,
+            if peer.transitive { "yes" } else { "no" },
+            peer.applied_total,
+            peer.duplicates_total,
+            peer.withheld_total,
+            peer.revoked_total,
+            peer.lag_changes,
+            peer.lag_seconds,
+            peer.consecutive_errors,
+            peer.withheld_egress_total,
+            peer.last_error
+        );
     }
     Ok(())
 }

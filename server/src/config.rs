@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::federation::agreement::PeerAgreement;
 use crate::identity::OrgEntry;
 use crate::identity::rate::RateLimit;
 use crate::identity::tls::TlsPaths;
@@ -71,6 +72,13 @@ pub struct HubConfig {
     /// Hub-managed sharing groups.
     #[serde(default)]
     pub sharing_groups: Vec<SharingGroup>,
+    /// Federation: the peer hubs this hub exchanges incidents with (fixed until a restart;
+    /// put them in `peer_registry` to change them while the hub runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<PeerAgreement>,
+    /// A TOML file of further `[[peers]]` entries, reloaded on SIGHUP and when it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_registry: Option<PathBuf>,
 }
 
 fn default_checkpoint_seconds() -> u64 {
@@ -177,6 +185,12 @@ impl HubConfig {
                 resolve(&mut issuer.jwks);
             }
         }
+        if let Some(registry) = self.peer_registry.as_mut() {
+            resolve(registry);
+        }
+        for peer in &mut self.peers {
+            peer.resolve_paths(base);
+        }
         if let Some(file) = self.database_url.strip_prefix("sqlite://") {
             let file = Path::new(file);
             if file.is_relative() {
@@ -190,6 +204,7 @@ impl HubConfig {
             return Err(format!("hub_id '{}' is not a valid id", self.hub_id));
         }
         crate::identity::reload::check_orgs(&self.orgs)?;
+        crate::federation::agreement::check_peers(&self.hub_id, &self.peers)?;
         if let Some(problem) = self.rate_limit.problem() {
             return Err(problem);
         }
@@ -219,6 +234,7 @@ impl HubConfig {
             crl: self.tls.crl.clone(),
             cert: self.tls.cert.clone(),
             key: self.tls.key.clone(),
+            peer_cas: Vec::new(),
         }
     }
 

@@ -100,7 +100,7 @@ pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<DevEnvironment, DevError
             created: false,
         });
     }
-    create(dir, listen)?;
+    create_hub(dir, DEV_HUB_ID, DEV_TRUST_DOMAIN, listen, false)?;
     Ok(DevEnvironment {
         dir: dir.to_path_buf(),
         config_path,
@@ -109,7 +109,7 @@ pub fn ensure(dir: &Path, listen: SocketAddr) -> Result<DevEnvironment, DevError
 }
 
 /// Re-signs the dev CRL (same revoked serials, next number) when it expires within a day.
-fn refresh_crl(pki_dir: &Path) -> Result<(), DevError> {
+pub fn refresh_crl(pki_dir: &Path) -> Result<(), DevError> {
     let crl_path = pki_dir.join("crl.pem");
     let (Ok(crl_pem), Ok(ca_pem), Ok(key_pem)) = (
         std::fs::read_to_string(&crl_path),
@@ -154,16 +154,25 @@ fn refresh_crl(pki_dir: &Path) -> Result<(), DevError> {
     Ok(())
 }
 
-fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
+/// Creates a complete dev environment for hub `hub_id` of `trust_domain` in `dir` (its own CA,
+/// keys, orgs, tokens and profiles). With `peer_registry`, the config names a reloadable
+/// `peers.toml` (written empty) for federation agreements.
+pub fn create_hub(
+    dir: &Path,
+    hub_id: &str,
+    trust_domain: &str,
+    listen: SocketAddr,
+    peer_registry: bool,
+) -> Result<(), DevError> {
     let pki_dir = dir.join("pki");
-    let ca = CertificateAuthority::create(DEV_TRUST_DOMAIN)?;
+    let ca = CertificateAuthority::create(trust_domain)?;
     pki::write_public(&pki_dir.join("ca.pem"), &ca.cert_pem)?;
     pki::write_secret(&pki_dir.join("ca.key"), &ca.key_pem)?;
     pki::write_public(&pki_dir.join("crl.pem"), &ca.empty_crl()?)?;
 
     let hub = ca.issue(&LeafSpec::hub(
-        DEV_TRUST_DOMAIN,
-        DEV_HUB_ID,
+        trust_domain,
+        hub_id,
         &["localhost"],
         &[
             IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -193,7 +202,7 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
         &keys::generate_secret_hex()?,
     )?;
 
-    let issuer = TokenIssuer::new(DEV_HUB_ID, &token_keys.private_pem, &token_keys.public_pem)?;
+    let issuer = TokenIssuer::new(hub_id, &token_keys.private_pem, &token_keys.public_pem)?;
     let orgs = dev_orgs();
     let endpoint_host = if listen.ip().is_unspecified() {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
@@ -202,7 +211,7 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
     };
     let endpoint = format!("https://{}", SocketAddr::new(endpoint_host, listen.port()));
     for org in &orgs {
-        let cert = ca.issue(&LeafSpec::org(DEV_TRUST_DOMAIN, &org.id))?;
+        let cert = ca.issue(&LeafSpec::org(trust_domain, &org.id))?;
         let org_dir = dir.join("orgs").join(&org.id);
         pki::write_public(&org_dir.join("cert.pem"), &cert.cert_pem)?;
         pki::write_secret(&org_dir.join("key.pem"), &cert.key_pem)?;
@@ -228,9 +237,15 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
         &example_incident(),
     )?;
 
+    if peer_registry {
+        pki::write_public(
+            &dir.join("peers.toml"),
+            "# Federation agreements ([[peers]]), reloaded when this file changes.\n",
+        )?;
+    }
     let config = HubConfig {
-        hub_id: DEV_HUB_ID.to_string(),
-        trust_domain: DEV_TRUST_DOMAIN.to_string(),
+        hub_id: hub_id.to_string(),
+        trust_domain: trust_domain.to_string(),
         listen,
         database_url: "sqlite://hub.db".to_string(),
         max_connection_age_seconds: 3600,
@@ -258,13 +273,15 @@ fn create(dir: &Path, listen: SocketAddr) -> Result<(), DevError> {
             burst: 20_000,
         },
         max_token_ttl_seconds: crate::identity::token::DEFAULT_MAX_TOKEN_TTL_SECONDS,
-        reload_poll_millis: 2000,
+        reload_poll_millis: if peer_registry { 500 } else { 2000 },
         sharing_groups: vec![SharingGroup {
             id: "ssd-ngo-forum".into(),
             name: "South Sudan NGO security forum".into(),
             owner: "ngo-alpha".into(),
             members: vec!["ngo-alpha".into(), "ngo-beta".into()],
         }],
+        peers: Vec::new(),
+        peer_registry: peer_registry.then(|| "peers.toml".into()),
     };
     pki::write_public(
         &dir.join("policy.toml"),
@@ -319,6 +336,49 @@ fn example_incident() -> String {
         month = u8::from(today.month()),
         day = today.day(),
     )
+}
+
+/// The agreement under which a hub made by [`create_hub`] in `peer_dir` is a peer: its CA, CRL
+/// and token key from its directory, T1, not transitive, pulling every second.
+pub fn peer_agreement(
+    peer_dir: &Path,
+    peer_hub: &str,
+    peer_trust_domain: &str,
+    peer_listen: SocketAddr,
+) -> crate::federation::agreement::PeerAgreement {
+    let pki_dir = peer_dir.join("pki");
+    let mut agreement = crate::federation::agreement::PeerAgreement::new(
+        peer_hub,
+        &format!("https://{peer_listen}"),
+        pki_dir.join("token-signing.pub.pem"),
+    );
+    agreement.ca = Some(pki_dir.join("ca.pem"));
+    agreement.crl = Some(pki_dir.join("crl.pem"));
+    agreement.trust_domain = Some(peer_trust_domain.to_string());
+    agreement.pull_interval_millis = 1000;
+    agreement
+}
+
+/// Writes `dir/peers.toml` (the peer registry of a hub made with `peer_registry`); the hub
+/// reloads it by itself.
+pub fn write_peers(
+    dir: &Path,
+    peers: &[crate::federation::agreement::PeerAgreement],
+) -> Result<(), DevError> {
+    #[derive(serde::Serialize)]
+    struct PeerFile<'a> {
+        peers: &'a [crate::federation::agreement::PeerAgreement],
+    }
+    let text = toml::to_string_pretty(&PeerFile { peers })
+        .map_err(|error| DevError::Config(error.to_string()))?;
+    // Written whole under another name and renamed, so a reload never reads half a file.
+    let temporary = dir.join("peers.toml.new");
+    pki::write_public(
+        &temporary,
+        &format!("# Federation agreements ([[peers]]), reloaded when this file changes.\n{text}"),
+    )?;
+    std::fs::rename(&temporary, dir.join("peers.toml"))
+        .map_err(|error| DevError::Config(format!("peers.toml: {error}")))
 }
 
 #[cfg(test)]

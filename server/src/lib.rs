@@ -21,6 +21,7 @@ pub mod audit;
 pub mod config;
 pub mod dev;
 pub mod domain;
+pub mod federation;
 pub mod feed;
 pub mod identity;
 pub mod picture;
@@ -32,6 +33,7 @@ pub mod store;
 use std::future::Future;
 use std::sync::Arc;
 
+use slt_proto::v1::admin_service_server::AdminServiceServer;
 use slt_proto::v1::audit_service_server::AuditServiceServer;
 use slt_proto::v1::incident_service_server::IncidentServiceServer;
 use slt_proto::v1::sync_service_server::SyncServiceServer;
@@ -39,6 +41,7 @@ use slt_proto::v1::threat_service_server::ThreatServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 
+use crate::api::admin::AdminApi;
 use crate::api::audit::AuditApi;
 use crate::api::guard::{GuardContext, GuardLayer};
 use crate::api::incidents::IncidentApi;
@@ -145,6 +148,22 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping_sender.send(true);
     };
+    // Federation: a pull worker per agreement; the admin API reports their status.
+    let federation_task = federation::worker::start(federation::worker::FederationContext {
+        hub_id: config.hub_id.clone(),
+        store: store.clone(),
+        peers: reloader.peers.clone(),
+        own_ca: config.tls.ca.clone(),
+        cert: config.tls.cert.clone(),
+        key: config.tls.key.clone(),
+        token_signing_key: config.tokens.signing_key.clone(),
+        token_public_key: config.tokens.public_key.clone(),
+    });
+    let admin = AdminServiceServer::new(AdminApi::new(
+        store.clone(),
+        config.hub_id.clone(),
+        reloader.peers.clone(),
+    ));
     let sync = SyncServiceServer::new(SyncApi::new(feed, stopping))
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let threat = ThreatServiceServer::new(ThreatApi::new(
@@ -170,6 +189,7 @@ pub async fn serve(
     health.set_serving::<SyncServiceServer<SyncApi>>().await;
     health.set_serving::<AuditServiceServer<AuditApi>>().await;
     health.set_serving::<ThreatServiceServer<ThreatApi>>().await;
+    health.set_serving::<AdminServiceServer<AdminApi>>().await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(slt_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -207,9 +227,11 @@ pub async fn serve(
         .add_service(sync)
         .add_service(audit_service)
         .add_service(threat)
+        .add_service(admin)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     accept_task.abort();
+    federation_task.abort();
     checkpoint_task.abort();
     reload_task.abort();
     sighup_task.abort();

@@ -58,10 +58,37 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Federation status of every peer (read from the hub's database and agreements; admins
+    /// can ask a running hub with `slt peers` instead).
+    Peers {
+        #[command(flatten)]
+        source: ConfigSource,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Demos for newcomers and tests.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
     /// The trust domain's certificate authority (a directory: ca.pem, ca.key, crl.pem, pki.toml).
     Pki {
         #[command(subcommand)]
         command: PkiCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Start three dev hubs (hub-a, hub-b, hub-c; each its own process, SQLite file and PKI)
+    /// federated with each other on localhost, until Ctrl-C. Reuses --dir when it exists.
+    Federation {
+        #[arg(long, default_value = "slt-federation")]
+        dir: PathBuf,
+        /// hub-a listens here, hub-b and hub-c on the next ports.
+        #[arg(long, default_value_t = 50061)]
+        base_port: u16,
     },
 }
 
@@ -203,7 +230,152 @@ async fn main() -> anyhow::Result<()> {
             },
         ),
         Command::Pki { command } => run_pki(command),
+        Command::Peers { source, json } => peers(&source.path(), json).await,
+        Command::Demo {
+            command: DemoCommand::Federation { dir, base_port },
+        } => federation_demo(&dir, base_port).await,
     }
+}
+
+async fn peers(config_path: &Path, json: bool) -> anyhow::Result<()> {
+    let config = HubConfig::load(config_path)?;
+    let mut agreements = config.peers.clone();
+    if let Some(path) = &config.peer_registry {
+        agreements.extend(
+            slt_hub::federation::agreement::read_peer_file(path)
+                .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?,
+        );
+    }
+    let store = Store::open(&config.database_url)
+        .await
+        .context("opening the database")?;
+    let states = store.peer_states().await?;
+    store.close().await;
+    let statuses =
+        slt_hub::api::admin::peer_statuses(&agreements, states, time::OffsetDateTime::now_utc());
+    if json {
+        let rows: Vec<serde_json::Value> = statuses
+            .iter()
+            .map(|peer| {
+                serde_json::json!({
+                    "hub_id": peer.hub_id, "endpoint": peer.endpoint, "tier": peer.tier,
+                    "transitive": peer.transitive, "pulling": peer.pulling,
+                    "configured": peer.configured,
+                    "last_success": peer.last_success.as_ref().map(|t| t.seconds),
+                    "lag_changes": peer.lag_changes, "lag_seconds": peer.lag_seconds,
+                    "consecutive_errors": peer.consecutive_errors,
+                    "errors_total": peer.errors_total, "last_error": peer.last_error,
+                    "applied_total": peer.applied_total,
+                    "duplicates_total": peer.duplicates_total,
+                    "withheld_total": peer.withheld_total, "revoked_total": peer.revoked_total,
+                    "withheld_egress_total": peer.withheld_egress_total,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:<4} {:<5} {:>9} {:>8} {:>9} {:>8} {:>9} {:>8} {:>7} {:>9}  LAST ERROR",
+        "PEER",
+        "TIER",
+        "TRANS",
+        "APPLIED",
+        "DUPES",
+        "WITHHELD",
+        "REVOKED",
+        "LAG(CHG)",
+        "LAG(S)",
+        "ERRORS",
+        "NOT SENT"
+    );
+    for peer in statuses {
+        println!(
+            "{:<16} {:<4} {:<5} {:>9} {:>8} {:>9} {:>8} {:>9} {:>8} {:>7} {:>9}  {}",
+            peer.hub_id,
+            peer.tier,
+            if peer.transitive { "yes" } else { "no" },
+            peer.applied_total,
+            peer.duplicates_total,
+            peer.withheld_total,
+            peer.revoked_total,
+            peer.lag_changes,
+            peer.lag_seconds,
+            peer.consecutive_errors,
+            peer.withheld_egress_total,
+            peer.last_error
+        );
+    }
+    Ok(())
+}
+
+/// The three demo hubs: id, trust domain, port offset.
+const DEMO_HUBS: [(&str, &str, u16); 3] = [
+    ("hub-a", "a.slt.dev", 0),
+    ("hub-b", "b.slt.dev", 1),
+    ("hub-c", "c.slt.dev", 2),
+];
+
+async fn federation_demo(dir: &Path, base_port: u16) -> anyhow::Result<()> {
+    // A reused demo keeps the addresses it was made with (its profiles name them).
+    let mut addresses = Vec::new();
+    for (hub, domain, offset) in DEMO_HUBS {
+        let hub_dir = dir.join(hub);
+        let config_path = hub_dir.join("hub.toml");
+        if config_path.exists() {
+            // Its CRL must not have run out.
+            dev::refresh_crl(&hub_dir.join("pki"))?;
+            addresses.push(HubConfig::load(&config_path)?.listen);
+        } else {
+            let address = SocketAddr::from(([127, 0, 0, 1], base_port.saturating_add(offset)));
+            dev::create_hub(&hub_dir, hub, domain, address, true)
+                .with_context(|| format!("creating {}", hub_dir.display()))?;
+            addresses.push(address);
+        }
+    }
+    let listen = |offset: u16| addresses[usize::from(offset)];
+    // Every hub federates with the other two (T1, not transitive: one hop).
+    for (hub, _, _) in DEMO_HUBS {
+        let peers: Vec<_> = DEMO_HUBS
+            .iter()
+            .filter(|(other, _, _)| *other != hub)
+            .map(|(other, domain, offset)| {
+                dev::peer_agreement(&dir.join(other), other, domain, listen(*offset))
+            })
+            .collect();
+        dev::write_peers(&dir.join(hub), &peers)?;
+    }
+    let binary = std::env::current_exe().context("locating slt-hub")?;
+    let mut children = Vec::new();
+    for (hub, _, offset) in DEMO_HUBS {
+        let child = std::process::Command::new(&binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(dir.join(hub).join("hub.toml"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {hub}"))?;
+        println!("{hub} on https://{} (pid {})", listen(offset), child.id());
+        children.push(child);
+    }
+    println!(
+        "\nThree hubs, each with its own CA, database and dev orgs, pull from each other.
+Submit at hub-a and read at hub-b (T1: one hop, FEDERATION arrives as COMMUNITY):
+  slt --profile {a}/profiles/ngo-alpha.reporter.toml submit {a}/examples/incident.json
+    (set \"distribution\": \"DISTRIBUTION_FEDERATION\" first)
+  slt --profile {b}/profiles/ngo-beta.analyst.toml list
+Peer status:  slt-hub peers --config {a}/hub.toml
+Agreements:   {a}/peers.toml (edit: reloaded while running)
+Ctrl-C stops all three.",
+        a = dir.join("hub-a").display(),
+        b = dir.join("hub-b").display(),
+    );
+    shutdown_signal().await;
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    Ok(())
 }
 
 fn run_pki(command: PkiCommand) -> anyhow::Result<()> {

@@ -255,6 +255,8 @@ impl TestHub {
                 owner: "ngo-alpha".into(),
                 members: vec!["ngo-alpha".into(), "ngo-beta".into()],
             }],
+            peers: Vec::new(),
+            peer_registry: None,
         };
         let mut config = config;
         configure(&mut config, dir.path());

@@ -19,6 +19,8 @@ pub enum Capability {
     Audit,
     /// Issue and supersede security advisories.
     IssueAdvisories,
+    /// Administer the hub (peer status); no incident content.
+    Admin,
 }
 
 impl Capability {
@@ -36,6 +38,7 @@ impl Capability {
             ],
             Capability::Audit => &[Role::Auditor],
             Capability::IssueAdvisories => &[Role::FocalPoint],
+            Capability::Admin => &[Role::Admin],
         }
     }
 
@@ -47,6 +50,7 @@ impl Capability {
             Capability::Sync => "sync",
             Capability::Audit => "audit",
             Capability::IssueAdvisories => "issue advisories",
+            Capability::Admin => "admin",
         }
     }
 }
@@ -90,6 +94,7 @@ pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
     ("/slt.v1.AuditService/QueryAudit", Capability::Audit),
     ("/slt.v1.AuditService/ExportAudit", Capability::Audit),
     ("/slt.v1.AuditService/GetCheckpoints", Capability::Audit),
+    ("/slt.v1.AdminService/ListPeers", Capability::Admin),
     ("/grpc.health.v1.Health/Check", Capability::Certificate),
     ("/grpc.health.v1.Health/Watch", Capability::Certificate),
     (

@@ -283,6 +283,7 @@ impl IncidentService for IncidentApi {
                         retraction_reason: None,
                         content: draft.content,
                         private: draft.private,
+                        received: None,
                     },
                 }
             })

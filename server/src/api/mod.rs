@@ -1,6 +1,7 @@
 //! The gRPC surface: service implementations, proto <-> domain conversion, the guard that
 //! authenticates and authorises every call, and the mapping of errors to statuses.
 
+pub mod admin;
 pub mod audit;
 pub mod capabilities;
 pub mod convert;

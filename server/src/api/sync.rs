@@ -24,8 +24,8 @@ use super::guard::principal;
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::domain::Violations;
 use crate::feed::{Feed, FeedChange, FeedError, FeedFilter, FeedPage};
-use crate::identity::Principal;
 use crate::identity::token::unix_now;
+use crate::identity::{PeerKind, Principal};
 
 /// Default and largest number of change-log entries per page.
 pub const DEFAULT_SYNC_PAGE: u32 = 500;
@@ -218,6 +218,7 @@ impl SyncService for SyncApi {
         let (sender, receiver) = mpsc::channel(2);
         tokio::spawn(async move {
             let identity = identity(&feed, &principal);
+            let mut withheld = 0u64;
             let result: Result<(), Status> = async {
                 let mut after = start;
                 loop {
@@ -229,6 +230,7 @@ impl SyncService for SyncApi {
                         .page(&principal, &filter, after, limit, Some(up_to))
                         .await
                         .map_err(feed_status)?;
+                    withheld += u64::try_from(page.withheld).unwrap_or(0);
                     after = page.cursor_seq;
                     let complete = page.scanned == 0 || after >= up_to;
                     let mut messages = if page.changes.is_empty() {
@@ -263,6 +265,16 @@ impl SyncService for SyncApi {
                 }
             }
             .await;
+            // A peer hub's status records what its agreement kept from it.
+            if principal.kind == PeerKind::Hub
+                && withheld > 0
+                && let Err(error) = feed
+                    .store()
+                    .record_peer_withheld(&principal.org, withheld)
+                    .await
+            {
+                tracing::warn!(peer = %principal.org, %error, "egress withheld count not recorded");
+            }
             if let Err(status) = result {
                 let _ = sender.send(Err(status)).await;
             }

@@ -327,6 +327,42 @@ pub struct IncidentDraft {
     pub private: Option<PrivateAnnex>,
 }
 
+/// Sensitivity tiers, lowest first (data-model.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Tier {
+    T0,
+    T1,
+    T2,
+    T3,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::T0 => "T0",
+            Tier::T1 => "T1",
+            Tier::T2 => "T2",
+            Tier::T3 => "T3",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Tier> {
+        [Tier::T0, Tier::T1, Tier::T2, Tier::T3]
+            .into_iter()
+            .find(|tier| tier.as_str() == text)
+    }
+}
+
+/// Where a foreign incident (one another hub federated to this one) came from. Local
+/// incidents have none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The peer hub this copy was pulled from (not necessarily its origin hub).
+    pub from_hub: String,
+    /// The tier the peer gave us: no local viewer ever gets more.
+    pub tier: Tier,
+}
+
 /// An incident as the hub holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredIncident {
@@ -341,12 +377,19 @@ pub struct StoredIncident {
     pub content: IncidentContent,
     /// T3, stored apart; `None` when the origin org gave none.
     pub private: Option<PrivateAnnex>,
+    /// For a foreign incident: which peer it came from and at which tier.
+    pub received: Option<Received>,
 }
 
 impl StoredIncident {
     /// True once the origin org has retracted it.
     pub fn is_retracted(&self) -> bool {
         self.content.verification == Verification::Retracted
+    }
+
+    /// True for a copy federated from another hub: read-only here.
+    pub fn is_foreign(&self) -> bool {
+        self.received.is_some()
     }
 }
 

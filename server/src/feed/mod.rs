@@ -112,6 +112,9 @@ pub struct FeedPage {
     pub cursor_seq: i64,
     /// Log entries read (0: nothing new).
     pub scanned: usize,
+    /// Incidents changed in this page that the principal was told nothing about (not visible
+    /// now and never visible before): withheld by policy.
+    pub withheld: usize,
 }
 
 /// The feed of one hub.
@@ -213,6 +216,7 @@ impl Feed {
                 changes: Vec::new(),
                 cursor_seq: after,
                 scanned: 0,
+                withheld: 0,
             });
         };
         // Each incident (and advisory) once per page, at its last entry: its current state
@@ -257,6 +261,7 @@ impl Feed {
         };
 
         let mut changes: Vec<(i64, FeedChange)> = Vec::new();
+        let mut withheld = 0;
         let mut not_visible: Vec<(i64, Entity, Uuid)> = Vec::new();
         for (seq, entity, id) in order {
             match entity {
@@ -324,6 +329,8 @@ impl Feed {
                                 Entity::Advisory => FeedChange::RevokeAdvisory(*id),
                             },
                         ));
+                    } else {
+                        withheld += 1;
                     }
                 }
             }
@@ -333,6 +340,7 @@ impl Feed {
             changes: changes.into_iter().map(|(_, change)| change).collect(),
             cursor_seq: last_seq,
             scanned: rows.len(),
+            withheld,
         })
     }
 }

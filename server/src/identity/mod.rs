@@ -83,6 +83,9 @@ pub struct Principal {
     pub cert_sha256: String,
     /// When the token expires (seconds since the epoch): long-lived streams end then.
     pub expires_at: u64,
+    /// For a peer hub: the terms of its agreement (tier, filters, transitivity). Always
+    /// `Some` for `PeerKind::Hub` principals, `None` for organisations.
+    pub federation: Option<std::sync::Arc<crate::federation::agreement::PeerTerms>>,
 }
 
 impl Principal {
@@ -234,6 +237,16 @@ pub enum AuthError {
     BindingRequired(String),
     #[error("the token is bound to another certificate (cnf x5t#S256 does not match)")]
     BindingMismatch,
+    #[error(
+        "the client certificate for hub '{0}' is not issued by that peer's certificate authority"
+    )]
+    PeerWrongAnchor(String),
+    #[error("the client certificate is not issued by this hub's certificate authority")]
+    NotOwnAnchor,
+    #[error(
+        "a peer hub must present a token it issued itself (iss and org = its hub id) carrying only the role peer_hub"
+    )]
+    PeerTokenRequired,
 }
 
 /// Turns a verified TLS peer and a bearer token into a [`Principal`]. Built whole from the
@@ -243,6 +256,25 @@ pub struct Authenticator {
     tokens: token::TokenVerifier,
     orgs: std::sync::Arc<OrgRegistry>,
     default_rate: rate::RateLimit,
+    federation: Federation,
+}
+
+/// What the authenticator knows about peer hubs.
+#[derive(Default)]
+pub struct Federation {
+    /// This hub's own CA, checked explicitly once peers bring CAs of their own into the TLS
+    /// trust store (an org certificate must come from our CA, not a peer's).
+    pub own_anchor: Option<std::sync::Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    pub peers: HashMap<String, PeerEntry>,
+}
+
+/// One peer hub as the authenticator sees it.
+pub struct PeerEntry {
+    pub terms: std::sync::Arc<crate::federation::agreement::PeerTerms>,
+    /// The peer's trust domain.
+    pub trust_domain: String,
+    /// The CA its certificates must chain to (its own, or ours).
+    pub anchor: std::sync::Arc<dyn rustls::server::danger::ClientCertVerifier>,
 }
 
 impl Authenticator {
@@ -257,24 +289,93 @@ impl Authenticator {
             tokens,
             orgs,
             default_rate,
+            federation: Federation::default(),
         }
     }
 
-    /// The registered organisation behind a client certificate. Org ids and hub ids are
-    /// separate namespaces: a hub certificate never speaks for the org of the same name, and
-    /// is refused until federation registers peers.
+    /// With peer hubs (federation).
+    pub fn with_federation(mut self, federation: Federation) -> Self {
+        self.federation = federation;
+        self
+    }
+
+    /// The registered organisation (or peer hub) behind a client certificate. Org ids and hub
+    /// ids are separate namespaces: a hub certificate never speaks for the org of the same
+    /// name. A hub certificate is accepted only for a hub with an agreement, from that
+    /// agreement's trust domain and chaining to that agreement's CA; an org certificate only
+    /// from our trust domain and our CA.
     pub fn peer(
         &self,
         certs: Option<&[rustls::pki_types::CertificateDer<'static>]>,
     ) -> Result<peer::PeerIdentity, AuthError> {
-        let peer = peer::peer_identity(certs, &self.trust_domain)?;
+        let (domain, peer) = peer::spiffe_identity(certs, &self.trust_domain)?;
+        let chain = certs.unwrap_or_default();
         match peer.kind {
-            PeerKind::Hub => Err(AuthError::HubNotPeer(peer.id)),
-            PeerKind::Org if self.orgs.get(&peer.id).is_none() => {
-                Err(AuthError::UnknownOrg(peer.id))
+            PeerKind::Hub => {
+                let Some(entry) = self.federation.peers.get(&peer.id) else {
+                    if domain != self.trust_domain {
+                        return Err(AuthError::WrongTrustDomain(domain));
+                    }
+                    return Err(AuthError::HubNotPeer(peer.id));
+                };
+                if domain != entry.trust_domain {
+                    return Err(AuthError::WrongTrustDomain(domain));
+                }
+                if !tls::chains_to(entry.anchor.as_ref(), chain) {
+                    return Err(AuthError::PeerWrongAnchor(peer.id));
+                }
+                Ok(peer)
             }
-            PeerKind::Org => Ok(peer),
+            PeerKind::Org => {
+                if domain != self.trust_domain {
+                    return Err(AuthError::WrongTrustDomain(domain));
+                }
+                if let Some(own) = &self.federation.own_anchor
+                    && !tls::chains_to(own.as_ref(), chain)
+                {
+                    return Err(AuthError::NotOwnAnchor);
+                }
+                if self.orgs.get(&peer.id).is_none() {
+                    return Err(AuthError::UnknownOrg(peer.id));
+                }
+                Ok(peer)
+            }
         }
+    }
+
+    /// A peer hub's principal: its own token (iss = org = its hub id, role peer_hub only).
+    fn peer_hub_principal(
+        &self,
+        peer: &peer::PeerIdentity,
+        verified: token::VerifiedToken,
+    ) -> Result<Principal, AuthError> {
+        let entry = self
+            .federation
+            .peers
+            .get(&peer.id)
+            .ok_or_else(|| AuthError::HubNotPeer(peer.id.clone()))?;
+        let own_issuer =
+            matches!(&verified.issuer, token::IssuerKind::Peer { hub } if hub == &peer.id);
+        if !own_issuer
+            || verified.org != peer.id
+            || verified.roles != BTreeSet::from([Role::PeerHub])
+        {
+            return Err(AuthError::PeerTokenRequired);
+        }
+        if let Some(bound) = &verified.cnf_x5t_s256
+            && bound != &peer.cert_x5t_s256
+        {
+            return Err(AuthError::BindingMismatch);
+        }
+        Ok(Principal {
+            org: peer.id.clone(),
+            kind: PeerKind::Hub,
+            subject: verified.subject,
+            roles: verified.roles,
+            cert_sha256: peer.cert_sha256.clone(),
+            expires_at: verified.expires_at,
+            federation: Some(entry.terms.clone()),
+        })
     }
 
     /// The full principal: the certificate's org, the token's person and roles. The token's
@@ -293,6 +394,15 @@ impl Authenticator {
             .filter(|token| !token.is_empty())
             .ok_or(AuthError::MalformedAuthorization)?;
         let verified = self.tokens.verify(token)?;
+        if peer.kind == PeerKind::Hub {
+            return self.peer_hub_principal(peer, verified);
+        }
+        if matches!(verified.issuer, token::IssuerKind::Peer { .. }) {
+            return Err(AuthError::IssuerNotAllowed {
+                issuer: verified.issuer.name().to_string(),
+                org: peer.id.clone(),
+            });
+        }
         if verified.org != peer.id {
             return Err(AuthError::OrgMismatch {
                 token_org: verified.org,
@@ -308,6 +418,7 @@ impl Authenticator {
             token::IssuerKind::Org { org, iss } => {
                 org == &entry.id && entry.issuers.iter().any(|issuer| &issuer.iss == iss)
             }
+            token::IssuerKind::Peer { .. } => false,
         };
         if !issuer_allowed {
             return Err(AuthError::IssuerNotAllowed {
@@ -336,6 +447,7 @@ impl Authenticator {
             roles: verified.roles,
             cert_sha256: peer.cert_sha256.clone(),
             expires_at: verified.expires_at,
+            federation: None,
         })
     }
 

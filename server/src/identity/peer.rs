@@ -22,11 +22,25 @@ pub struct PeerIdentity {
     pub cert_x5t_s256: String,
 }
 
-/// Reads the SPIFFE identity from the leaf certificate the TLS layer verified.
+/// Reads the SPIFFE identity from the leaf certificate the TLS layer verified; it must be of
+/// `trust_domain`.
 pub fn peer_identity(
     certs: Option<&[CertificateDer<'static>]>,
     trust_domain: &str,
 ) -> Result<PeerIdentity, AuthError> {
+    let (domain, identity) = spiffe_identity(certs, trust_domain)?;
+    if domain != trust_domain {
+        return Err(AuthError::WrongTrustDomain(domain));
+    }
+    Ok(identity)
+}
+
+/// Reads the SPIFFE identity and its trust domain (any domain: a peer hub may live in
+/// another). `trust_domain` only names the expected form in errors.
+pub fn spiffe_identity(
+    certs: Option<&[CertificateDer<'static>]>,
+    trust_domain: &str,
+) -> Result<(String, PeerIdentity), AuthError> {
     let leaf = certs
         .and_then(|certs| certs.first())
         .ok_or(AuthError::NoCertificate)?;
@@ -50,26 +64,39 @@ pub fn peer_identity(
     let [uri] = spiffe_uris.as_slice() else {
         return Err(AuthError::SpiffeUriCount(spiffe_uris.len()));
     };
-    let (kind, id) = parse_spiffe_id(uri, trust_domain)?;
+    let (domain, kind, id) = split_spiffe_id(uri, trust_domain)?;
     let digest = ring::digest::digest(&ring::digest::SHA256, leaf.as_ref());
     // (x5t#S256 is over the same DER the TLS layer verified.)
-    Ok(PeerIdentity {
-        id,
-        kind,
-        cert_sha256: hex(digest.as_ref()),
-        cert_x5t_s256: URL_SAFE_NO_PAD.encode(digest.as_ref()),
-    })
+    Ok((
+        domain,
+        PeerIdentity {
+            id,
+            kind,
+            cert_sha256: hex(digest.as_ref()),
+            cert_x5t_s256: URL_SAFE_NO_PAD.encode(digest.as_ref()),
+        },
+    ))
 }
 
 /// Splits `spiffe://domain/org/id` into its kind and id, checking the trust domain.
+#[cfg(test)]
 fn parse_spiffe_id(uri: &str, trust_domain: &str) -> Result<(PeerKind, String), AuthError> {
+    let (domain, kind, id) = split_spiffe_id(uri, trust_domain)?;
+    if domain != trust_domain {
+        return Err(AuthError::WrongTrustDomain(domain));
+    }
+    Ok((kind, id))
+}
+
+/// Splits `spiffe://domain/org/id` into its domain, kind and id.
+fn split_spiffe_id(uri: &str, trust_domain: &str) -> Result<(String, PeerKind, String), AuthError> {
     let form_error = || AuthError::SpiffeUriForm {
         trust_domain: trust_domain.to_string(),
     };
     let rest = &uri["spiffe://".len()..];
     let (domain, path) = rest.split_once('/').ok_or_else(form_error)?;
-    if domain != trust_domain {
-        return Err(AuthError::WrongTrustDomain(domain.to_string()));
+    if domain.is_empty() {
+        return Err(form_error());
     }
     let (kind, id) = match path.split_once('/') {
         Some(("org", id)) => (PeerKind::Org, id),
@@ -79,7 +106,7 @@ fn parse_spiffe_id(uri: &str, trust_domain: &str) -> Result<(PeerKind, String), 
     if !is_valid_id(id) {
         return Err(form_error());
     }
-    Ok((kind, id.to_string()))
+    Ok((domain.to_string(), kind, id.to_string()))
 }
 
 /// Org and hub ids: 1-64 of lower-case letters, digits and '-', starting with a letter or digit.

@@ -24,6 +24,7 @@ use super::{
     Authenticator, OrgEntry, OrgRegistry, SharedAuthenticator, SharedOrgRegistry, jwks, keys,
 };
 use crate::config::HubConfig;
+use crate::federation::agreement::{self, PeerAgreement};
 
 /// The health service name whose status reports the last reload (SERVING: the material in
 /// force is what the files say; NOT_SERVING: the last reload failed and older material is in
@@ -42,6 +43,8 @@ pub enum ReloadError {
     Jwks(#[from] jwks::JwksError),
     #[error("org registry {path}: {message}")]
     Registry { path: String, message: String },
+    #[error("peer agreements {path}: {message}")]
+    Peers { path: String, message: String },
 }
 
 /// Everything identity needs, built together.
@@ -49,6 +52,8 @@ pub struct IdentityMaterial {
     pub tls: Arc<ServerConfig>,
     pub authenticator: Arc<Authenticator>,
     pub orgs: Arc<OrgRegistry>,
+    /// The peer agreements in force (hub.toml's and the peer registry file's).
+    pub peers: Arc<Vec<PeerAgreement>>,
     /// The files this material was built from (watched for changes).
     pub files: Vec<PathBuf>,
 }
@@ -141,13 +146,58 @@ pub fn watched_files(config: &HubConfig) -> Vec<PathBuf> {
         orgs.iter()
             .flat_map(|org| org.issuers.iter().map(|issuer| issuer.jwks.clone())),
     );
+    let mut peers = config.peers.clone();
+    if let Some(path) = &config.peer_registry {
+        files.push(path.clone());
+        if let Ok(more) = agreement::read_peer_file(path) {
+            peers.extend(more);
+        }
+    }
+    for peer in &peers {
+        files.push(peer.token_public_key.clone());
+        files.extend(peer.ca.clone());
+        files.extend(peer.crl.clone());
+    }
     files
+}
+
+/// The peer agreements in force: hub.toml's and the peer registry file's, checked.
+fn load_peers(config: &HubConfig) -> Result<Vec<PeerAgreement>, ReloadError> {
+    let peers_error = |message: String| ReloadError::Peers {
+        path: config
+            .peer_registry
+            .as_ref()
+            .map(|path| path.display().to_string())
+            .unwrap_or_else(|| "(hub config)".into()),
+        message,
+    };
+    let mut peers = config.peers.clone();
+    if let Some(path) = &config.peer_registry {
+        peers.extend(agreement::read_peer_file(path).map_err(peers_error)?);
+    }
+    agreement::check_peers(&config.hub_id, &peers).map_err(peers_error)?;
+    Ok(peers)
 }
 
 /// Builds the identity material from the files `config` names.
 pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
     let files = watched_files(config);
-    let tls = tls::server_config(&config.tls_paths())?;
+    let peers = load_peers(config)?;
+    let peers_error = |message: String| ReloadError::Peers {
+        path: config
+            .peer_registry
+            .as_ref()
+            .map(|path| path.display().to_string())
+            .unwrap_or_else(|| "(hub config)".into()),
+        message,
+    };
+    let mut tls_paths = config.tls_paths();
+    for peer in &peers {
+        if let Some(ca) = &peer.ca {
+            tls_paths.peer_cas.push((ca.clone(), peer.crl.clone()));
+        }
+    }
+    let tls = tls::server_config(&tls_paths)?;
 
     let mut entries = config.orgs.clone();
     if let Some(path) = &config.org_registry {
@@ -177,17 +227,51 @@ pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
                 })?;
         }
     }
+    // Peer hubs: their token keys, trust domains and trust anchors.
+    let own_anchor = tls::anchor_verifier(&config.tls.ca, config.tls.crl.as_deref())?;
+    let mut federation = super::Federation {
+        own_anchor: peers
+            .iter()
+            .any(|peer| peer.ca.is_some())
+            .then(|| own_anchor.clone()),
+        peers: Default::default(),
+    };
+    for peer in &peers {
+        let key = keys::read_key_file(&peer.token_public_key)?;
+        verifier
+            .add_peer_issuer(&peer.hub_id, &key)
+            .map_err(&peers_error)?;
+        let anchor = match &peer.ca {
+            Some(ca) => tls::anchor_verifier(ca, peer.crl.as_deref())?,
+            None => own_anchor.clone(),
+        };
+        federation.peers.insert(
+            peer.hub_id.clone(),
+            super::PeerEntry {
+                terms: Arc::new(peer.terms()),
+                trust_domain: peer
+                    .trust_domain
+                    .clone()
+                    .unwrap_or_else(|| config.trust_domain.clone()),
+                anchor,
+            },
+        );
+    }
     let orgs = Arc::new(OrgRegistry::new(entries));
-    let authenticator = Arc::new(Authenticator::new(
-        &config.trust_domain,
-        verifier,
-        orgs.clone(),
-        config.rate_limit,
-    ));
+    let authenticator = Arc::new(
+        Authenticator::new(
+            &config.trust_domain,
+            verifier,
+            orgs.clone(),
+            config.rate_limit,
+        )
+        .with_federation(federation),
+    );
     Ok(IdentityMaterial {
         tls,
         authenticator,
         orgs,
+        peers: Arc::new(peers),
         files,
     })
 }
@@ -249,6 +333,8 @@ pub struct Reloader {
     pub tls: SharedServerConfig,
     pub authenticator: SharedAuthenticator,
     pub orgs: SharedOrgRegistry,
+    /// The peer agreements in force (pull workers read them on every round).
+    pub peers: Arc<arc_swap::ArcSwap<Vec<PeerAgreement>>>,
     pub status: Arc<ReloadStatus>,
     files: Arc<Mutex<(Vec<PathBuf>, Vec<u8>)>>,
     health: tonic_health::server::HealthReporter,
@@ -268,6 +354,7 @@ impl Reloader {
             tls: Arc::new(arc_swap::ArcSwap::new(material.tls)),
             authenticator: Arc::new(arc_swap::ArcSwap::new(material.authenticator)),
             orgs: Arc::new(arc_swap::ArcSwap::new(material.orgs)),
+            peers: Arc::new(arc_swap::ArcSwap::new(material.peers)),
             status: Arc::new(ReloadStatus::default()),
             files: Arc::new(Mutex::new((material.files, print))),
             health,
@@ -310,6 +397,7 @@ impl Reloader {
                 self.tls.store(material.tls);
                 self.authenticator.store(material.authenticator);
                 self.orgs.store(material.orgs.clone());
+                self.peers.store(material.peers.clone());
                 *self
                     .files
                     .lock()

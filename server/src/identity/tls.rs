@@ -45,6 +45,10 @@ pub struct TlsPaths {
     pub cert: PathBuf,
     /// The hub's private key (PEM).
     pub key: PathBuf,
+    /// Peer hubs' CA bundles and their optional CRLs (federation). The handshake accepts them;
+    /// `identity::Authenticator::peer` then accepts a certificate anchored in one of them only
+    /// as that peer hub.
+    pub peer_cas: Vec<(PathBuf, Option<PathBuf>)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,15 +87,36 @@ pub fn server_config(paths: &TlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
             .map_err(|error| TlsError::Config(format!("CA certificate: {error}")))?;
     }
     // A configured CRL that cannot be read is an error, never "no revocation" (fail closed).
-    let crls = match &paths.crl {
+    let mut crls = match &paths.crl {
         Some(path) => read_crls(path)?,
         None => Vec::new(),
     };
+    // A peer CA without a CRL: its certificates' revocation status is unknown. Accepting that
+    // is a property of the whole verifier, so it is switched on only when such a peer exists
+    // (every certificate of a CA with a CRL still has a known status).
+    let mut peer_without_crl = false;
+    for (ca, crl) in &paths.peer_cas {
+        for cert in read_certs(ca, "peer CA certificates")? {
+            roots
+                .add(cert)
+                .map_err(|error| TlsError::Config(format!("peer CA certificate: {error}")))?;
+        }
+        match crl {
+            Some(crl) => crls.extend(read_crls(crl)?),
+            None => peer_without_crl = true,
+        }
+    }
+    let unknown_status_allowed = peer_without_crl && !crls.is_empty();
     // CRLs apply to the whole chain (rustls' default), and an expired CRL (past its
     // nextUpdate) fails closed rather than silently vouching for revoked certificates.
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .with_crls(crls)
-        .enforce_revocation_expiration()
+    let mut builder =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .with_crls(crls)
+            .enforce_revocation_expiration();
+    if unknown_status_allowed {
+        builder = builder.allow_unknown_revocation_status();
+    }
+    let verifier = builder
         .build()
         .map_err(|error| TlsError::Config(format!("client verifier: {error}")))?;
 
@@ -111,7 +136,47 @@ pub fn server_config(paths: &TlsPaths) -> Result<Arc<ServerConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
-fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+/// A verifier for client certificates anchored in one CA bundle (with its CRLs): used after
+/// the handshake to tell which trust anchor a certificate chains to.
+pub fn anchor_verifier(
+    ca: &Path,
+    crl: Option<&Path>,
+) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(ca, "CA certificates")? {
+        roots
+            .add(cert)
+            .map_err(|error| TlsError::Config(format!("CA certificate: {error}")))?;
+    }
+    let mut builder =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), crypto_provider());
+    if let Some(crl) = crl {
+        builder = builder
+            .with_crls(read_crls(crl)?)
+            .enforce_revocation_expiration();
+    }
+    builder
+        .build()
+        .map_err(|error| TlsError::Config(format!("client verifier: {error}")))
+}
+
+/// Whether `chain` (leaf first) verifies against `verifier` now.
+pub fn chains_to(
+    verifier: &dyn rustls::server::danger::ClientCertVerifier,
+    chain: &[CertificateDer<'static>],
+) -> bool {
+    let Some((leaf, intermediates)) = chain.split_first() else {
+        return false;
+    };
+    verifier
+        .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
+        .is_ok()
+}
+
+pub(crate) fn read_certs(
+    path: &Path,
+    what: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|error| TlsError::Read {

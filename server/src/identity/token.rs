@@ -56,6 +56,8 @@ pub enum IssuerKind {
     Hub,
     /// An organisation's own identity provider, which may only speak for that org.
     Org { org: String, iss: String },
+    /// A peer hub under an agreement, which may only speak for itself (`iss` = its hub id).
+    Peer { hub: String },
 }
 
 impl IssuerKind {
@@ -63,6 +65,7 @@ impl IssuerKind {
         match self {
             IssuerKind::Hub => "this hub",
             IssuerKind::Org { iss, .. } => iss,
+            IssuerKind::Peer { hub } => hub,
         }
     }
 }
@@ -233,6 +236,9 @@ impl TokenVerifier {
                 IssuerKind::Org { org: other, .. } => {
                     format!("orgs '{org}': issuer '{iss}' is already registered for '{other}'")
                 }
+                IssuerKind::Peer { hub } => {
+                    format!("orgs '{org}': issuer '{iss}' is peer hub '{hub}'")
+                }
             });
         }
         let keys = keys
@@ -247,6 +253,33 @@ impl TokenVerifier {
                     iss: iss.to_string(),
                 },
                 keys,
+            },
+        );
+        Ok(())
+    }
+
+    /// Trusts peer hub `hub`'s own tokens (`iss` = its hub id), signed by `public_pem`.
+    pub fn add_peer_issuer(&mut self, hub: &str, public_pem: &str) -> Result<(), String> {
+        let public = keys::public_key_bytes(public_pem, "peer token public key")
+            .map_err(|error| format!("peers '{hub}': token_public_key: {error}"))?;
+        let key = DecodingKey::from_ed_pem(public_pem.as_bytes())
+            .map_err(|_| format!("peers '{hub}': token_public_key is not an Ed25519 key"))?;
+        if let Some(existing) = self.issuers.get(hub) {
+            return Err(match &existing.kind {
+                IssuerKind::Hub => format!("peers '{hub}': this hub's own id"),
+                IssuerKind::Org { org, .. } => {
+                    format!("peers '{hub}': issuer '{hub}' is already registered for org '{org}'")
+                }
+                IssuerKind::Peer { .. } => format!("peers '{hub}': listed twice"),
+            });
+        }
+        self.issuers.insert(
+            hub.to_string(),
+            IssuerKeys {
+                kind: IssuerKind::Peer {
+                    hub: hub.to_string(),
+                },
+                keys: HashMap::from([(keys::key_id(&public), key)]),
             },
         );
         Ok(())

@@ -60,8 +60,8 @@ impl<'a> SharingState<'a> {
 impl PolicyEngine {
     /// The tier a viewer gets for something it may see, by relationship to `origin_org`.
     fn tier_by_relationship(&self, principal: &Principal, origin_org: &str) -> Option<Tier> {
-        if Self::is_peer_hub(principal) {
-            return Some(self.rules.peer_hub_default.min(self.rules.peer_hub_max));
+        if let Some(terms) = Self::peer_terms(principal) {
+            return Some(self.peer_tier(terms));
         }
         let own = origin_org == principal.org;
         principal

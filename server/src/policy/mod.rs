@@ -15,8 +15,6 @@ pub mod groups;
 mod redact;
 pub mod rules;
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::{
     DatePrecision, Distribution, IncidentContent, StoredIncident, Tlp, VisibilityScope,
 };
@@ -25,14 +23,9 @@ pub use advisory::RedactedAdvisory;
 pub use groups::{SharingGroup, SharingGroups};
 pub use rules::{PolicyError, PolicyRules};
 
-/// Sensitivity tiers, lowest first (data-model.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Tier {
-    T0,
-    T1,
-    T2,
-    T3,
-}
+/// Sensitivity tiers live with the domain types (a foreign incident records the tier it was
+/// received at); the policy decides with them.
+pub use crate::domain::Tier;
 
 /// What happened to a field the viewer did not get in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +159,22 @@ impl PolicyEngine {
     }
 
     fn is_peer_hub(principal: &Principal) -> bool {
-        principal.kind == PeerKind::Hub && principal.has_role(Role::PeerHub)
+        Self::peer_terms(principal).is_some()
+    }
+
+    /// The agreement of a peer-hub principal (a hub certificate, role peer_hub, and the terms
+    /// identity attached); `None` for anyone else (fail closed: no terms, no federation).
+    fn peer_terms(principal: &Principal) -> Option<&crate::federation::agreement::PeerTerms> {
+        if principal.kind == PeerKind::Hub && principal.has_role(Role::PeerHub) {
+            principal.federation.as_deref()
+        } else {
+            None
+        }
+    }
+
+    /// The tier a peer hub gets: its agreement's, never above the policy's cap (T2 at most).
+    fn peer_tier(&self, terms: &crate::federation::agreement::PeerTerms) -> Tier {
+        terms.tier.min(self.rules.peer_hub_max).min(Tier::T2)
     }
 
     /// The date precision a viewer at `tier` gets (what date filters may compare for it).
@@ -218,8 +226,8 @@ impl PolicyEngine {
                 others_origin_visible: others_tier >= self.rules.field_tier("origin_org"),
             });
         }
-        if Self::is_peer_hub(principal) {
-            let tier = self.rules.peer_hub_default.min(self.rules.peer_hub_max);
+        if let Some(terms) = Self::peer_terms(principal) {
+            let tier = self.peer_tier(terms);
             return Some(VisibilityScope {
                 own_date_precision: self.date_precision_at(tier),
                 others_date_precision: self.date_precision_at(tier),
@@ -272,11 +280,24 @@ impl PolicyEngine {
         if !self.visible_under(principal, &SharingState::of(incident)) {
             return None;
         }
-        if Self::is_peer_hub(principal) {
-            return Some(self.rules.peer_hub_default.min(self.rules.peer_hub_max));
+        if let Some(terms) = Self::peer_terms(principal) {
+            let content = &incident.content;
+            let in_filters = (terms.countries.is_empty()
+                || terms.countries.contains(&content.country))
+                && (terms.categories.is_empty()
+                    || terms.categories.contains(&content.threat_category));
+            return in_filters.then(|| {
+                // A foreign incident goes on at most at the tier we received it at.
+                let tier = self.peer_tier(terms);
+                incident
+                    .received
+                    .as_ref()
+                    .map_or(tier, |received| tier.min(received.tier))
+            });
         }
-        let own = incident.origin_org == principal.org;
-        principal
+        // Org ids are per hub: a foreign incident is never "own", whatever its org is called.
+        let own = incident.origin_org == principal.org && !incident.is_foreign();
+        let tier = principal
             .roles
             .iter()
             .filter_map(|role| {
@@ -286,7 +307,12 @@ impl PolicyEngine {
                     self.rules.other_tier(*role)
                 }
             })
-            .max()
+            .max()?;
+        // A local viewer never sees more of a foreign incident than its peer hub gave us.
+        Some(match &incident.received {
+            Some(received) => tier.min(received.tier),
+            None => tier,
+        })
     }
 
     /// The egress chokepoint: `None` when `principal` may not see `incident`, otherwise the
@@ -297,7 +323,27 @@ impl PolicyEngine {
         principal: &Principal,
     ) -> Option<RedactedIncident> {
         let tier = self.tier_for(principal, &incident)?;
-        Some(self.redact_to_tier(incident, tier))
+        let Some(terms) = Self::peer_terms(principal) else {
+            return Some(self.redact_to_tier(incident, tier));
+        };
+        // To a peer hub: the origin hub always goes along (loop prevention and attribution
+        // need it; it names a hub, not an organisation), and FEDERATION becomes COMMUNITY
+        // unless the agreement allows re-sharing (one hop).
+        let origin_hub = incident.origin_hub.clone();
+        let mut redacted = self.redact_to_tier(incident, tier);
+        redacted.incident.origin_hub = origin_hub;
+        redacted
+            .redactions
+            .retain(|redaction| redaction.field != "origin_hub");
+        if !terms.transitive && redacted.incident.content.distribution == Distribution::Federation {
+            redacted.incident.content.distribution = Distribution::Community;
+            redacted.redactions.push(Redaction {
+                field: "distribution",
+                action: RedactionAction::Generalised,
+                detail: "FEDERATION becomes COMMUNITY at this hop: the agreement does not allow re-sharing".into(),
+            });
+        }
+        Some(redacted)
     }
 
     /// Reduces an incident to `tier` (for paths whose recipient is a tier, not a principal:
@@ -310,6 +356,7 @@ impl PolicyEngine {
     /// reporter or focal point.
     pub fn may_modify(&self, principal: &Principal, incident: &StoredIncident) -> bool {
         principal.kind == PeerKind::Org
+            && !incident.is_foreign()
             && incident.origin_org == principal.org
             && (principal.has_role(Role::Reporter) || principal.has_role(Role::FocalPoint))
     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::rules::INCIDENT_FIELDS;
 use super::*;
 use crate::domain::*;
+use crate::federation::agreement::PeerTerms;
 use crate::identity::{PeerKind, Principal, Role};
 
 const ORGS: [&str; 4] = ["ngo-alpha", "ngo-beta", "unhcr", "undss"];
@@ -110,6 +111,7 @@ prop_compose! {
                 reporter_contact: "secret".into(),
                 ..Default::default()
             }),
+            received: None,
         }
     }
 }
@@ -127,7 +129,32 @@ prop_compose! {
             roles: if hub { BTreeSet::from([Role::PeerHub]) } else { roles.into_iter().collect() },
             cert_sha256: String::new(),
             expires_at: u64::MAX,
+            federation: hub.then(|| std::sync::Arc::new(PeerTerms {
+                hub_id: "hub-b".into(),
+                tier: Tier::T1,
+                countries: Vec::new(),
+                categories: Vec::new(),
+                transitive: false,
+            })),
         }
+    }
+}
+
+fn peer(tier: Tier, transitive: bool, countries: &[&str]) -> Principal {
+    Principal {
+        org: "hub-b".into(),
+        kind: PeerKind::Hub,
+        subject: "hub:hub-b".into(),
+        roles: BTreeSet::from([Role::PeerHub]),
+        cert_sha256: String::new(),
+        expires_at: u64::MAX,
+        federation: Some(std::sync::Arc::new(PeerTerms {
+            hub_id: "hub-b".into(),
+            tier,
+            countries: countries.iter().map(|c| c.to_string()).collect(),
+            categories: Vec::new(),
+            transitive,
+        })),
     }
 }
 
@@ -315,6 +342,55 @@ fn sharing_groups_admit_members_only() {
 fn sample_content() -> IncidentContent {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     content().new_tree(&mut runner).expect("tree").current()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// To a peer hub: its agreement's tier (never above T2), the origin hub always, FEDERATION
+    /// downgraded to COMMUNITY unless transitive, nothing outside its filters, nothing of its own.
+    #[test]
+    fn peers_get_their_agreement_and_one_hop(incident in incident(), t2 in any::<bool>(), transitive in any::<bool>()) {
+        let engine = engine();
+        let tier = if t2 { Tier::T2 } else { Tier::T1 };
+        let principal = peer(tier, transitive, &[]);
+        let visible = oracle_visible(&principal, &incident);
+        let redacted = engine.redact(incident.clone(), &principal);
+        prop_assert_eq!(redacted.is_some(), visible);
+        if let Some(redacted) = redacted {
+            prop_assert_eq!(redacted.tier, tier);
+            prop_assert!(redacted.incident.private.is_none());
+            prop_assert_eq!(&redacted.incident.origin_hub, &incident.origin_hub);
+            let expected = if transitive { Distribution::Federation } else { Distribution::Community };
+            prop_assert_eq!(redacted.incident.content.distribution, expected);
+            if tier < Tier::T2 {
+                prop_assert!(redacted.incident.origin_org.is_empty());
+                prop_assert!(redacted.incident.content.narrative.is_none());
+            }
+        }
+        let mut own = incident.clone();
+        own.origin_hub = "hub-b".into();
+        prop_assert!(engine.redact(own, &principal).is_none());
+        let filtered = peer(tier, transitive, &["ZWE"]);
+        prop_assert_eq!(
+            engine.redact(incident.clone(), &filtered).is_some(),
+            visible && incident.content.country == "ZWE"
+        );
+    }
+
+    /// A foreign incident: read-only, never "own", never above the tier it was received at.
+    #[test]
+    fn foreign_incidents_are_capped_at_the_received_tier(incident in incident(), principal in principal(), t2 in any::<bool>()) {
+        let engine = engine();
+        let received = if t2 { Tier::T2 } else { Tier::T1 };
+        let mut foreign = incident;
+        foreign.private = None;
+        foreign.received = Some(crate::domain::Received { from_hub: "hub-c".into(), tier: received });
+        if let Some(tier) = engine.tier_for(&principal, &foreign) {
+            prop_assert!(tier <= received);
+        }
+        prop_assert!(!engine.may_modify(&principal, &foreign));
+    }
 }
 
 /// What `push_scope` in the stores admits, written out in Rust (the SQL's twin).

@@ -211,6 +211,61 @@ pub struct ListPage {
     pub more: bool,
 }
 
+/// One change pulled from a peer hub, ready to apply.
+#[derive(Debug, Clone)]
+pub enum FederatedChange {
+    /// A new or newer version (retractions included) of a foreign incident, as we may keep it.
+    Upsert(Box<StoredIncident>),
+    /// The peer no longer shares this incident with us.
+    Revoke(Uuid),
+}
+
+/// One page from a peer, applied in one transaction with the cursor after it.
+#[derive(Debug, Clone)]
+pub struct FederatedPage<'a> {
+    /// This hub's id: its own incidents coming back are never applied.
+    pub local_hub: &'a str,
+    pub peer: &'a str,
+    pub changes: Vec<FederatedChange>,
+    /// The peer's cursor after this page.
+    pub cursor: &'a str,
+    /// Log entries the peer says remain after this page.
+    pub remaining: u64,
+    /// Records the caller refused before the store saw them (undecodable, not federable).
+    pub withheld: u64,
+}
+
+/// What applying one page did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyStats {
+    pub applied: u64,
+    /// Versions already applied (or older than what we hold): no-ops.
+    pub duplicates: u64,
+    /// Refused by policy: our own incidents coming back, ids that belong to another origin.
+    pub withheld: u64,
+    pub revoked: u64,
+}
+
+/// Pull state and status of one peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerState {
+    pub peer_hub: String,
+    pub cursor: String,
+    pub last_attempt: Option<OffsetDateTime>,
+    pub last_success: Option<OffsetDateTime>,
+    pub last_caught_up: Option<OffsetDateTime>,
+    pub last_error: Option<String>,
+    pub consecutive_errors: u64,
+    pub errors_total: u64,
+    pub applied_total: u64,
+    pub duplicates_total: u64,
+    pub withheld_total: u64,
+    pub revoked_total: u64,
+    pub lag_changes: u64,
+    /// Serving side: incidents the peer pulled past without receiving them (policy).
+    pub withheld_egress_total: u64,
+}
+
 /// The hub's database.
 #[derive(Clone)]
 pub struct Store {
@@ -502,6 +557,68 @@ impl Store {
     }
 
     /// Closes the pool, waiting for connections to finish.
+    /// Applies one page pulled from a peer hub and stores the cursor after it, in one
+    /// transaction: a crash never loses a change nor applies one twice.
+    pub async fn apply_federated(
+        &self,
+        page: &FederatedPage<'_>,
+    ) -> Result<ApplyStats, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.apply_federated(page).await,
+            Backend::Postgres(store) => store.apply_federated(page).await,
+        }
+    }
+
+    /// The cursor to pull `peer` from ("" for the beginning).
+    pub async fn peer_cursor(&self, peer: &str) -> Result<String, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.peer_cursor(peer).await,
+            Backend::Postgres(store) => store.peer_cursor(peer).await,
+        }
+    }
+
+    /// Records a failed pull from `peer` (the message names no incident content).
+    pub async fn record_peer_failure(&self, peer: &str, error: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.record_peer_failure(peer, error).await,
+            Backend::Postgres(store) => store.record_peer_failure(peer, error).await,
+        }
+    }
+
+    /// Adds to the count of incidents `peer` pulled past without receiving (serving side).
+    pub async fn record_peer_withheld(&self, peer: &str, count: u64) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.record_peer_withheld(peer, count).await,
+            Backend::Postgres(store) => store.record_peer_withheld(peer, count).await,
+        }
+    }
+
+    /// Forgets the cursor of `peer` (it refused it: resync from the start; applying is
+    /// idempotent, so this re-applies nothing).
+    pub async fn reset_peer_cursor(&self, peer: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.reset_peer_cursor(peer).await,
+            Backend::Postgres(store) => store.reset_peer_cursor(peer).await,
+        }
+    }
+
+    /// The pull state of every peer this hub has pulled from.
+    pub async fn peer_states(&self) -> Result<Vec<PeerState>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.peer_states().await,
+            Backend::Postgres(store) => store.peer_states().await,
+        }
+    }
+
+    /// Change-log entries per incident id (for tests and the bench: how often each was
+    /// written here).
+    pub async fn change_counts(&self) -> Result<Vec<(Uuid, u64)>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(store) => store.change_counts().await,
+            Backend::Postgres(store) => store.change_counts().await,
+        }
+    }
+
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(store) => store.close().await,

@@ -34,15 +34,16 @@ use uuid::Uuid;
 use slt_proto::v1 as pb;
 
 use super::{
-    AdvisoryFilter, AuditFilter, ChangeKind, ChangeRow, Entity, ListPage, ListQuery,
-    MAX_ADVISORIES, NewIncident, PictureCountRow, PictureVictimRow, SharingSnapshot, StoreError,
-    SubmitOutcome, parse_timestamp, timestamp_text, version_from_sql, version_to_sql,
+    AdvisoryFilter, ApplyStats, AuditFilter, ChangeKind, ChangeRow, Entity, FederatedChange,
+    FederatedPage, ListPage, ListQuery, MAX_ADVISORIES, NewIncident, PeerState, PictureCountRow,
+    PictureVictimRow, SharingSnapshot, StoreError, SubmitOutcome, parse_timestamp, timestamp_text,
+    version_from_sql, version_to_sql,
 };
 use crate::audit::AuditEntry;
 use crate::domain::{
     AdvisoryContent, AreaLevel, DatePrecision, Distribution, Granularity, IncidentContent, OrgType,
-    PictureGroup, PictureQuery, PrivateAnnex, Sex, StaffCategory, StoredAdvisory, StoredIncident,
-    Tlp, Verification, VictimDetail, VictimOutcome, VisibilityScope,
+    PictureGroup, PictureQuery, PrivateAnnex, Received, Sex, StaffCategory, StoredAdvisory,
+    StoredIncident, Tier, Tlp, Verification, VictimDetail, VictimOutcome, VisibilityScope,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -63,7 +64,7 @@ const DEADLOCK_DETECTED: &str = "40P01";
 
 const SELECT_INCIDENT: &str = "SELECT i.row_id, i.id, i.version, i.origin_org, i.origin_hub, \
      i.origin_org_type, i.reported_at, i.updated_at, i.retraction_reason, i.content, \
-     p.content AS private_content \
+     i.received_from, i.received_tier, p.content AS private_content \
      FROM incidents i LEFT JOIN incident_private p ON p.incident_id = i.id";
 
 /// The hub's own URL parameters (the rest of the URL is the driver's).
@@ -802,6 +803,395 @@ impl PostgresStore {
     }
 }
 
+/// Federation: applying what peers send, and their pull state (as in `sqlite.rs`).
+impl PostgresStore {
+    pub async fn apply_federated(
+        &self,
+        page: &FederatedPage<'_>,
+    ) -> Result<ApplyStats, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match self.apply_federated_once(page).await {
+                Err(error) if self.should_retry(&error, attempt) => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn apply_federated_once(
+        &self,
+        page: &FederatedPage<'_>,
+    ) -> Result<ApplyStats, StoreError> {
+        let mut stats = ApplyStats {
+            withheld: page.withheld,
+            ..ApplyStats::default()
+        };
+        let mut wrote = false;
+        let mut tx = begin_write(&self.pool).await?;
+        for change in &page.changes {
+            match change {
+                FederatedChange::Upsert(incident) => {
+                    match apply_foreign(&mut tx, page.local_hub, page.peer, incident).await? {
+                        Applied::Written => {
+                            stats.applied += 1;
+                            wrote = true;
+                        }
+                        Applied::Duplicate => stats.duplicates += 1,
+                        Applied::Withheld => stats.withheld += 1,
+                    }
+                }
+                FederatedChange::Revoke(id) => {
+                    if revoke_foreign(&mut tx, page.peer, *id).await? {
+                        stats.revoked += 1;
+                        wrote = true;
+                    }
+                }
+            }
+        }
+        let now = timestamp_text(time::OffsetDateTime::now_utc())?;
+        sqlx::query(
+            "INSERT INTO peer_state (peer_hub, cursor, last_attempt, last_success, last_caught_up, \
+             last_error, consecutive_errors, applied_total, duplicates_total, withheld_total, \
+             revoked_total, lag_changes) VALUES ($1, $2, $3, $4, $5, NULL, 0, $6, $7, $8, $9, $10) \
+             ON CONFLICT (peer_hub) DO UPDATE SET cursor = excluded.cursor, \
+             last_attempt = excluded.last_attempt, last_success = excluded.last_success, \
+             last_caught_up = coalesce(excluded.last_caught_up, peer_state.last_caught_up), \
+             last_error = NULL, consecutive_errors = 0, \
+             applied_total = peer_state.applied_total + excluded.applied_total, \
+             duplicates_total = peer_state.duplicates_total + excluded.duplicates_total, \
+             withheld_total = peer_state.withheld_total + excluded.withheld_total, \
+             revoked_total = peer_state.revoked_total + excluded.revoked_total, \
+             lag_changes = excluded.lag_changes",
+        )
+        .bind(page.peer)
+        .bind(page.cursor)
+        .bind(&now)
+        .bind(&now)
+        .bind((page.remaining == 0).then_some(now.clone()))
+        .bind(count_to_sql(stats.applied))
+        .bind(count_to_sql(stats.duplicates))
+        .bind(count_to_sql(stats.withheld))
+        .bind(count_to_sql(stats.revoked))
+        .bind(count_to_sql(page.remaining))
+        .execute(&mut *tx)
+        .await?;
+        if wrote {
+            notify_in(&mut tx).await?;
+        }
+        tx.commit().await?;
+        if wrote {
+            self.notify_change();
+        }
+        Ok(stats)
+    }
+
+    pub async fn peer_cursor(&self, peer: &str) -> Result<String, StoreError> {
+        let cursor: Option<String> =
+            sqlx::query_scalar("SELECT cursor FROM peer_state WHERE peer_hub = $1")
+                .bind(peer)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(cursor.unwrap_or_default())
+    }
+
+    pub async fn record_peer_failure(&self, peer: &str, error: &str) -> Result<(), StoreError> {
+        let now = timestamp_text(time::OffsetDateTime::now_utc())?;
+        sqlx::query(
+            "INSERT INTO peer_state (peer_hub, last_attempt, last_error, consecutive_errors, \
+             errors_total) VALUES ($1, $2, $3, 1, 1) ON CONFLICT (peer_hub) DO UPDATE SET \
+             last_attempt = excluded.last_attempt, last_error = excluded.last_error, \
+             consecutive_errors = peer_state.consecutive_errors + 1, \
+             errors_total = peer_state.errors_total + 1",
+        )
+        .bind(peer)
+        .bind(now)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_peer_withheld(&self, peer: &str, count: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO peer_state (peer_hub, withheld_egress_total) VALUES ($1, $2) \
+             ON CONFLICT (peer_hub) DO UPDATE SET \
+             withheld_egress_total = peer_state.withheld_egress_total + excluded.withheld_egress_total",
+        )
+        .bind(peer)
+        .bind(count_to_sql(count))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn reset_peer_cursor(&self, peer: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE peer_state SET cursor = '' WHERE peer_hub = $1")
+            .bind(peer)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn peer_states(&self) -> Result<Vec<PeerState>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM peer_state ORDER BY peer_hub")
+            .fetch_all(&self.pool)
+            .await?;
+        let time =
+            |row: &PgRow, column: &str| -> Result<Option<time::OffsetDateTime>, StoreError> {
+                row.try_get::<Option<String>, _>(column)?
+                    .map(|text| parse_timestamp(&text))
+                    .transpose()
+            };
+        let count = |row: &PgRow, column: &str| -> Result<u64, StoreError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(PeerState {
+                    peer_hub: row.try_get("peer_hub")?,
+                    cursor: row.try_get("cursor")?,
+                    last_attempt: time(row, "last_attempt")?,
+                    last_success: time(row, "last_success")?,
+                    last_caught_up: time(row, "last_caught_up")?,
+                    last_error: row.try_get("last_error")?,
+                    consecutive_errors: count(row, "consecutive_errors")?,
+                    errors_total: count(row, "errors_total")?,
+                    applied_total: count(row, "applied_total")?,
+                    duplicates_total: count(row, "duplicates_total")?,
+                    withheld_total: count(row, "withheld_total")?,
+                    revoked_total: count(row, "revoked_total")?,
+                    lag_changes: count(row, "lag_changes")?,
+                    withheld_egress_total: count(row, "withheld_egress_total")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn change_counts(&self) -> Result<Vec<(Uuid, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT incident_id, count(*) AS n FROM change_log GROUP BY incident_id ORDER BY incident_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    parse_uuid(row.try_get("incident_id")?)?,
+                    u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+}
+
+enum Applied {
+    Written,
+    Duplicate,
+    Withheld,
+}
+
+fn count_to_sql(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// Applies one foreign incident version (the rules of `sqlite.rs`'s twin).
+async fn apply_foreign(
+    tx: &mut Transaction<'static, Postgres>,
+    local_hub: &str,
+    peer: &str,
+    incident: &StoredIncident,
+) -> Result<Applied, StoreError> {
+    if incident.origin_hub == local_hub || incident.origin_hub.is_empty() {
+        return Ok(Applied::Withheld);
+    }
+    let id = incident.id.to_string();
+    let existing =
+        sqlx::query("SELECT row_id, origin_hub, received_from FROM incidents WHERE id = $1")
+            .bind(&id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let existing_row = match &existing {
+        Some(row) => {
+            let origin_hub: String = row.try_get("origin_hub")?;
+            let received_from: Option<String> = row.try_get("received_from")?;
+            let Some(received_from) = received_from else {
+                return Ok(Applied::Withheld);
+            };
+            if origin_hub != incident.origin_hub {
+                return Ok(Applied::Withheld);
+            }
+            if received_from != peer && incident.origin_hub != peer {
+                return Ok(Applied::Duplicate);
+            }
+            Some(row.try_get::<i64, _>("row_id")?)
+        }
+        None => None,
+    };
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM federation_applied WHERE origin_hub = $1 AND incident_id = $2",
+    )
+    .bind(&incident.origin_hub)
+    .bind(&id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if applied.is_some_and(|version| version_from_sql(version) >= incident.version) {
+        return Ok(Applied::Duplicate);
+    }
+    let kind = if incident.is_retracted() {
+        ChangeKind::Retract
+    } else if existing_row.is_some() {
+        ChangeKind::Amend
+    } else {
+        ChangeKind::Create
+    };
+    match existing_row {
+        Some(row_id) => {
+            let content = &incident.content;
+            let received = incident
+                .received
+                .as_ref()
+                .ok_or_else(|| StoreError::Corrupt("foreign incident without origin".into()))?;
+            sqlx::query(
+                "UPDATE incidents SET version = $1, origin_org = $2, origin_org_type = $3, \
+                 reported_at = $4, updated_at = $5, country = $6, admin1_key = $7, \
+                 occurred_on = $8, occurred_week = $9, occurred_month = $10, occurred_year = $11, \
+                 threat_category = $12, verification = $13, distribution = $14, \
+                 sharing_group = $15, tlp = $16, retraction_reason = $17, content = $18, \
+                 received_from = $19, received_tier = $20 WHERE row_id = $21",
+            )
+            .bind(version_to_sql(incident.version))
+            .bind(&incident.origin_org)
+            .bind(incident.origin_org_type.as_str())
+            .bind(timestamp_text(incident.reported_at)?)
+            .bind(timestamp_text(incident.updated_at)?)
+            .bind(&content.country)
+            .bind(admin1_key(content))
+            .bind(content.occurred_on.to_string())
+            .bind(content.date_at(DatePrecision::Week).to_string())
+            .bind(content.date_at(DatePrecision::Month).to_string())
+            .bind(content.date_at(DatePrecision::Year).to_string())
+            .bind(content.threat_category.as_str())
+            .bind(content.verification.as_str())
+            .bind(content.distribution.as_str())
+            .bind(&content.sharing_group)
+            .bind(content.tlp.as_str())
+            .bind(&incident.retraction_reason)
+            .bind(encode_json(content)?)
+            .bind(&received.from_hub)
+            .bind(received.tier.as_str())
+            .bind(row_id)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("DELETE FROM incident_types WHERE incident_row = $1")
+                .bind(row_id)
+                .execute(&mut **tx)
+                .await?;
+            insert_types(tx, &[(row_id, incident)]).await?;
+            sqlx::query("DELETE FROM incident_victims WHERE incident_row = $1")
+                .bind(row_id)
+                .execute(&mut **tx)
+                .await?;
+            insert_victims(tx, &[(row_id, incident)]).await?;
+            insert_changes(tx, &[(incident, None)], kind, false).await?;
+        }
+        None => {
+            let item = NewIncident {
+                incident: incident.clone(),
+                submit_hash: format!("federated:{}", incident.origin_hub),
+                group_members: None,
+            };
+            insert_incidents(tx, &[&item]).await?;
+            if kind == ChangeKind::Retract {
+                sqlx::query(
+                    "UPDATE change_log SET kind = $1 WHERE seq = (SELECT max(seq) FROM change_log)",
+                )
+                .bind(kind.as_str())
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    sqlx::query(
+        "INSERT INTO federation_applied (origin_hub, incident_id, version, revoked) \
+         VALUES ($1, $2, $3, 0) ON CONFLICT (origin_hub, incident_id) DO UPDATE SET \
+         version = excluded.version, revoked = 0",
+    )
+    .bind(&incident.origin_hub)
+    .bind(&id)
+    .bind(version_to_sql(incident.version))
+    .execute(&mut **tx)
+    .await?;
+    Ok(Applied::Written)
+}
+
+/// Removes a foreign copy the peer no longer shares with us (the rules of `sqlite.rs`'s twin).
+async fn revoke_foreign(
+    tx: &mut Transaction<'static, Postgres>,
+    peer: &str,
+    id: Uuid,
+) -> Result<bool, StoreError> {
+    let text = id.to_string();
+    let Some(row) = sqlx::query(
+        "SELECT row_id, version, origin_hub, received_from FROM incidents WHERE id = $1",
+    )
+    .bind(&text)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(false);
+    };
+    let origin_hub: String = row.try_get("origin_hub")?;
+    let received_from: Option<String> = row.try_get("received_from")?;
+    let Some(received_from) = received_from else {
+        return Ok(false);
+    };
+    if received_from != peer && origin_hub != peer {
+        return Ok(false);
+    }
+    let row_id: i64 = row.try_get("row_id")?;
+    let version: i64 = row.try_get("version")?;
+    sqlx::query("DELETE FROM incident_types WHERE incident_row = $1")
+        .bind(row_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM incident_victims WHERE incident_row = $1")
+        .bind(row_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM incident_private WHERE incident_id = $1")
+        .bind(&text)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM incidents WHERE row_id = $1")
+        .bind(row_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO change_log (incident_id, version, kind, origin_org, origin_hub, \
+         distribution, sharing_group, group_members, tlp, distribution_changed, recorded_at) \
+         VALUES ($1, $2, $3, '', $4, $5, NULL, NULL, $6, TRUE, $7)",
+    )
+    .bind(&text)
+    .bind(version)
+    .bind(ChangeKind::Access.as_str())
+    .bind(&origin_hub)
+    .bind(Distribution::OrgOnly.as_str())
+    .bind(Tlp::Red.as_str())
+    .bind(timestamp_text(time::OffsetDateTime::now_utc())?)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO federation_applied (origin_hub, incident_id, version, revoked) \
+         VALUES ($1, $2, $3, 1) ON CONFLICT (origin_hub, incident_id) DO UPDATE SET revoked = 1",
+    )
+    .bind(&origin_hub)
+    .bind(&text)
+    .bind(version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
 fn bump(changes: &watch::Sender<u64>) {
     changes.send_modify(|count| *count = count.wrapping_add(1));
 }
@@ -994,7 +1384,8 @@ async fn insert_incidents(
         "INSERT INTO incidents (id, version, origin_org, origin_hub, origin_org_type, \
          reported_at, updated_at, country, admin1_key, occurred_on, occurred_week, \
          occurred_month, occurred_year, threat_category, verification, distribution, \
-         sharing_group, tlp, retraction_reason, submit_hash, content) ",
+         sharing_group, tlp, retraction_reason, submit_hash, content, received_from, \
+         received_tier) ",
     );
     sql.push_values(
         &rows,
@@ -1022,7 +1413,9 @@ async fn insert_incidents(
                 .push_bind(content.tlp.as_str())
                 .push_bind(incident.retraction_reason.clone())
                 .push_bind(item.submit_hash.clone())
-                .push_bind(content_json.clone());
+                .push_bind(content_json.clone())
+                .push_bind(incident.received.as_ref().map(|r| r.from_hub.clone()))
+                .push_bind(incident.received.as_ref().map(|r| r.tier.as_str()));
         },
     );
     sql.push(" RETURNING row_id, id");
@@ -1257,6 +1650,16 @@ fn decode_incident(row: &PgRow) -> Result<StoredIncident, StoreError> {
         .transpose()
         .map_err(|error| StoreError::Corrupt(format!("private annex: {error}")))?;
     let org_type: String = row.try_get("origin_org_type")?;
+    let received_from: Option<String> = row.try_get("received_from")?;
+    let received_tier: Option<String> = row.try_get("received_tier")?;
+    let received = match (received_from, received_tier) {
+        (Some(from_hub), Some(tier)) => Some(Received {
+            from_hub,
+            tier: Tier::parse(&tier).ok_or_else(|| StoreError::Corrupt("received tier".into()))?,
+        }),
+        (None, None) => None,
+        _ => return Err(StoreError::Corrupt("half-recorded foreign origin".into())),
+    };
     Ok(StoredIncident {
         id: parse_uuid(row.try_get("id")?)?,
         version: version_from_sql(row.try_get("version")?),
@@ -1269,6 +1672,7 @@ fn decode_incident(row: &PgRow) -> Result<StoredIncident, StoreError> {
         retraction_reason: row.try_get("retraction_reason")?,
         content,
         private,
+        received,
     })
 }
 

@@ -13,21 +13,23 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use slt_proto::v1 as pb;
 
 use super::{
-    AdvisoryFilter, AuditFilter, ChangeKind, ChangeRow, Entity, ListPage, ListQuery,
-    MAX_ADVISORIES, NewIncident, PictureCountRow, PictureVictimRow, SharingSnapshot, StoreError,
-    SubmitOutcome, parse_timestamp, timestamp_text, version_from_sql, version_to_sql,
+    AdvisoryFilter, ApplyStats, AuditFilter, ChangeKind, ChangeRow, Entity, FederatedChange,
+    FederatedPage, ListPage, ListQuery, MAX_ADVISORIES, NewIncident, PeerState, PictureCountRow,
+    PictureVictimRow, SharingSnapshot, StoreError, SubmitOutcome, parse_timestamp, timestamp_text,
+    version_from_sql, version_to_sql,
 };
 use crate::audit::AuditEntry;
 use crate::domain::{
     AdvisoryContent, AreaLevel, DatePrecision, Distribution, Granularity, IncidentContent, OrgType,
-    PictureGroup, PictureQuery, PrivateAnnex, Sex, StaffCategory, StoredAdvisory, StoredIncident,
-    Tlp, Verification, VictimDetail, VictimOutcome, VisibilityScope,
+    PictureGroup, PictureQuery, PrivateAnnex, Received, Sex, StaffCategory, StoredAdvisory,
+    StoredIncident, Tier, Tlp, Verification, VictimDetail, VictimOutcome, VisibilityScope,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -37,7 +39,7 @@ const INSERT_CHUNK: usize = 500;
 
 const SELECT_INCIDENT: &str = "SELECT i.row_id, i.id, i.version, i.origin_org, i.origin_hub, \
      i.origin_org_type, i.reported_at, i.updated_at, i.retraction_reason, i.content, \
-     p.content AS private_content \
+     i.received_from, i.received_tier, p.content AS private_content \
      FROM incidents i LEFT JOIN incident_private p ON p.incident_id = i.id";
 
 #[derive(Clone)]
@@ -599,6 +601,388 @@ impl SqliteStore {
     }
 }
 
+/// Federation: applying what peers send, and their pull state.
+impl SqliteStore {
+    pub async fn apply_federated(
+        &self,
+        page: &FederatedPage<'_>,
+    ) -> Result<ApplyStats, StoreError> {
+        let mut stats = ApplyStats {
+            withheld: page.withheld,
+            ..ApplyStats::default()
+        };
+        let mut wrote = false;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for change in &page.changes {
+            match change {
+                FederatedChange::Upsert(incident) => {
+                    match apply_foreign(&mut tx, page.local_hub, page.peer, incident).await? {
+                        Applied::Written => {
+                            stats.applied += 1;
+                            wrote = true;
+                        }
+                        Applied::Duplicate => stats.duplicates += 1,
+                        Applied::Withheld => stats.withheld += 1,
+                    }
+                }
+                FederatedChange::Revoke(id) => {
+                    if revoke_foreign(&mut tx, page.peer, *id).await? {
+                        stats.revoked += 1;
+                        wrote = true;
+                    }
+                }
+            }
+        }
+        let now = timestamp_text(OffsetDateTime::now_utc())?;
+        sqlx::query(
+            "INSERT INTO peer_state (peer_hub, cursor, last_attempt, last_success, last_caught_up, \
+             last_error, consecutive_errors, applied_total, duplicates_total, withheld_total, \
+             revoked_total, lag_changes) VALUES (?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, ?, ?) \
+             ON CONFLICT (peer_hub) DO UPDATE SET cursor = excluded.cursor, \
+             last_attempt = excluded.last_attempt, last_success = excluded.last_success, \
+             last_caught_up = coalesce(excluded.last_caught_up, peer_state.last_caught_up), \
+             last_error = NULL, consecutive_errors = 0, \
+             applied_total = peer_state.applied_total + excluded.applied_total, \
+             duplicates_total = peer_state.duplicates_total + excluded.duplicates_total, \
+             withheld_total = peer_state.withheld_total + excluded.withheld_total, \
+             revoked_total = peer_state.revoked_total + excluded.revoked_total, \
+             lag_changes = excluded.lag_changes",
+        )
+        .bind(page.peer)
+        .bind(page.cursor)
+        .bind(&now)
+        .bind(&now)
+        .bind((page.remaining == 0).then_some(now.clone()))
+        .bind(count_to_sql(stats.applied))
+        .bind(count_to_sql(stats.duplicates))
+        .bind(count_to_sql(stats.withheld))
+        .bind(count_to_sql(stats.revoked))
+        .bind(count_to_sql(page.remaining))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if wrote {
+            self.notify_change();
+        }
+        Ok(stats)
+    }
+
+    pub async fn peer_cursor(&self, peer: &str) -> Result<String, StoreError> {
+        let cursor: Option<String> =
+            sqlx::query_scalar("SELECT cursor FROM peer_state WHERE peer_hub = ?")
+                .bind(peer)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(cursor.unwrap_or_default())
+    }
+
+    pub async fn record_peer_failure(&self, peer: &str, error: &str) -> Result<(), StoreError> {
+        let now = timestamp_text(OffsetDateTime::now_utc())?;
+        sqlx::query(
+            "INSERT INTO peer_state (peer_hub, last_attempt, last_error, consecutive_errors, \
+             errors_total) VALUES (?, ?, ?, 1, 1) ON CONFLICT (peer_hub) DO UPDATE SET \
+             last_attempt = excluded.last_attempt, last_error = excluded.last_error, \
+             consecutive_errors = peer_state.consecutive_errors + 1, \
+             errors_total = peer_state.errors_total + 1",
+        )
+        .bind(peer)
+        .bind(now)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_peer_withheld(&self, peer: &str, count: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO peer_state (peer_hub, withheld_egress_total) VALUES (?, ?) \
+             ON CONFLICT (peer_hub) DO UPDATE SET \
+             withheld_egress_total = peer_state.withheld_egress_total + excluded.withheld_egress_total",
+        )
+        .bind(peer)
+        .bind(count_to_sql(count))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn reset_peer_cursor(&self, peer: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE peer_state SET cursor = '' WHERE peer_hub = ?")
+            .bind(peer)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn peer_states(&self) -> Result<Vec<PeerState>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM peer_state ORDER BY peer_hub")
+            .fetch_all(&self.pool)
+            .await?;
+        let time = |row: &SqliteRow, column: &str| -> Result<Option<OffsetDateTime>, StoreError> {
+            row.try_get::<Option<String>, _>(column)?
+                .map(|text| parse_timestamp(&text))
+                .transpose()
+        };
+        let count = |row: &SqliteRow, column: &str| -> Result<u64, StoreError> {
+            Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(PeerState {
+                    peer_hub: row.try_get("peer_hub")?,
+                    cursor: row.try_get("cursor")?,
+                    last_attempt: time(row, "last_attempt")?,
+                    last_success: time(row, "last_success")?,
+                    last_caught_up: time(row, "last_caught_up")?,
+                    last_error: row.try_get("last_error")?,
+                    consecutive_errors: count(row, "consecutive_errors")?,
+                    errors_total: count(row, "errors_total")?,
+                    applied_total: count(row, "applied_total")?,
+                    duplicates_total: count(row, "duplicates_total")?,
+                    withheld_total: count(row, "withheld_total")?,
+                    revoked_total: count(row, "revoked_total")?,
+                    lag_changes: count(row, "lag_changes")?,
+                    withheld_egress_total: count(row, "withheld_egress_total")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn change_counts(&self) -> Result<Vec<(Uuid, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT incident_id, count(*) AS n FROM change_log GROUP BY incident_id ORDER BY incident_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    parse_uuid(row.try_get("incident_id")?)?,
+                    u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+}
+
+enum Applied {
+    Written,
+    Duplicate,
+    Withheld,
+}
+
+fn count_to_sql(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// Applies one foreign incident version: at most once per (origin hub, id, version), never
+/// over a newer version, never over a local incident or one of another origin. A copy we hold
+/// is updated only by the peer we got it from or by its origin hub, so a third peer cannot
+/// overwrite it with a forged "newer" version.
+async fn apply_foreign(
+    tx: &mut Transaction<'static, Sqlite>,
+    local_hub: &str,
+    peer: &str,
+    incident: &StoredIncident,
+) -> Result<Applied, StoreError> {
+    if incident.origin_hub == local_hub || incident.origin_hub.is_empty() {
+        return Ok(Applied::Withheld);
+    }
+    let id = incident.id.to_string();
+    let existing =
+        sqlx::query("SELECT row_id, origin_hub, received_from FROM incidents WHERE id = ?")
+            .bind(&id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let existing_row = match &existing {
+        Some(row) => {
+            let origin_hub: String = row.try_get("origin_hub")?;
+            let received_from: Option<String> = row.try_get("received_from")?;
+            let Some(received_from) = received_from else {
+                // The id belongs to a local incident: never overwrite.
+                return Ok(Applied::Withheld);
+            };
+            if origin_hub != incident.origin_hub {
+                // ...or to another origin.
+                return Ok(Applied::Withheld);
+            }
+            if received_from != peer && incident.origin_hub != peer {
+                // Another relay's copy: ours comes from elsewhere and is updated from there.
+                return Ok(Applied::Duplicate);
+            }
+            Some(row.try_get::<i64, _>("row_id")?)
+        }
+        None => None,
+    };
+    let applied: Option<i64> = sqlx::query_scalar(
+        "SELECT version FROM federation_applied WHERE origin_hub = ? AND incident_id = ?",
+    )
+    .bind(&incident.origin_hub)
+    .bind(&id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if applied.is_some_and(|version| version_from_sql(version) >= incident.version) {
+        return Ok(Applied::Duplicate);
+    }
+    let kind = if incident.is_retracted() {
+        ChangeKind::Retract
+    } else if existing_row.is_some() {
+        ChangeKind::Amend
+    } else {
+        ChangeKind::Create
+    };
+    match existing_row {
+        Some(row_id) => {
+            let content = &incident.content;
+            let received = incident
+                .received
+                .as_ref()
+                .ok_or_else(|| StoreError::Corrupt("foreign incident without origin".into()))?;
+            sqlx::query(
+                "UPDATE incidents SET version = ?, origin_org = ?, origin_org_type = ?, \
+                 reported_at = ?, updated_at = ?, country = ?, admin1_key = ?, occurred_on = ?, \
+                 occurred_week = ?, occurred_month = ?, occurred_year = ?, threat_category = ?, \
+                 verification = ?, distribution = ?, sharing_group = ?, tlp = ?, \
+                 retraction_reason = ?, content = ?, received_from = ?, received_tier = ? \
+                 WHERE row_id = ?",
+            )
+            .bind(version_to_sql(incident.version))
+            .bind(&incident.origin_org)
+            .bind(incident.origin_org_type.as_str())
+            .bind(timestamp_text(incident.reported_at)?)
+            .bind(timestamp_text(incident.updated_at)?)
+            .bind(&content.country)
+            .bind(admin1_key(content))
+            .bind(content.occurred_on.to_string())
+            .bind(content.date_at(DatePrecision::Week).to_string())
+            .bind(content.date_at(DatePrecision::Month).to_string())
+            .bind(content.date_at(DatePrecision::Year).to_string())
+            .bind(content.threat_category.as_str())
+            .bind(content.verification.as_str())
+            .bind(content.distribution.as_str())
+            .bind(&content.sharing_group)
+            .bind(content.tlp.as_str())
+            .bind(&incident.retraction_reason)
+            .bind(encode_json(content)?)
+            .bind(&received.from_hub)
+            .bind(received.tier.as_str())
+            .bind(row_id)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("DELETE FROM incident_types WHERE incident_row = ?")
+                .bind(row_id)
+                .execute(&mut **tx)
+                .await?;
+            insert_types(tx, &[(row_id, incident)]).await?;
+            sqlx::query("DELETE FROM incident_victims WHERE incident_row = ?")
+                .bind(row_id)
+                .execute(&mut **tx)
+                .await?;
+            insert_victims(tx, &[(row_id, incident)]).await?;
+            insert_changes(tx, &[(incident, None)], kind, false).await?;
+        }
+        None => {
+            let item = NewIncident {
+                incident: incident.clone(),
+                submit_hash: format!("federated:{}", incident.origin_hub),
+                group_members: None,
+            };
+            insert_incidents(tx, &[&item]).await?;
+            if kind == ChangeKind::Retract {
+                // A copy first seen retracted: its one change-log row says so.
+                sqlx::query(
+                    "UPDATE change_log SET kind = ? WHERE seq = (SELECT max(seq) FROM change_log)",
+                )
+                .bind(kind.as_str())
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    sqlx::query(
+        "INSERT INTO federation_applied (origin_hub, incident_id, version, revoked) \
+         VALUES (?, ?, ?, 0) ON CONFLICT (origin_hub, incident_id) DO UPDATE SET \
+         version = excluded.version, revoked = 0",
+    )
+    .bind(&incident.origin_hub)
+    .bind(&id)
+    .bind(version_to_sql(incident.version))
+    .execute(&mut **tx)
+    .await?;
+    Ok(Applied::Written)
+}
+
+/// Removes a foreign copy the peer no longer shares with us: when we got it from that peer,
+/// or the peer is its origin (the origin's word is final). The deletion is a change-log entry
+/// of its own (nobody can see the incident after it), so local mirrors and our own peers get a
+/// REVOKE in turn.
+async fn revoke_foreign(
+    tx: &mut Transaction<'static, Sqlite>,
+    peer: &str,
+    id: Uuid,
+) -> Result<bool, StoreError> {
+    let text = id.to_string();
+    let Some(row) = sqlx::query(
+        "SELECT row_id, version, origin_hub, received_from FROM incidents WHERE id = ?",
+    )
+    .bind(&text)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(false);
+    };
+    let origin_hub: String = row.try_get("origin_hub")?;
+    let received_from: Option<String> = row.try_get("received_from")?;
+    let Some(received_from) = received_from else {
+        return Ok(false);
+    };
+    if received_from != peer && origin_hub != peer {
+        return Ok(false);
+    }
+    let row_id: i64 = row.try_get("row_id")?;
+    let version: i64 = row.try_get("version")?;
+    sqlx::query("DELETE FROM incident_types WHERE incident_row = ?")
+        .bind(row_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM incident_victims WHERE incident_row = ?")
+        .bind(row_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM incident_private WHERE incident_id = ?")
+        .bind(&text)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM incidents WHERE row_id = ?")
+        .bind(row_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO change_log (incident_id, version, kind, origin_org, origin_hub, \
+         distribution, sharing_group, group_members, tlp, distribution_changed, recorded_at) \
+         VALUES (?, ?, ?, '', ?, ?, NULL, NULL, ?, 1, ?)",
+    )
+    .bind(&text)
+    .bind(version)
+    .bind(ChangeKind::Access.as_str())
+    .bind(&origin_hub)
+    .bind(Distribution::OrgOnly.as_str())
+    .bind(Tlp::Red.as_str())
+    .bind(timestamp_text(OffsetDateTime::now_utc())?)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO federation_applied (origin_hub, incident_id, version, revoked) \
+         VALUES (?, ?, ?, 1) ON CONFLICT (origin_hub, incident_id) DO UPDATE SET revoked = 1",
+    )
+    .bind(&origin_hub)
+    .bind(&text)
+    .bind(version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
 /// ` AND (...)`: the visibility scope as SQL. Kept in step with `PolicyEngine::tier_for`, which
 /// still decides every row the API returns.
 fn push_scope(sql: &mut QueryBuilder<Sqlite>, scope: &VisibilityScope) {
@@ -685,7 +1069,8 @@ async fn insert_incidents(
         "INSERT INTO incidents (id, version, origin_org, origin_hub, origin_org_type, \
          reported_at, updated_at, country, admin1_key, occurred_on, occurred_week, \
          occurred_month, occurred_year, threat_category, verification, distribution, \
-         sharing_group, tlp, retraction_reason, submit_hash, content) ",
+         sharing_group, tlp, retraction_reason, submit_hash, content, received_from, \
+         received_tier) ",
     );
     sql.push_values(
         &rows,
@@ -713,7 +1098,9 @@ async fn insert_incidents(
                 .push_bind(content.tlp.as_str())
                 .push_bind(incident.retraction_reason.clone())
                 .push_bind(item.submit_hash.clone())
-                .push_bind(content_json.clone());
+                .push_bind(content_json.clone())
+                .push_bind(incident.received.as_ref().map(|r| r.from_hub.clone()))
+                .push_bind(incident.received.as_ref().map(|r| r.tier.as_str()));
         },
     );
     sql.push(" RETURNING row_id, id");
@@ -933,6 +1320,16 @@ fn decode_incident(row: &SqliteRow) -> Result<StoredIncident, StoreError> {
         .transpose()
         .map_err(|error| StoreError::Corrupt(format!("private annex: {error}")))?;
     let org_type: String = row.try_get("origin_org_type")?;
+    let received_from: Option<String> = row.try_get("received_from")?;
+    let received_tier: Option<String> = row.try_get("received_tier")?;
+    let received = match (received_from, received_tier) {
+        (Some(from_hub), Some(tier)) => Some(Received {
+            from_hub,
+            tier: Tier::parse(&tier).ok_or_else(|| StoreError::Corrupt("received tier".into()))?,
+        }),
+        (None, None) => None,
+        _ => return Err(StoreError::Corrupt("half-recorded foreign origin".into())),
+    };
     Ok(StoredIncident {
         id: parse_uuid(row.try_get("id")?)?,
         version: version_from_sql(row.try_get("version")?),
@@ -945,6 +1342,7 @@ fn decode_incident(row: &SqliteRow) -> Result<StoredIncident, StoreError> {
         retraction_reason: row.try_get("retraction_reason")?,
         content,
         private,
+        received,
     })
 }
 

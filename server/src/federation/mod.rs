@@ -1,0 +1,12 @@
+//! Federation: this hub pulling from its peer hubs under agreements.
+//!
+//! - [`agreement`]: the `[[peers]]` configuration and the terms the policy applies to a peer;
+//! - [`worker`]: one pull task per agreement, through the client SDK with this hub's own
+//!   certificate and a token it issues itself for the peer, applying each page and the cursor
+//!   after it in one store transaction, backing off with jitter on failure.
+//!
+//! Egress to peers is not here: peers pull through the same `SyncService.Pull` as any partner,
+//! and `policy::PolicyEngine::redact` reduces what they get to their agreement.
+
+pub mod agreement;
+pub mod worker;

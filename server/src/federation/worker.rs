@@ -1,0 +1,321 @@
+//! Pull workers: one task per peer agreement with `pull = true`.
+//!
+//! Each round the worker issues itself a short-lived token for the peer (`iss` = `org` = this
+//! hub's id, `aud` = the peer's hub id, `sub` = `hub:<our id>`, role `peer_hub`, signed with
+//! this hub's token key; the peer verifies it with the public key in its agreement for us),
+//! connects with this hub's own certificate (the peer's CA from the agreement verifies the
+//! peer's server certificate), and pulls the change feed from the cursor stored for the peer.
+//! Every page is decoded, checked and applied together with the cursor after it in one store
+//! transaction. Failures back off exponentially with jitter up to the agreement's maximum;
+//! after an outage the worker resumes from its cursor. A cursor the peer refuses (it lost its
+//! database) is forgotten: the worker starts over, and idempotent applying keeps that from
+//! duplicating anything.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use slt_client::{ClientError, Credentials, HubClient};
+use slt_proto::v1 as pb;
+use time::OffsetDateTime;
+use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
+
+use super::agreement::PeerAgreement;
+use crate::api::convert::{ForeignRefusal, foreign_from_proto};
+use crate::identity::Role;
+use crate::identity::keys::{self, read_key_file};
+use crate::identity::token::TokenIssuer;
+use crate::store::{FederatedChange, FederatedPage, Store};
+
+/// Lifetime of the tokens a hub issues itself for a peer.
+pub const PEER_TOKEN_TTL_SECONDS: i64 = 300;
+/// Feed entries per page pulled.
+pub const PULL_PAGE_SIZE: i32 = 500;
+/// First retry delay after a failure.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// What the workers need from the hub.
+#[derive(Clone)]
+pub struct FederationContext {
+    pub hub_id: String,
+    pub store: Store,
+    /// The agreements in force (swapped on reload).
+    pub peers: Arc<ArcSwap<Vec<PeerAgreement>>>,
+    /// This hub's CA bundle (for peers whose agreement names no CA of their own).
+    pub own_ca: PathBuf,
+    /// This hub's certificate and key: presented to peers as the client certificate.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// This hub's token key pair.
+    pub token_signing_key: PathBuf,
+    pub token_public_key: PathBuf,
+}
+
+/// Why one pull round failed. Messages carry no incident content.
+#[derive(Debug, thiserror::Error)]
+enum PullError {
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("reading this hub's credentials: {0}")]
+    Credentials(String),
+    #[error("the peer identifies itself as hub '{0}', not the agreement's")]
+    WrongPeer(String),
+    #[error("storing the page failed: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl PullError {
+    /// The peer refused our cursor: start over.
+    fn resync_required(&self) -> bool {
+        matches!(self, PullError::Client(ClientError::Rpc { code, message })
+            if *code == tonic::Code::FailedPrecondition && message.contains("resync"))
+    }
+}
+
+/// Starts a supervisor that keeps one worker running per pulling agreement (agreements added
+/// by a reload get a worker; workers of removed agreements stop by themselves).
+pub fn start(context: FederationContext) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut workers = Workers(HashMap::new());
+        let mut ticks = tokio::time::interval(Duration::from_millis(500));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            workers.0.retain(|_, handle| !handle.is_finished());
+            for agreement in context.peers.load().iter().filter(|peer| peer.pull) {
+                if !workers.0.contains_key(&agreement.hub_id) {
+                    let handle =
+                        tokio::spawn(run_worker(context.clone(), agreement.hub_id.clone()));
+                    workers.0.insert(agreement.hub_id.clone(), handle);
+                }
+            }
+        }
+    })
+}
+
+/// The running workers; aborted with the supervisor (its task dropping this map).
+struct Workers(HashMap<String, JoinHandle<()>>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for handle in self.0.values() {
+            handle.abort();
+        }
+    }
+}
+
+/// The agreement for `peer` in force now, if it still asks us to pull.
+fn current(context: &FederationContext, peer: &str) -> Option<PeerAgreement> {
+    context
+        .peers
+        .load()
+        .iter()
+        .find(|agreement| agreement.hub_id == peer && agreement.pull)
+        .cloned()
+}
+
+async fn run_worker(context: FederationContext, peer: String) {
+    tracing::info!(peer = %peer, "federation pull worker started");
+    let mut client: Option<(HubClient, PeerAgreement)> = None;
+    let mut failures: u32 = 0;
+    loop {
+        let Some(agreement) = current(&context, &peer) else {
+            tracing::info!(peer = %peer, "agreement gone or not pulling; worker stops");
+            return;
+        };
+        // A changed agreement (endpoint, CA) needs a new connection.
+        if client.as_ref().is_some_and(|(_, used)| used != &agreement) {
+            client = None;
+        }
+        match pull_round(&context, &agreement, &mut client).await {
+            Ok(()) => {
+                if failures > 0 {
+                    tracing::info!(peer = %peer, failures, "pulling from peer again");
+                }
+                failures = 0;
+                tokio::time::sleep(Duration::from_millis(agreement.pull_interval_millis)).await;
+            }
+            Err(error) => {
+                client = None;
+                failures = failures.saturating_add(1);
+                let message = error.to_string();
+                tracing::warn!(peer = %peer, failures, error = %message, "federation pull failed");
+                if let Err(store_error) = context.store.record_peer_failure(&peer, &message).await {
+                    tracing::error!(peer = %peer, error = %store_error, "peer status not recorded");
+                }
+                if error.resync_required() {
+                    tracing::warn!(peer = %peer, "peer refused our cursor; pulling from the start");
+                    if let Err(store_error) = context.store.reset_peer_cursor(&peer).await {
+                        tracing::error!(peer = %peer, error = %store_error, "cursor not reset");
+                    }
+                }
+                tokio::time::sleep(backoff(failures, agreement.max_backoff_millis)).await;
+            }
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: a random delay up to min(max, first * 2^failures).
+fn backoff(failures: u32, max_millis: u64) -> Duration {
+    let first = u64::try_from(FIRST_BACKOFF.as_millis()).unwrap_or(250);
+    let ceiling = first
+        .saturating_mul(1u64 << failures.min(20))
+        .min(max_millis.max(1));
+    let random = u64::try_from(uuid::Uuid::new_v4().as_u128() & u128::from(u64::MAX)).unwrap_or(0);
+    Duration::from_millis(ceiling / 2 + random % (ceiling / 2 + 1))
+}
+
+/// A fresh token for the peer: iss = org = our hub id, aud = the peer.
+fn peer_token(context: &FederationContext, peer: &str) -> Result<String, PullError> {
+    let private = read_key_file(&context.token_signing_key)
+        .map_err(|error| PullError::Credentials(error.to_string()))?;
+    let public = read_key_file(&context.token_public_key)
+        .map_err(|error| PullError::Credentials(error.to_string()))?;
+    let public_bytes = keys::public_key_bytes(&public, "token signing public key")
+        .map_err(|error| PullError::Credentials(error.to_string()))?;
+    let issuer = TokenIssuer::external(
+        &context.hub_id,
+        peer,
+        &private,
+        &keys::key_id(&public_bytes),
+    )
+    .map_err(|error| PullError::Credentials(error.to_string()))?;
+    issuer
+        .issue(
+            &context.hub_id,
+            &format!("hub:{}", context.hub_id),
+            &[Role::PeerHub],
+            PEER_TOKEN_TTL_SECONDS,
+        )
+        .map_err(|error| PullError::Credentials(format!("signing the peer token: {error}")))
+}
+
+async fn connect(
+    context: &FederationContext,
+    agreement: &PeerAgreement,
+    token: String,
+) -> Result<HubClient, PullError> {
+    let read = |path: &PathBuf, what: &str| {
+        std::fs::read_to_string(path)
+            .map_err(|error| PullError::Credentials(format!("{what} {}: {error}", path.display())))
+    };
+    let ca = agreement.ca.as_ref().unwrap_or(&context.own_ca);
+    Ok(HubClient::connect_with(Credentials {
+        endpoint: agreement.endpoint.clone(),
+        ca_pem: read(ca, "peer CA")?,
+        cert_pem: read(&context.cert, "hub certificate")?,
+        key_pem: read(&context.key, "hub key")?,
+        token,
+    })
+    .await?)
+}
+
+/// Pulls everything the peer has for us now, page by page.
+async fn pull_round(
+    context: &FederationContext,
+    agreement: &PeerAgreement,
+    client: &mut Option<(HubClient, PeerAgreement)>,
+) -> Result<(), PullError> {
+    let token = peer_token(context, &agreement.hub_id)?;
+    let hub = match client {
+        Some((hub, _)) => {
+            hub.set_token(&token)?;
+            hub
+        }
+        None => {
+            let hub = connect(context, agreement, token).await?;
+            &mut client.insert((hub, agreement.clone())).0
+        }
+    };
+    let cursor = context.store.peer_cursor(&agreement.hub_id).await?;
+    let mut stream = hub
+        .pull(&cursor, pb::SyncFilter::default(), PULL_PAGE_SIZE)
+        .await?;
+    while let Some(message) = stream.next().await {
+        let message = message.map_err(ClientError::from)?;
+        if let Some(feed) = &message.feed
+            && feed.hub_id != agreement.hub_id
+        {
+            return Err(PullError::WrongPeer(feed.hub_id.clone()));
+        }
+        apply_page(context, agreement, &message).await?;
+    }
+    Ok(())
+}
+
+/// Decodes one page and applies it with its cursor.
+async fn apply_page(
+    context: &FederationContext,
+    agreement: &PeerAgreement,
+    message: &pb::PullResponse,
+) -> Result<(), PullError> {
+    let now = OffsetDateTime::now_utc();
+    let mut changes = Vec::with_capacity(message.changes.len());
+    let mut withheld = 0u64;
+    for change in &message.changes {
+        match pb::ChangeType::try_from(change.r#type) {
+            Ok(pb::ChangeType::Upsert | pb::ChangeType::Retract) => {
+                let Some(incident) = &change.incident else {
+                    withheld += 1;
+                    continue;
+                };
+                match foreign_from_proto(incident, &agreement.hub_id, agreement.transitive, now) {
+                    Ok(foreign) => changes.push(FederatedChange::Upsert(Box::new(foreign))),
+                    Err(refusal) => {
+                        withheld += 1;
+                        let reason = match &refusal {
+                            ForeignRefusal::Invalid(fields) => fields.join("; "),
+                            ForeignRefusal::NotFederable(what) => format!("not federable: {what}"),
+                        };
+                        tracing::warn!(peer = %agreement.hub_id, %reason, "record from peer withheld");
+                    }
+                }
+            }
+            Ok(pb::ChangeType::Revoke) => match uuid::Uuid::parse_str(&change.incident_id) {
+                Ok(id) => changes.push(FederatedChange::Revoke(id)),
+                Err(_) => withheld += 1,
+            },
+            _ => withheld += 1,
+        }
+    }
+    let stats = context
+        .store
+        .apply_federated(&FederatedPage {
+            local_hub: &context.hub_id,
+            peer: &agreement.hub_id,
+            changes,
+            cursor: &message.cursor,
+            remaining: message.remaining,
+            withheld,
+        })
+        .await?;
+    if stats.applied + stats.revoked + stats.withheld > 0 {
+        tracing::debug!(
+            peer = %agreement.hub_id,
+            applied = stats.applied,
+            duplicates = stats.duplicates,
+            withheld = stats.withheld,
+            revoked = stats.revoked,
+            "federation page applied"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_under_the_cap() {
+        for failures in 1..40 {
+            let delay = backoff(failures, 5_000);
+            assert!(delay <= Duration::from_millis(5_000));
+        }
+        assert!(backoff(1, 60_000) <= Duration::from_millis(500));
+        assert!(backoff(10, 60_000) >= Duration::from_millis(30_000));
+    }
+}
