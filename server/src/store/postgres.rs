@@ -1304,11 +1304,21 @@ fn is_retryable(error: &StoreError) -> bool {
 /// ` AND (...)`: the visibility scope as SQL. Kept in step with `PolicyEngine::tier_for`, which
 /// still decides every row the API returns (and with `sqlite.rs`).
 fn push_scope(sql: &mut QueryBuilder<Postgres>, scope: &VisibilityScope) {
+    push_scope_on(sql, scope, true);
+}
+
+/// [`push_scope`] for a table with (`foreign_copies`: incidents) or without (advisories,
+/// which do not federate) a `received_from` column.
+fn push_scope_on(sql: &mut QueryBuilder<Postgres>, scope: &VisibilityScope, foreign_copies: bool) {
     // `0 = 1` keeps the disjunction well-formed when a part is absent.
     sql.push(" AND (0 = 1");
     if let Some(org) = &scope.own_org {
         // A foreign copy is never "own", whatever its origin org is called.
-        sql.push(" OR (i.received_from IS NULL AND i.origin_org = ");
+        sql.push(if foreign_copies {
+            " OR (i.received_from IS NULL AND i.origin_org = "
+        } else {
+            " OR (i.origin_org = "
+        });
         sql.push_bind(org.clone());
         sql.push(")");
     }
@@ -2004,7 +2014,7 @@ impl PostgresStore {
             "SELECT i.id, i.version, i.origin_org, i.origin_hub, i.issued_at, i.content \
              FROM advisories i WHERE 1 = 1",
         );
-        push_scope(&mut sql, scope);
+        push_scope_on(&mut sql, scope, false);
         push_in(&mut sql, "i.country", filter.countries.iter().cloned());
         if let Some(day) = filter.valid_on {
             sql.push(" AND i.valid_from <= ");
