@@ -1069,3 +1069,72 @@ async fn applying_is_at_most_once_never_older_and_only_from_the_source_or_origin
     );
     store.close().await;
 }
+
+/// A foreign copy is never "own" in SQL either: a peer that names a local org as the origin
+/// org of an incident does not get it into that org's own-incidents scope (which the threat
+/// picture counts as is, and which takes the own-org date precision).
+#[tokio::test]
+async fn a_foreign_copy_named_after_a_local_org_is_not_in_its_own_scope() {
+    use slt_hub::api::convert::foreign_from_proto;
+    use slt_hub::domain::{DatePrecision, IncidentFilter, VisibilityScope};
+    use slt_hub::store::{FederatedChange, FederatedPage, ListQuery};
+    let dir = TempDir::new().expect("tempdir");
+    let database = match postgres_admin_url() {
+        Some(admin_url) => Some(TestDatabase::create(&admin_url).await),
+        None => None,
+    };
+    let url = match &database {
+        Some(database) => database.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("hub.db").display()),
+    };
+    let store = Store::open(&url).await.expect("store");
+    let id = new_id();
+    let mut incident = sample_incident(id);
+    incident.private = None;
+    incident.origin_hub = "hub-a".into();
+    incident.origin_org = "org-local".into();
+    incident.origin_org_type = pb::OrgType::Ingo as i32;
+    incident.version = 1;
+    incident.distribution = pb::Distribution::Community as i32;
+    incident.viewer_tier = pb::AccessTier::T1 as i32;
+    let foreign = foreign_from_proto(&incident, "hub-a", true, time::OffsetDateTime::now_utc())
+        .expect("decodes");
+    let stats = store
+        .apply_federated(&FederatedPage {
+            local_hub: "hub-b",
+            peer: "hub-a",
+            changes: vec![FederatedChange::Upsert(Box::new(foreign))],
+            cursor: "c",
+            remaining: 0,
+            withheld: 0,
+        })
+        .await
+        .expect("apply");
+    assert_eq!(stats.applied, 1);
+    // A viewer of org-local that sees only its own org's incidents.
+    let scope = VisibilityScope {
+        own_org: Some("org-local".into()),
+        shared_distributions: Vec::new(),
+        sharing_groups: Vec::new(),
+        allowed_tlps: None,
+        excluded_origin_hub: None,
+        own_date_precision: DatePrecision::Day,
+        others_date_precision: DatePrecision::Year,
+        others_origin_visible: false,
+    };
+    let filter = IncidentFilter::default();
+    let page = store
+        .list(&ListQuery {
+            scope: &scope,
+            filter: &filter,
+            after: None,
+            limit: 10,
+        })
+        .await
+        .expect("list");
+    assert!(
+        page.rows.iter().all(|(_, row)| row.id != id),
+        "a foreign copy was in a local org's own scope"
+    );
+    store.close().await;
+}

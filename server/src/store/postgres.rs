@@ -631,7 +631,7 @@ impl PostgresStore {
         let scope = query.scope;
         for (bound, operator) in [(filter.occurred_from, " >= "), (filter.occurred_to, " <= ")] {
             let Some(bound) = bound else { continue };
-            sql.push(" AND (CASE WHEN i.origin_org = ");
+            sql.push(" AND (CASE WHEN i.received_from IS NULL AND i.origin_org = ");
             sql.push_bind(scope.own_org.clone().unwrap_or_default());
             sql.push(format!(
                 " THEN {} ELSE {} END){operator}",
@@ -662,7 +662,7 @@ impl PostgresStore {
         if !filter.origin_orgs.is_empty() && !scope.others_origin_visible {
             // The origin of other orgs' incidents is above this viewer's tier: filtering on it
             // may only ever match the viewer's own incidents.
-            sql.push(" AND i.origin_org = ");
+            sql.push(" AND i.received_from IS NULL AND i.origin_org = ");
             sql.push_bind(scope.own_org.clone().unwrap_or_default());
         }
         if !filter.incident_types.is_empty() {
@@ -1304,11 +1304,23 @@ fn is_retryable(error: &StoreError) -> bool {
 /// ` AND (...)`: the visibility scope as SQL. Kept in step with `PolicyEngine::tier_for`, which
 /// still decides every row the API returns (and with `sqlite.rs`).
 fn push_scope(sql: &mut QueryBuilder<Postgres>, scope: &VisibilityScope) {
+    push_scope_on(sql, scope, true);
+}
+
+/// [`push_scope`] for a table with (`foreign_copies`: incidents) or without (advisories,
+/// which do not federate) a `received_from` column.
+fn push_scope_on(sql: &mut QueryBuilder<Postgres>, scope: &VisibilityScope, foreign_copies: bool) {
     // `0 = 1` keeps the disjunction well-formed when a part is absent.
     sql.push(" AND (0 = 1");
     if let Some(org) = &scope.own_org {
-        sql.push(" OR i.origin_org = ");
+        // A foreign copy is never "own", whatever its origin org is called.
+        sql.push(if foreign_copies {
+            " OR (i.received_from IS NULL AND i.origin_org = "
+        } else {
+            " OR (i.origin_org = "
+        });
         sql.push_bind(org.clone());
+        sql.push(")");
     }
     if !scope.shared_distributions.is_empty() {
         sql.push(" OR i.distribution IN (");
@@ -1709,7 +1721,7 @@ async fn insert_victims(
 
 /// The date of an incident as the viewer of `scope` is shown it (as in `sqlite.rs`).
 fn push_shown_date(sql: &mut QueryBuilder<Postgres>, scope: &VisibilityScope) {
-    sql.push("(CASE WHEN i.origin_org = ");
+    sql.push("(CASE WHEN i.received_from IS NULL AND i.origin_org = ");
     sql.push_bind(scope.own_org.clone().unwrap_or_default());
     sql.push(format!(
         " THEN {} ELSE {} END)",
@@ -1732,7 +1744,7 @@ fn push_victim_staff(sql: &mut QueryBuilder<Postgres>, query: &PictureQuery<'_>)
         sql.push(detail(query.own_victims));
         return;
     }
-    sql.push("(CASE WHEN i.origin_org = ");
+    sql.push("(CASE WHEN i.received_from IS NULL AND i.origin_org = ");
     sql.push_bind(query.scope.own_org.clone().unwrap_or_default());
     sql.push(format!(
         " THEN {} ELSE {} END)",
@@ -2002,7 +2014,7 @@ impl PostgresStore {
             "SELECT i.id, i.version, i.origin_org, i.origin_hub, i.issued_at, i.content \
              FROM advisories i WHERE 1 = 1",
         );
-        push_scope(&mut sql, scope);
+        push_scope_on(&mut sql, scope, false);
         push_in(&mut sql, "i.country", filter.countries.iter().cloned());
         if let Some(day) = filter.valid_on {
             sql.push(" AND i.valid_from <= ");

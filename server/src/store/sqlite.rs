@@ -456,7 +456,7 @@ impl SqliteStore {
         let scope = query.scope;
         for (bound, operator) in [(filter.occurred_from, " >= "), (filter.occurred_to, " <= ")] {
             let Some(bound) = bound else { continue };
-            sql.push(" AND (CASE WHEN i.origin_org = ");
+            sql.push(" AND (CASE WHEN i.received_from IS NULL AND i.origin_org = ");
             sql.push_bind(scope.own_org.clone().unwrap_or_default());
             sql.push(format!(
                 " THEN {} ELSE {} END){operator}",
@@ -487,7 +487,7 @@ impl SqliteStore {
         if !filter.origin_orgs.is_empty() && !scope.others_origin_visible {
             // The origin of other orgs' incidents is above this viewer's tier: filtering on it
             // may only ever match the viewer's own incidents.
-            sql.push(" AND i.origin_org = ");
+            sql.push(" AND i.received_from IS NULL AND i.origin_org = ");
             sql.push_bind(scope.own_org.clone().unwrap_or_default());
         }
         if !filter.incident_types.is_empty() {
@@ -986,11 +986,23 @@ async fn revoke_foreign(
 /// ` AND (...)`: the visibility scope as SQL. Kept in step with `PolicyEngine::tier_for`, which
 /// still decides every row the API returns.
 fn push_scope(sql: &mut QueryBuilder<Sqlite>, scope: &VisibilityScope) {
+    push_scope_on(sql, scope, true);
+}
+
+/// [`push_scope`] for a table with (`foreign_copies`: incidents) or without (advisories,
+/// which do not federate) a `received_from` column.
+fn push_scope_on(sql: &mut QueryBuilder<Sqlite>, scope: &VisibilityScope, foreign_copies: bool) {
     // `0 = 1` keeps the disjunction well-formed when a part is absent.
     sql.push(" AND (0 = 1");
     if let Some(org) = &scope.own_org {
-        sql.push(" OR i.origin_org = ");
+        // A foreign copy is never "own", whatever its origin org is called.
+        sql.push(if foreign_copies {
+            " OR (i.received_from IS NULL AND i.origin_org = "
+        } else {
+            " OR (i.origin_org = "
+        });
         sql.push_bind(org.clone());
+        sql.push(")");
     }
     if !scope.shared_distributions.is_empty() {
         sql.push(" OR i.distribution IN (");
@@ -1380,7 +1392,7 @@ async fn insert_victims(
 /// The date of an incident as the viewer of `scope` is shown it (its own org's at one
 /// precision, other orgs' at another), as SQL, with the own org bound.
 fn push_shown_date(sql: &mut QueryBuilder<Sqlite>, scope: &VisibilityScope) {
-    sql.push("(CASE WHEN i.origin_org = ");
+    sql.push("(CASE WHEN i.received_from IS NULL AND i.origin_org = ");
     sql.push_bind(scope.own_org.clone().unwrap_or_default());
     sql.push(format!(
         " THEN {} ELSE {} END)",
@@ -1403,7 +1415,7 @@ fn push_victim_staff(sql: &mut QueryBuilder<Sqlite>, query: &PictureQuery<'_>) {
         sql.push(detail(query.own_victims));
         return;
     }
-    sql.push("(CASE WHEN i.origin_org = ");
+    sql.push("(CASE WHEN i.received_from IS NULL AND i.origin_org = ");
     sql.push_bind(query.scope.own_org.clone().unwrap_or_default());
     sql.push(format!(
         " THEN {} ELSE {} END)",
@@ -1652,7 +1664,7 @@ impl SqliteStore {
             "SELECT i.id, i.version, i.origin_org, i.origin_hub, i.issued_at, i.content \
              FROM advisories i WHERE 1 = 1",
         );
-        push_scope(&mut sql, scope);
+        push_scope_on(&mut sql, scope, false);
         push_in(&mut sql, "i.country", filter.countries.iter().cloned());
         if let Some(day) = filter.valid_on {
             sql.push(" AND i.valid_from <= ");
