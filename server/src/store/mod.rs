@@ -5,6 +5,7 @@
 //! Every write appends its change-log row in the same transaction, so the change feed can never
 //! disagree with the incidents table.
 
+mod common;
 mod postgres;
 mod sqlite;
 

@@ -33,6 +33,7 @@ use uuid::Uuid;
 
 use slt_proto::v1 as pb;
 
+use super::common::{admin1_key, encode_json, parse_uuid, victim_joins};
 use super::{
     AdvisoryFilter, ApplyStats, AuditFilter, ChangeKind, ChangeRow, Entity, FederatedChange,
     FederatedPage, ListPage, ListQuery, MAX_ADVISORIES, NewIncident, PeerState, PictureCountRow,
@@ -1637,21 +1638,6 @@ fn id_list(ids: &[Uuid]) -> Vec<String> {
     ids.iter().map(Uuid::to_string).collect()
 }
 
-fn admin1_key(content: &IncidentContent) -> Option<String> {
-    content
-        .admin1
-        .as_ref()
-        .map(|area| area.name.trim().to_lowercase())
-}
-
-fn encode_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
-}
-
-fn parse_uuid(text: String) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(&text).map_err(|_| StoreError::Corrupt("incident id is not a UUID".into()))
-}
-
 fn decode_incident(row: &PgRow) -> Result<StoredIncident, StoreError> {
     let content: String = row.try_get("content")?;
     let content: IncidentContent = serde_json::from_str(&content)
@@ -1751,29 +1737,6 @@ fn push_victim_staff(sql: &mut QueryBuilder<Postgres>, query: &PictureQuery<'_>)
         detail(query.own_victims),
         detail(query.others_victims)
     ));
-}
-
-/// The joins of the victims query: the victims rows, and (where the viewer gets the small-cell
-/// rule) `sm`, the (incident, outcome) pairs with a staff category of 1 to `small_cell - 1`.
-fn victim_joins(query: &PictureQuery<'_>) -> String {
-    let mut joins = " JOIN incident_victims v ON v.incident_row = i.row_id".to_string();
-    let small_cell = [query.own_victims, query.others_victims]
-        .into_iter()
-        .find_map(|detail| match detail {
-            VictimDetail::MergeSmall(small_cell) => Some(small_cell),
-            _ => None,
-        });
-    if let Some(small_cell) = small_cell {
-        joins.push_str(&format!(
-            " LEFT JOIN (SELECT w.incident_row AS incident_row, w.outcome AS outcome \
-             FROM (SELECT incident_row, outcome, staff, sum(count) AS staff_victims \
-             FROM incident_victims GROUP BY incident_row, outcome, staff) w \
-             WHERE w.staff_victims > 0 AND w.staff_victims < {small_cell} \
-             GROUP BY w.incident_row, w.outcome) sm \
-             ON sm.incident_row = i.row_id AND sm.outcome = v.outcome"
-        ));
-    }
-    joins
 }
 
 /// The picture query's SELECT of area, group and bucket, then `measures`, FROM incidents with
