@@ -959,6 +959,7 @@ async fn applying_is_at_most_once_never_older_and_only_from_the_source_or_origin
                     cursor: "c",
                     remaining: 0,
                     withheld: 0,
+                    rules: &slt_hub::federation::copies::FederationRules,
                 })
                 .await
                 .expect("apply")
@@ -1107,6 +1108,7 @@ async fn a_foreign_copy_named_after_a_local_org_is_not_in_its_own_scope() {
             cursor: "c",
             remaining: 0,
             withheld: 0,
+            rules: &slt_hub::federation::copies::FederationRules,
         })
         .await
         .expect("apply");

@@ -2,11 +2,13 @@
 //! the stable names used on the wire and in storage), and validation that names every bad field.
 
 mod advisory;
+mod audit;
 mod incident;
 mod query;
 pub mod validate;
 
 pub use advisory::{AdvisoryContent, StoredAdvisory};
+pub use audit::AuditEntry;
 pub use incident::*;
 pub use query::{AreaLevel, Granularity, PictureGroup, PictureQuery, VictimDetail};
 pub use query::{IncidentFilter, VisibilityScope};

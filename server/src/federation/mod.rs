@@ -1,6 +1,7 @@
 //! Federation: this hub pulling from its peer hubs under agreements.
 //!
 //! - [`agreement`]: the `[[peers]]` configuration and the terms the policy applies to a peer;
+//! - [`copies`]: which foreign copy wins (pure rules the store carries out);
 //! - [`worker`]: one pull task per agreement, through the client SDK with this hub's own
 //!   certificate and a token it issues itself for the peer, applying each page and the cursor
 //!   after it in one store transaction, backing off with jitter on failure.
@@ -9,4 +10,5 @@
 //! and `policy::PolicyEngine::redact` reduces what they get to their agreement.
 
 pub mod agreement;
+pub mod copies;
 pub mod worker;

@@ -25,6 +25,7 @@ use tokio_stream::StreamExt;
 
 use super::agreement::PeerAgreement;
 use crate::api::convert::{ForeignRefusal, foreign_from_proto};
+use crate::federation::copies::FederationRules;
 use crate::identity::Role;
 use crate::identity::keys::{self, read_key_file};
 use crate::identity::token::TokenIssuer;
@@ -290,6 +291,7 @@ async fn apply_page(
             cursor: &message.cursor,
             remaining: message.remaining,
             withheld,
+            rules: &FederationRules,
         })
         .await?;
     if stats.applied + stats.revoked + stats.withheld > 0 {

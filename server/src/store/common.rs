@@ -1,10 +1,11 @@
-//! Backend-independent pieces both store backends share: column encodings and SQL text that
-//! is the same on SQLite and PostgreSQL.
+//! Column encodings both backends share: how ids, timestamps, versions, counts, enums and JSON
+//! are stored and read back.
 
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::domain::{IncidentContent, PictureQuery, VictimDetail};
+use crate::domain::IncidentContent;
 
 /// The normalised admin1 name the picture groups by.
 pub(super) fn admin1_key(content: &IncidentContent) -> Option<String> {
@@ -18,29 +19,48 @@ pub(super) fn encode_json<T: serde::Serialize>(value: &T) -> Result<String, Stor
     serde_json::to_string(value).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
-pub(super) fn parse_uuid(text: String) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(&text).map_err(|_| StoreError::Corrupt("incident id is not a UUID".into()))
+/// Reads back a JSON column; `what` names it in the error.
+pub(super) fn decode_json<T: serde::de::DeserializeOwned>(
+    json: &str,
+    what: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(json).map_err(|error| StoreError::Corrupt(format!("{what}: {error}")))
 }
 
-/// The joins of the victims query: the victims rows, and (where the viewer gets the small-cell
-/// rule) `sm`, the (incident, outcome) pairs with a staff category of 1 to `small_cell - 1`.
-pub(super) fn victim_joins(query: &PictureQuery<'_>) -> String {
-    let mut joins = " JOIN incident_victims v ON v.incident_row = i.row_id".to_string();
-    let small_cell = [query.own_victims, query.others_victims]
-        .into_iter()
-        .find_map(|detail| match detail {
-            VictimDetail::MergeSmall(small_cell) => Some(small_cell),
-            _ => None,
-        });
-    if let Some(small_cell) = small_cell {
-        joins.push_str(&format!(
-            " LEFT JOIN (SELECT w.incident_row AS incident_row, w.outcome AS outcome \
-             FROM (SELECT incident_row, outcome, staff, sum(count) AS staff_victims \
-             FROM incident_victims GROUP BY incident_row, outcome, staff) w \
-             WHERE w.staff_victims > 0 AND w.staff_victims < {small_cell} \
-             GROUP BY w.incident_row, w.outcome) sm \
-             ON sm.incident_row = i.row_id AND sm.outcome = v.outcome"
-        ));
-    }
-    joins
+pub(super) fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|_| StoreError::Corrupt("incident id is not a UUID".into()))
+}
+
+/// Reads back an enum stored by its name; `what` names the column in the error.
+pub(super) fn parse_enum<T>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    what: &str,
+) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| StoreError::Corrupt(format!("{what} '{text}'")))
+}
+
+/// RFC 3339 text for a timestamp (storage form).
+pub(super) fn timestamp_text(at: OffsetDateTime) -> Result<String, StoreError> {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .map_err(|error| StoreError::Corrupt(format!("timestamp: {error}")))
+}
+
+pub(super) fn parse_timestamp(text: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|error| StoreError::Corrupt(format!("timestamp: {error}")))
+}
+
+/// Now, in storage form.
+pub(super) fn now_text() -> Result<String, StoreError> {
+    timestamp_text(OffsetDateTime::now_utc())
+}
+
+/// Versions and counts are u64 on the wire and i64 in SQL; they never come near the limit.
+pub(super) fn to_sql(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(super) fn from_sql(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
 }
