@@ -12,17 +12,21 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "awsd")]
 pub mod awsd;
 mod client;
 mod error;
+#[cfg(feature = "awsd")]
 pub mod import;
 pub mod json;
+#[cfg(feature = "mirror")]
 pub mod mirror;
 mod profile;
 pub mod report;
 
 pub use client::{Credentials, HubClient};
 pub use error::{ClientError, FieldViolation};
+#[cfg(feature = "mirror")]
 pub use mirror::{Mirror, MirrorError, SyncOptions, SyncProgress, SyncStats};
 pub use profile::Profile;
 pub use slt_proto::v1 as proto;
