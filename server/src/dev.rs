@@ -345,9 +345,9 @@ pub fn peer_agreement(
     peer_hub: &str,
     peer_trust_domain: &str,
     peer_listen: SocketAddr,
-) -> crate::federation::agreement::PeerAgreement {
+) -> crate::identity::agreement::PeerAgreement {
     let pki_dir = peer_dir.join("pki");
-    let mut agreement = crate::federation::agreement::PeerAgreement::new(
+    let mut agreement = crate::identity::agreement::PeerAgreement::new(
         peer_hub,
         &format!("https://{peer_listen}"),
         pki_dir.join("token-signing.pub.pem"),
@@ -363,11 +363,11 @@ pub fn peer_agreement(
 /// reloads it by itself.
 pub fn write_peers(
     dir: &Path,
-    peers: &[crate::federation::agreement::PeerAgreement],
+    peers: &[crate::identity::agreement::PeerAgreement],
 ) -> Result<(), DevError> {
     #[derive(serde::Serialize)]
     struct PeerFile<'a> {
-        peers: &'a [crate::federation::agreement::PeerAgreement],
+        peers: &'a [crate::identity::agreement::PeerAgreement],
     }
     let text = toml::to_string_pretty(&PeerFile { peers })
         .map_err(|error| DevError::Config(error.to_string()))?;

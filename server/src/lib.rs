@@ -29,6 +29,7 @@ pub mod pki;
 pub mod policy;
 pub mod sealed;
 pub mod store;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -89,7 +90,7 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     // Certificates, CRLs, token keys, JWKS files and the org registry: loaded here, reloaded
     // on SIGHUP and on file change by the reloader task.
-    let reloader = identity::reload::Reloader::start(config.clone(), health.clone())?;
+    let reloader = identity::reload::Reloader::start(config.identity_sources(), health.clone())?;
     check_group_members(&config, &reloader.orgs.load())?;
     health
         .set_service_status(

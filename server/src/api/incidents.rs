@@ -9,7 +9,6 @@ use slt_proto::v1::incident_service_server::IncidentService;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, incident_to_proto};
 use super::guard::{audit_context, principal};
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::anonymise::{self, OrgSecrets, ScrubReport};
@@ -19,6 +18,7 @@ use crate::identity::{Principal, SharedOrgRegistry};
 use crate::policy::{PolicyEngine, Tier};
 use crate::sealed::Sealer;
 use crate::store::{ChangeKind, ListQuery, NewIncident, Store, SubmitOutcome};
+use crate::wire::{self, incident_to_proto};
 use serde_json::json;
 
 /// Most incidents in one SubmitIncidents call.
@@ -243,7 +243,7 @@ impl IncidentService for IncidentApi {
             .enumerate()
             .map(|(index, incident)| {
                 let prefix = format!("incidents[{index}]");
-                let draft = convert::draft_from_proto(&mut violations, &prefix, incident, now);
+                let draft = wire::draft_from_proto(&mut violations, &prefix, incident, now);
                 if let Some(draft) = &draft {
                     if let Err(reason) = self
                         .policy
@@ -300,7 +300,7 @@ impl IncidentService for IncidentApi {
             .zip(reports)
             .map(|((item, outcome), report)| {
                 let scrubbed = match outcome {
-                    SubmitOutcome::Created => convert::scrub_counts(&report),
+                    SubmitOutcome::Created => wire::scrub_counts(&report),
                     _ => Vec::new(),
                 };
                 let (outcome, version) = match outcome {
@@ -339,7 +339,7 @@ impl IncidentService for IncidentApi {
     ) -> Result<Response<pb::GetIncidentResponse>, Status> {
         let principal = principal(&request)?;
         let mut violations = Violations::new();
-        let id = convert::incident_id(&mut violations, "id", &request.get_ref().id);
+        let id = wire::incident_id(&mut violations, "id", &request.get_ref().id);
         let Some(id) = id else {
             return Err(invalid_argument(violations.into_vec()));
         };
@@ -384,10 +384,8 @@ impl IncidentService for IncidentApi {
                 .min(MAX_PAGE_SIZE),
         };
         let mut violations = Violations::new();
-        let filter = convert::filter_from_proto(
-            &mut violations,
-            &request.filter.clone().unwrap_or_default(),
-        );
+        let filter =
+            wire::filter_from_proto(&mut violations, &request.filter.clone().unwrap_or_default());
         let fingerprint = filter_fingerprint(&request.filter);
         let after = decode_page_token(&self.sealer, &request.page_token, &fingerprint);
         if let Err(status) = &after {
@@ -478,7 +476,7 @@ impl IncidentService for IncidentApi {
             violations.add("expected_version", EXPECTED_VERSION_REQUIRED);
         }
         let draft = match &request.incident {
-            Some(incident) => convert::draft_from_proto(&mut violations, "incident", incident, now),
+            Some(incident) => wire::draft_from_proto(&mut violations, "incident", incident, now),
             None => {
                 violations.add("incident", "required");
                 None
@@ -519,7 +517,7 @@ impl IncidentService for IncidentApi {
         Ok(Response::new(pb::AmendIncidentResponse {
             incident: Some(incident),
             policy_version: self.policy_version(),
-            scrubbed: convert::scrub_counts(&report),
+            scrubbed: wire::scrub_counts(&report),
         }))
     }
 
@@ -536,7 +534,7 @@ impl IncidentService for IncidentApi {
                 summary(&json!({ "expected_version": request.expected_version }));
         });
         let mut violations = Violations::new();
-        let id = convert::incident_id(&mut violations, "id", &request.id);
+        let id = wire::incident_id(&mut violations, "id", &request.id);
         let reason = request.reason.trim().to_string();
         if reason.is_empty() {
             violations.add("reason", "required: say why the incident is retracted");

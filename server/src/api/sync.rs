@@ -19,13 +19,13 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, incident_to_proto};
 use super::guard::principal;
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::domain::Violations;
 use crate::feed::{Feed, FeedChange, FeedError, FeedFilter, FeedPage};
 use crate::identity::token::unix_now;
 use crate::identity::{PeerKind, Principal};
+use crate::wire::{self, incident_to_proto};
 
 /// Default and largest number of change-log entries per page.
 pub const DEFAULT_SYNC_PAGE: u32 = 500;
@@ -75,7 +75,7 @@ fn feed_status(error: FeedError) -> Status {
 fn feed_filter(filter: Option<pb::SyncFilter>) -> Result<FeedFilter, Status> {
     let filter = filter.unwrap_or_default();
     let mut violations = Violations::new();
-    let decoded = convert::sync_filter_from_proto(&mut violations, &filter);
+    let decoded = wire::sync_filter_from_proto(&mut violations, &filter);
     if violations.is_empty() {
         Ok(decoded)
     } else {
@@ -120,7 +120,7 @@ fn changes_to_proto(page: FeedPage) -> Vec<pb::Change> {
             FeedChange::UpsertAdvisory(redacted) => pb::Change {
                 r#type: pb::ChangeType::Upsert as i32,
                 advisory_id: redacted.advisory.id.to_string(),
-                advisory: Some(convert::advisory_to_proto(redacted)),
+                advisory: Some(wire::advisory_to_proto(redacted)),
                 ..Default::default()
             },
             FeedChange::RevokeAdvisory(id) => pb::Change {
