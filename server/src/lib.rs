@@ -24,6 +24,7 @@ pub mod domain;
 pub mod federation;
 pub mod feed;
 pub mod identity;
+pub mod ingest;
 pub mod picture;
 pub mod pki;
 pub mod policy;

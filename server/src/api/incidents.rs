@@ -11,13 +11,14 @@ use tonic::{Request, Response, Status};
 
 use super::guard::{audit_context, principal};
 use super::status::{invalid_argument, invalid_field, store_status};
-use crate::anonymise::{self, OrgSecrets, ScrubReport};
+use crate::anonymise::{self, OrgSecrets};
 use crate::audit::{AuditContext, summary};
 use crate::domain::{StoredIncident, Verification, Violations, validate};
 use crate::identity::{Principal, SharedOrgRegistry};
+use crate::ingest::{Ingest, IngestError, Submitter};
 use crate::policy::{PolicyEngine, Tier};
 use crate::sealed::Sealer;
-use crate::store::{ChangeKind, ListQuery, NewIncident, Store, SubmitOutcome};
+use crate::store::{ChangeKind, ListQuery, Store};
 use crate::wire::{self, incident_to_proto};
 use serde_json::json;
 
@@ -31,11 +32,11 @@ pub const MAX_RESPONSE_BYTES: usize = 3 * 1024 * 1024;
 
 pub struct IncidentApi {
     store: Store,
-    hub_id: String,
     orgs: SharedOrgRegistry,
     policy: Arc<PolicyEngine>,
     secrets: OrgSecrets,
     sealer: Arc<Sealer>,
+    ingest: Ingest,
 }
 
 impl IncidentApi {
@@ -48,8 +49,8 @@ impl IncidentApi {
         sealer: Arc<Sealer>,
     ) -> Self {
         Self {
+            ingest: Ingest::new(store.clone(), hub_id, policy.clone(), secrets.clone()),
             store,
-            hub_id,
             orgs,
             policy,
             secrets,
@@ -235,6 +236,10 @@ impl IncidentService for IncidentApi {
             .map(|entry| entry.org_type)
             .ok_or_else(|| Status::unauthenticated("organisation is not registered"))?;
 
+        let submitter = Submitter {
+            org: principal.org.clone(),
+            org_type,
+        };
         let now = OffsetDateTime::now_utc();
         let mut violations = Violations::new();
         let drafts: Vec<_> = request
@@ -245,12 +250,8 @@ impl IncidentService for IncidentApi {
                 let prefix = format!("incidents[{index}]");
                 let draft = wire::draft_from_proto(&mut violations, &prefix, incident, now);
                 if let Some(draft) = &draft {
-                    if let Err(reason) = self
-                        .policy
-                        .check_distribution(&principal.org, &draft.content)
-                    {
-                        violations.add(format!("{prefix}.sharing_group"), reason);
-                    }
+                    self.ingest
+                        .check_draft(&submitter.org, &prefix, draft, &mut violations);
                 }
                 draft
             })
@@ -259,73 +260,19 @@ impl IncidentService for IncidentApi {
             // All-or-nothing: one bad incident and nothing is written.
             return Err(invalid_argument(violations.into_vec()));
         }
-        let org_secret = self.secrets.for_org(&principal.org);
-        let mut reports: Vec<ScrubReport> = Vec::with_capacity(drafts.len());
-        let batch: Vec<NewIncident> = drafts
-            .into_iter()
-            .flatten()
-            .map(|mut draft| {
-                // The idempotency hash is over what the client sent, before anonymising, so a
-                // retried batch hashes the same whatever the anonymiser's version.
-                let submit_hash = draft.submission_hash();
-                reports.push(anonymise::anonymise_draft(&mut draft, &org_secret));
-                NewIncident {
-                    submit_hash,
-                    group_members: self.policy.group_members_of(&draft.content),
-                    incident: StoredIncident {
-                        id: draft.id,
-                        version: 1,
-                        origin_org: principal.org.clone(),
-                        origin_hub: self.hub_id.clone(),
-                        origin_org_type: org_type,
-                        reported_at: now,
-                        updated_at: now,
-                        retraction_reason: None,
-                        content: draft.content,
-                        private: draft.private,
-                        received: None,
-                    },
-                }
-            })
-            .collect();
-        let outcomes = self
-            .store
-            .submit(&batch, Some(&audit.entry("OK")))
+        let drafts = drafts.into_iter().flatten().collect();
+        let submitted = self
+            .ingest
+            .submit(&submitter, drafts, now, Some(&audit.entry("OK")))
             .await
-            .map_err(store_status)?;
+            .map_err(|error| match error {
+                IngestError::Invalid(violations) => invalid_argument(violations),
+                IngestError::Store(error) => store_status(error),
+            })?;
         audit.mark_recorded();
-        let results = batch
-            .iter()
-            .zip(outcomes)
-            .zip(reports)
-            .map(|((item, outcome), report)| {
-                let scrubbed = match outcome {
-                    SubmitOutcome::Created => wire::scrub_counts(&report),
-                    _ => Vec::new(),
-                };
-                let (outcome, version) = match outcome {
-                    SubmitOutcome::Created => (pb::SubmitOutcome::Created, 1),
-                    SubmitOutcome::Unchanged { version } => (pb::SubmitOutcome::Unchanged, version),
-                    SubmitOutcome::Conflict {
-                        existing_version,
-                        existing_org,
-                    } => {
-                        // Another org's version number is none of the caller's business.
-                        let version = if existing_org == principal.org {
-                            existing_version
-                        } else {
-                            0
-                        };
-                        (pb::SubmitOutcome::Conflict, version)
-                    }
-                };
-                pb::SubmitResult {
-                    id: item.incident.id.to_string(),
-                    outcome: outcome as i32,
-                    version,
-                    scrubbed,
-                }
-            })
+        let results = submitted
+            .into_iter()
+            .map(|(id, submitted)| wire::submit_result(id, submitted))
             .collect();
         Ok(Response::new(pb::SubmitIncidentsResponse {
             results,

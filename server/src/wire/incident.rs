@@ -8,6 +8,7 @@ use super::{
     timestamp_to_proto,
 };
 use crate::domain::{self, IncidentContent, IncidentDraft, Violations, validate};
+use crate::ingest::Submitted;
 use crate::policy::{RedactedIncident, RedactionAction, Tier};
 
 /// Decodes and validates one incident of a request. `prefix` is its path (`incidents[2]`,
@@ -337,6 +338,21 @@ pub fn scrub_counts(report: &crate::anonymise::ScrubReport) -> Vec<pb::ScrubCoun
             count: report.count(*kind),
         })
         .collect()
+}
+
+/// One incident's result of a SubmitIncidents call.
+pub fn submit_result(id: uuid::Uuid, submitted: Submitted) -> pb::SubmitResult {
+    let (outcome, version, scrubbed) = match submitted {
+        Submitted::Created { scrubbed } => (pb::SubmitOutcome::Created, 1, scrub_counts(&scrubbed)),
+        Submitted::Unchanged { version } => (pb::SubmitOutcome::Unchanged, version, Vec::new()),
+        Submitted::Conflict { version } => (pb::SubmitOutcome::Conflict, version, Vec::new()),
+    };
+    pb::SubmitResult {
+        id: id.to_string(),
+        outcome: outcome as i32,
+        version,
+        scrubbed,
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use crate::domain::{self, Tier, Violations, validate};
 
 pub use advisory::{MAX_SUMMARY_CHARS, advisory_from_proto, advisory_to_proto};
 pub use federation::{ForeignRefusal, foreign_from_proto};
-pub use incident::{draft_from_proto, incident_to_proto, scrub_counts};
+pub use incident::{draft_from_proto, incident_to_proto, scrub_counts, submit_result};
 pub use query::{filter_from_proto, sync_filter_from_proto};
 
 /// A domain enum that has a proto twin named `<PREFIX><NAME>`.
