@@ -141,7 +141,11 @@ fn import_graph() -> Graph {
     for file in &files {
         let from = top_module(&src, file);
         let text = std::fs::read_to_string(file).expect("source is readable");
-        let shown = file.strip_prefix(&src).unwrap_or(file).display().to_string();
+        let shown = file
+            .strip_prefix(&src)
+            .unwrap_or(file)
+            .display()
+            .to_string();
         for name in crate_references(&text) {
             // `crate::HubError`, `crate::serve`: items of the crate root.
             let to = if known.contains(&name) {
@@ -270,7 +274,9 @@ fn every_exception_is_still_needed() {
     let graph = import_graph();
     for (from, to, why) in EXCEPTIONS {
         assert!(
-            graph.get(*from).is_some_and(|targets| targets.contains_key(*to)),
+            graph
+                .get(*from)
+                .is_some_and(|targets| targets.contains_key(*to)),
             "{from} no longer imports {to}: delete its exception ({why})"
         );
     }
