@@ -33,14 +33,6 @@ pub fn draft_from_proto(
     let date_precision = optional_enum(violations, path("date_precision"), incident.date_precision)
         .unwrap_or(domain::DatePrecision::Day);
     let country = validate::country(violations, &path("country"), &incident.country);
-    let area = |area: &Option<pb::AdminArea>| {
-        area.as_ref()
-            .filter(|area| !(area.name.trim().is_empty() && area.pcode.trim().is_empty()))
-            .map(|area| domain::AdminArea {
-                name: area.name.trim().to_string(),
-                pcode: non_empty(&area.pcode),
-            })
-    };
     let location = incident.location.as_ref().and_then(|location| {
         let precision = required_enum(violations, path("location.precision"), location.precision)?;
         Some(domain::Location {
@@ -65,48 +57,17 @@ pub fn draft_from_proto(
         }
     }
     let orgs = incident.affected_org_types.unwrap_or_default();
-    let mut victims = Vec::new();
-    for (index, victim) in incident.victims.iter().enumerate() {
-        let at = |field: &str| path(&format!("victims[{index}].{field}"));
-        let outcome = required_enum(violations, at("outcome"), victim.outcome);
-        let staff = optional_enum(violations, at("staff"), victim.staff)
-            .unwrap_or(domain::StaffCategory::Unknown);
-        let sex = optional_enum(violations, at("sex"), victim.sex).unwrap_or(domain::Sex::Unknown);
-        if let Some(outcome) = outcome {
-            victims.push(domain::VictimCount {
-                outcome,
-                staff,
-                sex,
-                count: victim.count,
-                estimated: victim.estimated,
-            });
-        }
-    }
+    let victims = victims_from_proto(violations, prefix, &incident.victims);
     let refs = incident.external_refs.clone().unwrap_or_default();
-    let private = incident.private.as_ref().map(|annex| domain::PrivateAnnex {
-        victim_identities: annex
-            .victim_identities
-            .iter()
-            .map(|victim| domain::VictimIdentity {
-                name: victim.name.clone(),
-                role: victim.role.clone(),
-                contact: victim.contact.clone(),
-                // The hub derives it; a client-sent key is ignored.
-                victim_key: None,
-            })
-            .collect(),
-        reporter_contact: annex.reporter_contact.clone(),
-        internal_narrative: annex.internal_narrative.clone(),
-        external_case_refs: annex.external_case_refs.clone(),
-    });
+    let private = incident.private.as_ref().map(private_from_proto);
 
     let content = IncidentContent {
         // A placeholder keeps the whole-record checks running so every problem is reported.
         occurred_on: occurred_on.unwrap_or(now.date()),
         date_precision,
         country: country.clone().unwrap_or_default(),
-        admin1: area(&incident.admin1),
-        admin2: area(&incident.admin2),
+        admin1: area_from_proto(&incident.admin1),
+        admin2: area_from_proto(&incident.admin2),
         locality: non_empty(&incident.locality),
         location,
         threat_category: threat_category.unwrap_or(domain::ThreatCategory::ArmedConflict),
@@ -159,6 +120,61 @@ pub fn draft_from_proto(
         content,
         private: private.filter(|annex| !annex.is_empty()),
     })
+}
+
+/// An admin area; both name and pcode blank is no area.
+fn area_from_proto(area: &Option<pb::AdminArea>) -> Option<domain::AdminArea> {
+    area.as_ref()
+        .filter(|area| !(area.name.trim().is_empty() && area.pcode.trim().is_empty()))
+        .map(|area| domain::AdminArea {
+            name: area.name.trim().to_string(),
+            pcode: non_empty(&area.pcode),
+        })
+}
+
+/// Victim counts; one without an outcome is left out (its violation recorded).
+fn victims_from_proto(
+    violations: &mut Violations,
+    prefix: &str,
+    victims: &[pb::VictimCount],
+) -> Vec<domain::VictimCount> {
+    let mut decoded = Vec::new();
+    for (index, victim) in victims.iter().enumerate() {
+        let at = |field: &str| format!("{prefix}.victims[{index}].{field}");
+        let outcome = required_enum(violations, at("outcome"), victim.outcome);
+        let staff = optional_enum(violations, at("staff"), victim.staff)
+            .unwrap_or(domain::StaffCategory::Unknown);
+        let sex = optional_enum(violations, at("sex"), victim.sex).unwrap_or(domain::Sex::Unknown);
+        if let Some(outcome) = outcome {
+            decoded.push(domain::VictimCount {
+                outcome,
+                staff,
+                sex,
+                count: victim.count,
+                estimated: victim.estimated,
+            });
+        }
+    }
+    decoded
+}
+
+fn private_from_proto(annex: &pb::PrivateAnnex) -> domain::PrivateAnnex {
+    domain::PrivateAnnex {
+        victim_identities: annex
+            .victim_identities
+            .iter()
+            .map(|victim| domain::VictimIdentity {
+                name: victim.name.clone(),
+                role: victim.role.clone(),
+                contact: victim.contact.clone(),
+                // The hub derives it; a client-sent key is ignored.
+                victim_key: None,
+            })
+            .collect(),
+        reporter_contact: annex.reporter_contact.clone(),
+        internal_narrative: annex.internal_narrative.clone(),
+        external_case_refs: annex.external_case_refs.clone(),
+    }
 }
 
 /// Encodes an incident that has passed the policy engine. Every field the engine marked
