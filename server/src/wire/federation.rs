@@ -60,23 +60,20 @@ pub fn foreign_from_proto(
             .and_then(|stamp| OffsetDateTime::from_unix_timestamp(stamp.seconds).ok())
             .unwrap_or(now)
     };
-    let (Some(mut draft), Some(org_type)) = (draft, org_type) else {
-        return Err(ForeignRefusal::Invalid(
+    let invalid = |violations: Violations| {
+        ForeignRefusal::Invalid(
             violations
                 .into_vec()
                 .into_iter()
                 .map(|violation| format!("{}: {}", violation.field, violation.description))
                 .collect(),
-        ));
+        )
+    };
+    let (Some(mut draft), Some(org_type)) = (draft, org_type) else {
+        return Err(invalid(violations));
     };
     if !violations.is_empty() {
-        return Err(ForeignRefusal::Invalid(
-            violations
-                .into_vec()
-                .into_iter()
-                .map(|violation| format!("{}: {}", violation.field, violation.description))
-                .collect(),
-        ));
+        return Err(invalid(violations));
     }
     match draft.content.distribution {
         Distribution::Community | Distribution::Federation => {}

@@ -20,9 +20,30 @@ pub fn draft_from_proto(
     now: OffsetDateTime,
 ) -> Option<IncidentDraft> {
     let before = violations.len();
-    let path = |field: &str| format!("{prefix}.{field}");
+    let id = incident_id(violations, &format!("{prefix}.id"), &incident.id);
+    let content = content_from_proto(violations, prefix, incident, now);
+    let private = incident.private.as_ref().map(private_from_proto);
+    validate::check_content(violations, prefix, &content, private.as_ref(), now);
 
-    let id = incident_id(violations, &path("id"), &incident.id);
+    if violations.len() > before {
+        return None;
+    }
+    Some(IncidentDraft {
+        id: id?,
+        content,
+        private: private.filter(|annex| !annex.is_empty()),
+    })
+}
+
+/// The shared content of an incident, every field decoded (placeholders where a required
+/// one is bad, so that the whole-record checks still run and every problem is reported).
+fn content_from_proto(
+    violations: &mut Violations,
+    prefix: &str,
+    incident: &pb::Incident,
+    now: OffsetDateTime,
+) -> IncidentContent {
+    let path = |field: &str| format!("{prefix}.{field}");
     let occurred_on = match &incident.occurred_on {
         Some(date) => date_from_proto(violations, &path("occurred_on"), date),
         None => {
@@ -59,9 +80,8 @@ pub fn draft_from_proto(
     let orgs = incident.affected_org_types.unwrap_or_default();
     let victims = victims_from_proto(violations, prefix, &incident.victims);
     let refs = incident.external_refs.clone().unwrap_or_default();
-    let private = incident.private.as_ref().map(private_from_proto);
 
-    let content = IncidentContent {
+    IncidentContent {
         // A placeholder keeps the whole-record checks running so every problem is reported.
         occurred_on: occurred_on.unwrap_or(now.date()),
         date_precision,
@@ -109,17 +129,7 @@ pub fn draft_from_proto(
             .unwrap_or(domain::Distribution::Community),
         sharing_group: non_empty(&incident.sharing_group),
         tlp: optional_enum(violations, path("tlp"), incident.tlp).unwrap_or(domain::Tlp::Amber),
-    };
-    validate::check_content(violations, prefix, &content, private.as_ref(), now);
-
-    if violations.len() > before {
-        return None;
     }
-    Some(IncidentDraft {
-        id: id?,
-        content,
-        private: private.filter(|annex| !annex.is_empty()),
-    })
 }
 
 /// An admin area; both name and pcode blank is no area.
@@ -181,18 +191,7 @@ fn private_from_proto(annex: &pb::PrivateAnnex) -> domain::PrivateAnnex {
 /// `Removed` is cleared from the message, whatever the domain value still holds.
 pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
     let redacted_fields = redacted.redacted_fields();
-    let redactions: Vec<pb::Redaction> = redacted
-        .redactions
-        .iter()
-        .map(|redaction| pb::Redaction {
-            field: redaction.field.to_string(),
-            action: match redaction.action {
-                RedactionAction::Removed => pb::RedactionAction::Removed as i32,
-                RedactionAction::Generalised => pb::RedactionAction::Generalised as i32,
-            },
-            detail: redaction.detail.clone(),
-        })
-        .collect();
+    let redactions = redactions_to_proto(&redacted);
     let removed: Vec<&'static str> = redacted
         .redactions
         .iter()
@@ -252,36 +251,12 @@ pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
             ifrc_nrcs: content.affected_org_types.ifrc_nrcs,
             other: content.affected_org_types.other,
         }),
-        victims: content
-            .victims
-            .iter()
-            .map(|victim| pb::VictimCount {
-                outcome: victim.outcome.to_wire(),
-                staff: victim.staff.to_wire(),
-                sex: victim.sex.to_wire(),
-                count: victim.count,
-                estimated: victim.estimated,
-            })
-            .collect(),
+        victims: content.victims.iter().map(victim_to_proto).collect(),
         ops_impact: wire(content.ops_impact.map(WireEnum::to_wire)),
         source_type: wire(content.source_type.map(WireEnum::to_wire)),
         verification: content.verification.to_wire(),
         narrative: content.narrative.unwrap_or_default(),
-        private: incident.private.map(|annex| pb::PrivateAnnex {
-            victim_identities: annex
-                .victim_identities
-                .into_iter()
-                .map(|victim| pb::VictimIdentity {
-                    name: victim.name,
-                    role: victim.role,
-                    contact: victim.contact,
-                    victim_key: victim.victim_key.unwrap_or_default(),
-                })
-                .collect(),
-            reporter_contact: annex.reporter_contact,
-            internal_narrative: annex.internal_narrative,
-            external_case_refs: annex.external_case_refs,
-        }),
+        private: incident.private.map(private_to_proto),
         external_refs: Some(pb::ExternalRefs {
             awsd: content.external_refs.awsd.unwrap_or_default(),
             sind: content.external_refs.sind.unwrap_or_default(),
@@ -300,6 +275,49 @@ pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
         clear_field(&mut message, field);
     }
     message
+}
+
+fn redactions_to_proto(redacted: &RedactedIncident) -> Vec<pb::Redaction> {
+    redacted
+        .redactions
+        .iter()
+        .map(|redaction| pb::Redaction {
+            field: redaction.field.to_string(),
+            action: match redaction.action {
+                RedactionAction::Removed => pb::RedactionAction::Removed as i32,
+                RedactionAction::Generalised => pb::RedactionAction::Generalised as i32,
+            },
+            detail: redaction.detail.clone(),
+        })
+        .collect()
+}
+
+fn victim_to_proto(victim: &domain::VictimCount) -> pb::VictimCount {
+    pb::VictimCount {
+        outcome: victim.outcome.to_wire(),
+        staff: victim.staff.to_wire(),
+        sex: victim.sex.to_wire(),
+        count: victim.count,
+        estimated: victim.estimated,
+    }
+}
+
+fn private_to_proto(annex: domain::PrivateAnnex) -> pb::PrivateAnnex {
+    pb::PrivateAnnex {
+        victim_identities: annex
+            .victim_identities
+            .into_iter()
+            .map(|victim| pb::VictimIdentity {
+                name: victim.name,
+                role: victim.role,
+                contact: victim.contact,
+                victim_key: victim.victim_key.unwrap_or_default(),
+            })
+            .collect(),
+        reporter_contact: annex.reporter_contact,
+        internal_narrative: annex.internal_narrative,
+        external_case_refs: annex.external_case_refs,
+    }
 }
 
 /// Clears one top-level field of an Incident message; `false` for a name it does not know.
