@@ -154,6 +154,8 @@ pub fn refresh_crl(pki_dir: &Path) -> Result<(), DevError> {
     Ok(())
 }
 
+// Long by design: a linear script writing one dev environment file after another; split, it would
+// only pass the same paths around.
 /// Creates a complete dev environment for hub `hub_id` of `trust_domain` in `dir` (its own CA,
 /// keys, orgs, tokens and profiles). With `peer_registry`, the config names a reloadable
 /// `peers.toml` (written empty) for federation agreements.

@@ -307,6 +307,8 @@ impl IncidentService for IncidentApi {
         }))
     }
 
+    // Long: page-token handling and the response size budget kept together; splitting it is left
+    // for a later change.
     async fn list_incidents(
         &self,
         request: Request<pb::ListIncidentsRequest>,

@@ -190,6 +190,8 @@ impl SyncService for SyncApi {
     type PullStream = ResponseStream<pb::PullResponse>;
     type SubscribeStream = ResponseStream<pb::SubscribeResponse>;
 
+    // Long: cursor resolution, paging and the response's cursor rules kept together; splitting it
+    // is left for a later change.
     async fn pull(
         &self,
         request: Request<pb::PullRequest>,
@@ -282,6 +284,8 @@ impl SyncService for SyncApi {
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
+    // Long: the stream task's catch-up/live loop is one state machine (cursor, live flag,
+    // heartbeat, expiry, shutdown); splitting it is left for a later change.
     async fn subscribe(
         &self,
         request: Request<pb::SubscribeRequest>,

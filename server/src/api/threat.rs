@@ -88,6 +88,8 @@ impl ThreatService for ThreatApi {
         )))
     }
 
+    // Long: decode, authorise, version check and store write of one advisory; a proto-free
+    // advisory service (like `ingest`) is left for a later change.
     async fn issue_advisory(
         &self,
         request: Request<pb::IssueAdvisoryRequest>,

@@ -198,6 +198,8 @@ fn load_peers(config: &IdentitySources) -> Result<Vec<PeerAgreement>, ReloadErro
     Ok(peers)
 }
 
+// Long by design: builds all identity material in one pass so that it is complete or fails as a
+// whole.
 /// Builds the identity material from the files `config` names.
 pub fn load(config: &IdentitySources) -> Result<IdentityMaterial, ReloadError> {
     let files = watched_files(config);
@@ -380,6 +382,8 @@ impl Reloader {
         })
     }
 
+    // Long by design: the fingerprint/build/swap sequence and its failure branch must stay in
+    // this order (see the comments inside).
     /// Rebuilds everything from the files and swaps it in; on error keeps what is in force.
     pub async fn reload(&self, reason: &str) -> Result<(), String> {
         let config = self.config.clone();

@@ -363,6 +363,8 @@ struct Tables {
 }
 
 impl Tables {
+    // Long by design: row keys, the two count grids and their publication share the row and
+    // column index.
     fn publish(
         counts: &[PictureCountRow],
         victims: &[PictureVictimRow],

@@ -14,6 +14,7 @@ use crate::policy::RedactedAdvisory;
 /// Most characters of an advisory summary.
 pub const MAX_SUMMARY_CHARS: usize = 4_000;
 
+// Long by design: one decode or check per advisory field.
 /// Decodes and validates an advisory of an IssueAdvisory request (hub-set fields ignored).
 pub fn advisory_from_proto(
     violations: &mut Violations,

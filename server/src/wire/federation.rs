@@ -15,6 +15,8 @@ pub enum ForeignRefusal {
     NotFederable(&'static str),
 }
 
+// Long by design: the ordered checks on a peer's record (tier, fields, federability), each a few
+// lines.
 /// Decodes an incident a peer hub sent us into the copy we keep: its origin hub, origin org
 /// (empty when withheld from us), id and version kept; the tier it was sent at recorded; a
 /// private annex never kept. `transitive` is our side of the agreement: without it,

@@ -35,6 +35,7 @@ pub fn draft_from_proto(
     })
 }
 
+// Long by design: one line per field of `IncidentContent`.
 /// The shared content of an incident, every field decoded (placeholders where a required
 /// one is bad, so that the whole-record checks still run and every problem is reported).
 fn content_from_proto(
@@ -187,6 +188,7 @@ fn private_from_proto(annex: &pb::PrivateAnnex) -> domain::PrivateAnnex {
     }
 }
 
+// Long by design: one line per field of `pb::Incident`.
 /// Encodes an incident that has passed the policy engine. Every field the engine marked
 /// `Removed` is cleared from the message, whatever the domain value still holds.
 pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
