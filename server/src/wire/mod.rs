@@ -136,8 +136,6 @@ fn timestamp_to_proto(at: OffsetDateTime) -> Timestamp {
     }
 }
 
-/// Decodes and validates one incident of a request. `prefix` is its path (`incidents[2]`,
-
 /// A proto date as `YYYY-MM-DD` text (for request summaries in the access log).
 pub fn date_text(date: &Option<ProtoDate>) -> Option<String> {
     date.as_ref()
