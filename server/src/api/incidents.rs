@@ -13,12 +13,12 @@ use super::guard::{audit_context, principal};
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::anonymise::{self, OrgSecrets};
 use crate::audit::{AuditContext, summary};
-use crate::domain::{StoredIncident, Verification, Violations, validate};
+use crate::domain::{IncidentFilter, StoredIncident, Verification, Violations, validate};
 use crate::identity::{Principal, SharedOrgRegistry};
 use crate::ingest::{Ingest, IngestError, Submitter};
 use crate::policy::{PolicyEngine, Tier};
 use crate::sealed::Sealer;
-use crate::store::{ChangeKind, ListQuery, Store};
+use crate::store::{ChangeKind, ListPage, ListQuery, Store};
 use crate::wire::{self, incident_to_proto};
 use serde_json::json;
 
@@ -60,6 +60,42 @@ impl IncidentApi {
 
     fn policy_version(&self) -> String {
         self.policy.version().to_string()
+    }
+
+    /// Redacts and encodes a store page up to the message budget; what does not fit starts the
+    /// next page.
+    fn fill_page(&self, principal: &Principal, filter: &IncidentFilter, page: ListPage) -> Filled {
+        let mut filled = Filled {
+            incidents: Vec::new(),
+            fields_redacted: 0,
+            last_row: None,
+            more: page.more,
+        };
+        let mut size = 0;
+        for (row, stored) in page.rows {
+            let Some(redacted) = self.policy.redact(stored, principal) else {
+                filled.last_row = Some(row);
+                continue;
+            };
+            // The origin org is a T2 field: filtering on it must not reveal it below T2 (the
+            // store already restricts the filter; this keeps the rule where it is decided).
+            if !filter.origin_orgs.is_empty() && redacted.tier < Tier::T2 {
+                filled.last_row = Some(row);
+                continue;
+            }
+            let withheld = redacted.redactions.len() as u64;
+            let incident = incident_to_proto(redacted);
+            let length = incident.encoded_len();
+            if size + length > MAX_RESPONSE_BYTES && !filled.incidents.is_empty() {
+                filled.more = true;
+                break;
+            }
+            size += length;
+            filled.fields_redacted += withheld;
+            filled.incidents.push(incident);
+            filled.last_row = Some(row);
+        }
+        filled
     }
 
     /// The incident if it exists and the caller may see it; NOT_FOUND alike otherwise, so that
@@ -201,6 +237,26 @@ fn filter_summary(filter: &pb::IncidentFilter) -> serde_json::Value {
     })
 }
 
+/// A ListIncidents page as it will be sent.
+struct Filled {
+    incidents: Vec<pb::Incident>,
+    fields_redacted: u64,
+    /// The last store row the page covers (sent or withheld): the next page starts after it.
+    last_row: Option<i64>,
+    more: bool,
+}
+
+/// The requested page size: the default for 0, at most [`MAX_PAGE_SIZE`].
+fn page_size(requested: i32) -> Result<u32, Status> {
+    match requested {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        size if size < 0 => Err(invalid_field("page_size", "must not be negative")),
+        size => Ok(u32::try_from(size)
+            .unwrap_or(MAX_PAGE_SIZE)
+            .min(MAX_PAGE_SIZE)),
+    }
+}
+
 fn filter_fingerprint(filter: &Option<pb::IncidentFilter>) -> String {
     let encoded = filter
         .as_ref()
@@ -323,15 +379,7 @@ impl IncidentService for IncidentApi {
                 "continued": !request.page_token.is_empty(),
             }));
         });
-        let page_size = match request.page_size {
-            0 => DEFAULT_PAGE_SIZE,
-            size if size < 0 => {
-                return Err(invalid_field("page_size", "must not be negative"));
-            }
-            size => u32::try_from(size)
-                .unwrap_or(MAX_PAGE_SIZE)
-                .min(MAX_PAGE_SIZE),
-        };
+        let page_size = page_size(request.page_size)?;
         let mut violations = Violations::new();
         let filter =
             wire::filter_from_proto(&mut violations, &request.filter.clone().unwrap_or_default());
@@ -362,35 +410,12 @@ impl IncidentService for IncidentApi {
             })
             .await
             .map_err(store_status)?;
-        // Fill the page up to the message budget; what does not fit starts the next page.
-        let mut incidents: Vec<pb::Incident> = Vec::new();
-        let mut size = 0;
-        let mut fields_redacted = 0;
-        let mut last_row = None;
-        let mut more = page.more;
-        for (row, stored) in page.rows {
-            let Some(redacted) = self.policy.redact(stored, &principal) else {
-                last_row = Some(row);
-                continue;
-            };
-            // The origin org is a T2 field: filtering on it must not reveal it below T2 (the
-            // store already restricts the filter; this keeps the rule where it is decided).
-            if !filter.origin_orgs.is_empty() && redacted.tier < Tier::T2 {
-                last_row = Some(row);
-                continue;
-            }
-            let withheld = redacted.redactions.len() as u64;
-            let incident = incident_to_proto(redacted);
-            let length = incident.encoded_len();
-            if size + length > MAX_RESPONSE_BYTES && !incidents.is_empty() {
-                more = true;
-                break;
-            }
-            size += length;
-            fields_redacted += withheld;
-            incidents.push(incident);
-            last_row = Some(row);
-        }
+        let Filled {
+            incidents,
+            fields_redacted,
+            last_row,
+            more,
+        } = self.fill_page(&principal, &filter, page);
         let next_page_token = match (more, last_row) {
             (true, Some(row)) => encode_page_token(&self.sealer, row, &fingerprint)?,
             _ => String::new(),

@@ -16,6 +16,7 @@ use super::status::{invalid_argument, invalid_field, store_status};
 use crate::anonymise;
 use crate::audit::summary;
 use crate::domain::{StoredAdvisory, Violations, validate};
+use crate::identity::Principal;
 use crate::picture::{self, PictureError};
 use crate::policy::PolicyEngine;
 use crate::store::{AdvisoryFilter, Store, StoreError};
@@ -39,6 +40,38 @@ impl ThreatApi {
 
     fn policy_version(&self) -> String {
         self.policy.version().to_string()
+    }
+
+    /// Whether `principal` may issue advisory `id` now: a new one without `expected_version`,
+    /// a superseding one (its own organisation's, which it can see) with it. An advisory the
+    /// principal cannot see is NOT_FOUND, as if it did not exist.
+    fn check_issuable(
+        &self,
+        principal: &Principal,
+        id: uuid::Uuid,
+        existing: Option<&StoredAdvisory>,
+        expected_version: u64,
+    ) -> Result<(), Status> {
+        let not_found = || Status::not_found(format!("advisory {id} not found"));
+        match (existing, expected_version) {
+            (Some(_), 0) => {
+                return Err(Status::already_exists(format!(
+                    "advisory {id} exists: to supersede it, send expected_version"
+                )));
+            }
+            (None, version) if version > 0 => return Err(not_found()),
+            (Some(existing), _) if self.policy.advisory_tier_for(principal, existing).is_none() => {
+                return Err(not_found());
+            }
+            _ => {}
+        }
+        if !self.policy.may_issue_advisory(principal, existing) {
+            return Err(Status::permission_denied(
+                "only focal points may issue advisories, and only the issuing organisation's may \
+                 supersede one",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -88,8 +121,6 @@ impl ThreatService for ThreatApi {
         )))
     }
 
-    // Long: decode, authorise, version check and store write of one advisory; a proto-free
-    // advisory service (like `ingest`) is left for a later change.
     async fn issue_advisory(
         &self,
         request: Request<pb::IssueAdvisoryRequest>,
@@ -130,32 +161,7 @@ impl ThreatService for ThreatApi {
             .into_iter()
             .next();
         let not_found = || Status::not_found(format!("advisory {id} not found"));
-        match (&existing, request.expected_version) {
-            (Some(_), 0) => {
-                return Err(Status::already_exists(format!(
-                    "advisory {id} exists: to supersede it, send expected_version"
-                )));
-            }
-            (None, version) if version > 0 => return Err(not_found()),
-            (Some(existing), _)
-                if self
-                    .policy
-                    .advisory_tier_for(&principal, existing)
-                    .is_none() =>
-            {
-                return Err(not_found());
-            }
-            _ => {}
-        }
-        if !self
-            .policy
-            .may_issue_advisory(&principal, existing.as_ref())
-        {
-            return Err(Status::permission_denied(
-                "only focal points may issue advisories, and only the issuing organisation's may \
-                 supersede one",
-            ));
-        }
+        self.check_issuable(&principal, id, existing.as_ref(), request.expected_version)?;
         if let Some(summary) = &content.summary {
             let (scrubbed, _) = anonymise::scrub(summary, &[]);
             content.summary = Some(scrubbed);
