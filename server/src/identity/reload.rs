@@ -180,19 +180,24 @@ pub fn watched_files(config: &IdentitySources) -> Vec<PathBuf> {
     files
 }
 
-/// The peer agreements in force: hub.toml's and the peer registry file's, checked.
-fn load_peers(config: &IdentitySources) -> Result<Vec<PeerAgreement>, ReloadError> {
-    let peers_error = |message: String| ReloadError::Peers {
+/// A peer agreement problem, named by the file the agreements come from.
+fn peers_error_in(config: &IdentitySources) -> impl Fn(String) -> ReloadError + '_ {
+    |message: String| ReloadError::Peers {
         path: config
             .peer_registry
             .as_ref()
             .map(|path| path.display().to_string())
             .unwrap_or_else(|| "(hub config)".into()),
         message,
-    };
+    }
+}
+
+/// The peer agreements in force: hub.toml's and the peer registry file's, checked.
+fn load_peers(config: &IdentitySources) -> Result<Vec<PeerAgreement>, ReloadError> {
+    let peers_error = peers_error_in(config);
     let mut peers = config.peers.clone();
     if let Some(path) = &config.peer_registry {
-        peers.extend(agreement::read_peer_file(path).map_err(peers_error)?);
+        peers.extend(agreement::read_peer_file(path).map_err(&peers_error)?);
     }
     agreement::check_peers(&config.hub_id, &peers).map_err(peers_error)?;
     Ok(peers)
@@ -204,14 +209,6 @@ fn load_peers(config: &IdentitySources) -> Result<Vec<PeerAgreement>, ReloadErro
 pub fn load(config: &IdentitySources) -> Result<IdentityMaterial, ReloadError> {
     let files = watched_files(config);
     let peers = load_peers(config)?;
-    let peers_error = |message: String| ReloadError::Peers {
-        path: config
-            .peer_registry
-            .as_ref()
-            .map(|path| path.display().to_string())
-            .unwrap_or_else(|| "(hub config)".into()),
-        message,
-    };
     let mut tls_paths = config.tls.clone();
     for peer in &peers {
         if let Some(ca) = &peer.ca {
@@ -248,7 +245,33 @@ pub fn load(config: &IdentitySources) -> Result<IdentityMaterial, ReloadError> {
                 })?;
         }
     }
-    // Peer hubs: their token keys, trust domains and trust anchors.
+    let federation = peer_federation(config, &peers, &mut verifier)?;
+    let orgs = Arc::new(OrgRegistry::new(entries));
+    let authenticator = Arc::new(
+        Authenticator::new(
+            &config.trust_domain,
+            verifier,
+            orgs.clone(),
+            config.rate_limit,
+        )
+        .with_federation(federation),
+    );
+    Ok(IdentityMaterial {
+        tls,
+        authenticator,
+        orgs,
+        peers: Arc::new(peers),
+        files,
+    })
+}
+
+/// Peer hubs: their token keys (added to `verifier`), trust domains and trust anchors.
+fn peer_federation(
+    config: &IdentitySources,
+    peers: &[PeerAgreement],
+    verifier: &mut TokenVerifier,
+) -> Result<super::Federation, ReloadError> {
+    let peers_error = peers_error_in(config);
     let own_anchor = tls::anchor_verifier(&config.tls.ca, config.tls.crl.as_deref())?;
     let mut federation = super::Federation {
         own_anchor: peers
@@ -257,7 +280,7 @@ pub fn load(config: &IdentitySources) -> Result<IdentityMaterial, ReloadError> {
             .then(|| own_anchor.clone()),
         peers: Default::default(),
     };
-    for peer in &peers {
+    for peer in peers {
         let key = keys::read_key_file(&peer.token_public_key)?;
         verifier
             .add_peer_issuer(&peer.hub_id, &key)
@@ -278,23 +301,7 @@ pub fn load(config: &IdentitySources) -> Result<IdentityMaterial, ReloadError> {
             },
         );
     }
-    let orgs = Arc::new(OrgRegistry::new(entries));
-    let authenticator = Arc::new(
-        Authenticator::new(
-            &config.trust_domain,
-            verifier,
-            orgs.clone(),
-            config.rate_limit,
-        )
-        .with_federation(federation),
-    );
-    Ok(IdentityMaterial {
-        tls,
-        authenticator,
-        orgs,
-        peers: Arc::new(peers),
-        files,
-    })
+    Ok(federation)
 }
 
 /// A content fingerprint of `files` (a missing file hashes as missing, so its return counts as
