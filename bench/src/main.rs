@@ -642,12 +642,9 @@ async fn bulk_insert(data: &Path, csv: &Path, total: usize) -> anyhow::Result<()
                 incident.distribution = pb::Distribution::OrgOnly as i32;
             }
             let mut violations = Violations::new();
-            let Some(draft) = slt_hub::api::convert::draft_from_proto(
-                &mut violations,
-                "incident",
-                &incident,
-                now,
-            ) else {
+            let Some(draft) =
+                slt_hub::wire::draft_from_proto(&mut violations, "incident", &incident, now)
+            else {
                 continue;
             };
             let (org, org_type) = orgs[made % orgs.len()];
@@ -798,7 +795,7 @@ async fn federation_scenario(
     csv: &Path,
 ) -> anyhow::Result<()> {
     use slt_hub::dev;
-    use slt_hub::federation::agreement::PeerAgreement;
+    use slt_hub::identity::agreement::PeerAgreement;
     let dir = tempfile::tempdir()?;
     let hubs = ["hub-a", "hub-b", "hub-c"];
     let mut listen = Vec::new();

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::federation::agreement::PeerAgreement;
 use crate::identity::OrgEntry;
+use crate::identity::agreement::PeerAgreement;
 use crate::identity::rate::RateLimit;
+use crate::identity::reload::IdentitySources;
 use crate::identity::tls::TlsPaths;
 use crate::policy::SharingGroup;
 
@@ -204,7 +205,7 @@ impl HubConfig {
             return Err(format!("hub_id '{}' is not a valid id", self.hub_id));
         }
         crate::identity::reload::check_orgs(&self.orgs)?;
-        crate::federation::agreement::check_peers(&self.hub_id, &self.peers)?;
+        crate::identity::agreement::check_peers(&self.hub_id, &self.peers)?;
         if let Some(problem) = self.rate_limit.problem() {
             return Err(problem);
         }
@@ -239,6 +240,22 @@ impl HubConfig {
     }
 
     /// How often identity files are checked for changes.
+    /// What the identity reloader builds its material from.
+    pub fn identity_sources(&self) -> IdentitySources {
+        IdentitySources {
+            hub_id: self.hub_id.clone(),
+            trust_domain: self.trust_domain.clone(),
+            tls: self.tls_paths(),
+            token_public_key: self.tokens.public_key.clone(),
+            max_token_ttl_seconds: self.max_token_ttl_seconds,
+            rate_limit: self.rate_limit,
+            orgs: self.orgs.clone(),
+            org_registry: self.org_registry.clone(),
+            peers: self.peers.clone(),
+            peer_registry: self.peer_registry.clone(),
+        }
+    }
+
     pub fn reload_poll(&self) -> Duration {
         Duration::from_millis(self.reload_poll_millis.max(50))
     }

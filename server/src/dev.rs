@@ -154,6 +154,8 @@ pub fn refresh_crl(pki_dir: &Path) -> Result<(), DevError> {
     Ok(())
 }
 
+// Long by design: a linear script writing one dev environment file after another; split, it would
+// only pass the same paths around.
 /// Creates a complete dev environment for hub `hub_id` of `trust_domain` in `dir` (its own CA,
 /// keys, orgs, tokens and profiles). With `peer_registry`, the config names a reloadable
 /// `peers.toml` (written empty) for federation agreements.
@@ -210,7 +212,42 @@ pub fn create_hub(
         listen.ip()
     };
     let endpoint = format!("https://{}", SocketAddr::new(endpoint_host, listen.port()));
-    for org in &orgs {
+    write_org_credentials(dir, &ca, &issuer, trust_domain, &orgs, &endpoint)?;
+    pki::write_public(
+        &dir.join("examples").join("incident.json"),
+        &example_incident(),
+    )?;
+
+    if peer_registry {
+        pki::write_public(
+            &dir.join("peers.toml"),
+            "# Federation agreements ([[peers]]), reloaded when this file changes.\n",
+        )?;
+    }
+    let config = dev_config(hub_id, trust_domain, listen, orgs, peer_registry);
+    pki::write_public(
+        &dir.join("policy.toml"),
+        crate::policy::rules::DEFAULT_POLICY_TOML,
+    )?;
+    let text =
+        toml::to_string_pretty(&config).map_err(|error| DevError::Config(error.to_string()))?;
+    pki::write_public(
+        &dir.join("hub.toml"),
+        &format!("# SLT Hub dev configuration, generated on first start.\n{text}"),
+    )?;
+    Ok(())
+}
+
+/// Each dev org's certificate and key, and a token and client profile per role.
+fn write_org_credentials(
+    dir: &Path,
+    ca: &CertificateAuthority,
+    issuer: &TokenIssuer,
+    trust_domain: &str,
+    orgs: &[OrgEntry],
+    endpoint: &str,
+) -> Result<(), DevError> {
+    for org in orgs {
         let cert = ca.issue(&LeafSpec::org(trust_domain, &org.id))?;
         let org_dir = dir.join("orgs").join(&org.id);
         pki::write_public(&org_dir.join("cert.pem"), &cert.cert_pem)?;
@@ -232,18 +269,18 @@ pub fn create_hub(
             pki::write_public(&dir.join("profiles").join(format!("{name}.toml")), &profile)?;
         }
     }
-    pki::write_public(
-        &dir.join("examples").join("incident.json"),
-        &example_incident(),
-    )?;
+    Ok(())
+}
 
-    if peer_registry {
-        pki::write_public(
-            &dir.join("peers.toml"),
-            "# Federation agreements ([[peers]]), reloaded when this file changes.\n",
-        )?;
-    }
-    let config = HubConfig {
+/// The dev hub's config; paths relative to the data directory.
+fn dev_config(
+    hub_id: &str,
+    trust_domain: &str,
+    listen: SocketAddr,
+    orgs: Vec<OrgEntry>,
+    peer_registry: bool,
+) -> HubConfig {
+    HubConfig {
         hub_id: hub_id.to_string(),
         trust_domain: trust_domain.to_string(),
         listen,
@@ -282,18 +319,7 @@ pub fn create_hub(
         }],
         peers: Vec::new(),
         peer_registry: peer_registry.then(|| "peers.toml".into()),
-    };
-    pki::write_public(
-        &dir.join("policy.toml"),
-        crate::policy::rules::DEFAULT_POLICY_TOML,
-    )?;
-    let text =
-        toml::to_string_pretty(&config).map_err(|error| DevError::Config(error.to_string()))?;
-    pki::write_public(
-        &dir.join("hub.toml"),
-        &format!("# SLT Hub dev configuration, generated on first start.\n{text}"),
-    )?;
-    Ok(())
+    }
 }
 
 /// An incident to try `slt submit` with (canonical proto3 JSON).
@@ -345,9 +371,9 @@ pub fn peer_agreement(
     peer_hub: &str,
     peer_trust_domain: &str,
     peer_listen: SocketAddr,
-) -> crate::federation::agreement::PeerAgreement {
+) -> crate::identity::agreement::PeerAgreement {
     let pki_dir = peer_dir.join("pki");
-    let mut agreement = crate::federation::agreement::PeerAgreement::new(
+    let mut agreement = crate::identity::agreement::PeerAgreement::new(
         peer_hub,
         &format!("https://{peer_listen}"),
         pki_dir.join("token-signing.pub.pem"),
@@ -363,11 +389,11 @@ pub fn peer_agreement(
 /// reloads it by itself.
 pub fn write_peers(
     dir: &Path,
-    peers: &[crate::federation::agreement::PeerAgreement],
+    peers: &[crate::identity::agreement::PeerAgreement],
 ) -> Result<(), DevError> {
     #[derive(serde::Serialize)]
     struct PeerFile<'a> {
-        peers: &'a [crate::federation::agreement::PeerAgreement],
+        peers: &'a [crate::identity::agreement::PeerAgreement],
     }
     let text = toml::to_string_pretty(&PeerFile { peers })
         .map_err(|error| DevError::Config(error.to_string()))?;

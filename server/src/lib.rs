@@ -24,11 +24,13 @@ pub mod domain;
 pub mod federation;
 pub mod feed;
 pub mod identity;
+pub mod ingest;
 pub mod picture;
 pub mod pki;
 pub mod policy;
 pub mod sealed;
 pub mod store;
+pub mod wire;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +42,7 @@ use slt_proto::v1::sync_service_server::SyncServiceServer;
 use slt_proto::v1::threat_service_server::ThreatServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
+use tonic_health::pb::health_server::{Health, HealthServer};
 
 use crate::api::admin::AdminApi;
 use crate::api::audit::AuditApi;
@@ -79,7 +82,7 @@ pub enum HubError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Serves the hub on `listener` until `shutdown` completes.
+/// Serves the hub on `listener` until `shutdown` completes: [`Hub::build`], then [`Hub::run`].
 pub async fn serve(
     listener: TcpListener,
     config: HubConfig,
@@ -87,159 +90,263 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    // Certificates, CRLs, token keys, JWKS files and the org registry: loaded here, reloaded
-    // on SIGHUP and on file change by the reloader task.
-    let reloader = identity::reload::Reloader::start(config.clone(), health.clone())?;
-    check_group_members(&config, &reloader.orgs.load())?;
-    health
-        .set_service_status(
-            identity::reload::IDENTITY_HEALTH_SERVICE,
-            tonic_health::ServingStatus::Serving,
-        )
-        .await;
-    let reload_signal = Arc::new(tokio::sync::Notify::new());
-    let sighup_task = identity::reload::forward_sighup(reload_signal.clone());
-    let reload_task = tokio::spawn(
-        reloader
-            .clone()
-            .run(config.reload_poll(), reload_signal.clone()),
-    );
+    let hub = Hub::build(config, store, health).await?;
+    hub.run(listener, health_service, shutdown).await
+}
 
-    let policy = Arc::new(load_policy(&config)?);
-    tracing::info!(policy_version = policy.version(), "policy loaded");
-    // Membership changes since the last start become ACCESS changes in the feed, so former
-    // members' mirrors are told to delete what they may no longer see.
-    let access_changes = store
-        .record_group_membership(&policy.all_group_members())
-        .await?;
-    if access_changes > 0 {
-        tracing::info!(
-            access_changes,
-            "sharing-group membership changed since the last start"
+/// The gRPC services a hub serves (health and reflection aside).
+struct Services {
+    incidents: IncidentServiceServer<IncidentApi>,
+    sync: SyncServiceServer<SyncApi>,
+    audit: AuditServiceServer<AuditApi>,
+    threat: ThreatServiceServer<ThreatApi>,
+    admin: AdminServiceServer<AdminApi>,
+}
+
+/// A hub built from its config and ready to run: identity material loaded, policy, keys and
+/// the anonymiser checked, services built. Nothing is spawned and nothing listens yet.
+pub struct Hub {
+    config: HubConfig,
+    store: Store,
+    health: tonic_health::server::HealthReporter,
+    reloader: identity::reload::Reloader,
+    policy_version: String,
+    signer: Arc<audit::checkpoints::CheckpointSigner>,
+    services: Services,
+    /// Tells streaming calls (SyncService) that the hub is stopping.
+    stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl Hub {
+    /// Loads and checks everything `config` names; an error here stops the hub from starting.
+    pub async fn build(
+        config: HubConfig,
+        store: Store,
+        health: tonic_health::server::HealthReporter,
+    ) -> Result<Hub, HubError> {
+        // Certificates, CRLs, token keys, JWKS files and the org registry: loaded here, reloaded
+        // on SIGHUP and on file change by the reloader task.
+        let reloader =
+            identity::reload::Reloader::start(config.identity_sources(), health.clone())?;
+        check_group_members(&config, &reloader.orgs.load())?;
+        health
+            .set_service_status(
+                identity::reload::IDENTITY_HEALTH_SERVICE,
+                tonic_health::ServingStatus::Serving,
+            )
+            .await;
+
+        let policy = Arc::new(load_policy(&config)?);
+        tracing::info!(policy_version = policy.version(), "policy loaded");
+        // Membership changes since the last start become ACCESS changes in the feed, so former
+        // members' mirrors are told to delete what they may no longer see.
+        let access_changes = store
+            .record_group_membership(&policy.all_group_members())
+            .await?;
+        if access_changes > 0 {
+            tracing::info!(
+                access_changes,
+                "sharing-group membership changed since the last start"
+            );
+        }
+
+        anonymise::self_check().map_err(HubError::Anonymiser)?;
+        let master = identity::keys::read_secret_hex(&config.pseudonym_key)?;
+        let secrets = anonymise::OrgSecrets::new(&master);
+        let sealer = Arc::new(sealed::Sealer::new(&master)?);
+        let signer = Arc::new(audit::checkpoints::CheckpointSigner::load(
+            &identity::keys::read_key_file(&config.audit_signing_key)?,
+            &identity::keys::read_key_file(&config.audit_public_key)?,
+        )?);
+        let (stopping, stopping_receiver) = tokio::sync::watch::channel(false);
+        let services = Services::new(
+            &config,
+            &store,
+            &reloader,
+            &policy,
+            (secrets, sealer),
+            &signer,
+            stopping_receiver,
         );
+        Ok(Hub {
+            policy_version: policy.version().to_string(),
+            config,
+            store,
+            health,
+            reloader,
+            signer,
+            services,
+            stopping,
+        })
     }
 
-    anonymise::self_check().map_err(HubError::Anonymiser)?;
-    let master = identity::keys::read_secret_hex(&config.pseudonym_key)?;
-    let secrets = anonymise::OrgSecrets::new(&master);
-    let sealer = Arc::new(sealed::Sealer::new(&master)?);
-    let feed = feed::Feed::new(
-        store.clone(),
-        policy.clone(),
-        config.hub_id.clone(),
-        sealer.clone(),
-    );
-    let signer = Arc::new(audit::checkpoints::CheckpointSigner::load(
-        &identity::keys::read_key_file(&config.audit_signing_key)?,
-        &identity::keys::read_key_file(&config.audit_public_key)?,
-    )?);
-    let audit_store = store.clone();
-    let policy_version = policy.version().to_string();
-    let audit_service =
-        AuditServiceServer::new(AuditApi::new(store.clone(), signer.clone(), sealer.clone()))
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let checkpoint_task = tokio::spawn(checkpoint_loop(
-        store.clone(),
-        signer.clone(),
-        std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
-    ));
-    let (stopping_sender, stopping) = tokio::sync::watch::channel(false);
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stopping_sender.send(true);
-    };
-    // Federation: a pull worker per agreement; the admin API reports their status.
-    let federation_task = federation::worker::start(federation::worker::FederationContext {
-        hub_id: config.hub_id.clone(),
-        store: store.clone(),
-        peers: reloader.peers.clone(),
-        own_ca: config.tls.ca.clone(),
-        cert: config.tls.cert.clone(),
-        key: config.tls.key.clone(),
-        token_signing_key: config.tokens.signing_key.clone(),
-        token_public_key: config.tokens.public_key.clone(),
-    });
-    let admin = AdminServiceServer::new(AdminApi::new(
-        store.clone(),
-        config.hub_id.clone(),
-        reloader.peers.clone(),
-    ));
-    let sync = SyncServiceServer::new(SyncApi::new(feed, stopping))
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let threat = ThreatServiceServer::new(ThreatApi::new(
-        store.clone(),
-        config.hub_id.clone(),
-        policy.clone(),
-    ))
-    .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let incidents = IncidentServiceServer::new(IncidentApi::new(
-        store,
-        config.hub_id.clone(),
-        reloader.orgs.clone(),
-        policy,
-        secrets,
-        sealer,
-    ))
-    .max_decoding_message_size(MAX_MESSAGE_BYTES)
-    .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    /// Spawns the background tasks (identity reload, audit checkpoints, federation pulls) and
+    /// serves on `listener` until `shutdown` completes; then stops them and signs a last
+    /// checkpoint.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        health_service: HealthServer<impl Health>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), HubError> {
+        let config = &self.config;
+        let (reflection_v1, reflection_v1alpha) = reflection()?;
+        let reload_signal = Arc::new(tokio::sync::Notify::new());
+        let sighup_task = identity::reload::forward_sighup(reload_signal.clone());
+        let reload_task = tokio::spawn(
+            self.reloader
+                .clone()
+                .run(config.reload_poll(), reload_signal.clone()),
+        );
+        let checkpoint_task = tokio::spawn(checkpoint_loop(
+            self.store.clone(),
+            self.signer.clone(),
+            std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
+        ));
+        // Federation: a pull worker per agreement; the admin API reports their status.
+        let federation_task = federation::worker::start(federation::worker::FederationContext {
+            hub_id: config.hub_id.clone(),
+            store: self.store.clone(),
+            peers: self.reloader.peers.clone(),
+            own_ca: config.tls.ca.clone(),
+            cert: config.tls.cert.clone(),
+            key: config.tls.key.clone(),
+            token_signing_key: config.tokens.signing_key.clone(),
+            token_public_key: config.tokens.public_key.clone(),
+        });
+        let stopping = self.stopping;
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping.send(true);
+        };
+        self.services.set_serving(&self.health).await;
 
-    health
-        .set_serving::<IncidentServiceServer<IncidentApi>>()
-        .await;
-    health.set_serving::<SyncServiceServer<SyncApi>>().await;
-    health.set_serving::<AuditServiceServer<AuditApi>>().await;
-    health.set_serving::<ThreatServiceServer<ThreatApi>>().await;
-    health.set_serving::<AdminServiceServer<AdminApi>>().await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        // At max_connection_age a connection is asked to go away (GOAWAY: clients move to a
+        // new connection, which meets the current certificates and CRL); whatever still runs
+        // on it gets a grace period, then the connection is closed for good, so a revoked
+        // client cannot keep a stream open for ever. (tonic's own grace setting would drop the
+        // GOAWAY; see `identity::tls::AgedStream`.)
+        let (incoming, accept_task) = identity::tls::incoming(
+            listener,
+            self.reloader.tls.clone(),
+            config.max_connection_age() + config.max_connection_age_grace(),
+        );
+        let services = self.services;
+        let result = Server::builder()
+            .max_connection_age(config.max_connection_age())
+            .layer(GuardLayer::new(GuardContext {
+                authenticator: self.reloader.authenticator.clone(),
+                limiter: Arc::new(identity::rate::RateLimiter::new()),
+                store: self.store.clone(),
+                hub_id: config.hub_id.clone(),
+                policy_version: self.policy_version.clone(),
+            }))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(services.incidents)
+            .add_service(services.sync)
+            .add_service(services.audit)
+            .add_service(services.threat)
+            .add_service(services.admin)
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        accept_task.abort();
+        federation_task.abort();
+        checkpoint_task.abort();
+        reload_task.abort();
+        sighup_task.abort();
+        // The last word of every run is a signed checkpoint over everything it recorded.
+        if let Err(error) = self.signer.checkpoint(&self.store).await {
+            tracing::error!(%error, "final audit checkpoint not written");
+        }
+        result.map_err(HubError::from)
+    }
+}
+
+impl Services {
+    fn new(
+        config: &HubConfig,
+        store: &Store,
+        reloader: &identity::reload::Reloader,
+        policy: &Arc<policy::PolicyEngine>,
+        (secrets, sealer): (anonymise::OrgSecrets, Arc<sealed::Sealer>),
+        signer: &Arc<audit::checkpoints::CheckpointSigner>,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Services {
+        let feed = feed::Feed::new(
+            store.clone(),
+            policy.clone(),
+            config.hub_id.clone(),
+            sealer.clone(),
+        );
+        Services {
+            audit: AuditServiceServer::new(AuditApi::new(
+                store.clone(),
+                signer.clone(),
+                sealer.clone(),
+            ))
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            admin: AdminServiceServer::new(AdminApi::new(
+                store.clone(),
+                config.hub_id.clone(),
+                reloader.peers.clone(),
+            )),
+            sync: SyncServiceServer::new(SyncApi::new(feed, stopping))
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            threat: ThreatServiceServer::new(ThreatApi::new(
+                store.clone(),
+                config.hub_id.clone(),
+                policy.clone(),
+            ))
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            incidents: IncidentServiceServer::new(IncidentApi::new(
+                store.clone(),
+                config.hub_id.clone(),
+                reloader.orgs.clone(),
+                policy.clone(),
+                secrets,
+                sealer,
+            ))
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        }
+    }
+
+    async fn set_serving(&self, health: &tonic_health::server::HealthReporter) {
+        health
+            .set_serving::<IncidentServiceServer<IncidentApi>>()
+            .await;
+        health.set_serving::<SyncServiceServer<SyncApi>>().await;
+        health.set_serving::<AuditServiceServer<AuditApi>>().await;
+        health.set_serving::<ThreatServiceServer<ThreatApi>>().await;
+        health.set_serving::<AdminServiceServer<AdminApi>>().await;
+    }
+}
+
+/// Server reflection, v1 and v1alpha, over the hub's protos and the health protocol.
+fn reflection() -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<
+            impl tonic_reflection::server::v1::ServerReflection,
+        >,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    HubError,
+> {
+    let v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(slt_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|error| HubError::Reflection(error.to_string()))?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+    let v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(slt_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .map_err(|error| HubError::Reflection(error.to_string()))?;
-
-    // At max_connection_age a connection is asked to go away (GOAWAY: clients move to a new
-    // connection, which meets the current certificates and CRL); whatever still runs on it
-    // gets a grace period, then the connection is closed for good, so a revoked client cannot
-    // keep a stream open for ever. (tonic's own grace setting would drop the GOAWAY; see
-    // `identity::tls::AgedStream`.)
-    let (incoming, accept_task) = identity::tls::incoming(
-        listener,
-        reloader.tls.clone(),
-        config.max_connection_age() + config.max_connection_age_grace(),
-    );
-    let result = Server::builder()
-        .max_connection_age(config.max_connection_age())
-        .layer(GuardLayer::new(GuardContext {
-            authenticator: reloader.authenticator.clone(),
-            limiter: Arc::new(identity::rate::RateLimiter::new()),
-            store: audit_store.clone(),
-            hub_id: config.hub_id.clone(),
-            policy_version: policy_version.clone(),
-        }))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(incidents)
-        .add_service(sync)
-        .add_service(audit_service)
-        .add_service(threat)
-        .add_service(admin)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await;
-    accept_task.abort();
-    federation_task.abort();
-    checkpoint_task.abort();
-    reload_task.abort();
-    sighup_task.abort();
-    // The last word of every run is a signed checkpoint over everything it recorded.
-    if let Err(error) = signer.checkpoint(&audit_store).await {
-        tracing::error!(%error, "final audit checkpoint not written");
-    }
-    result.map_err(HubError::from)
+    Ok((v1, v1alpha))
 }
 
 /// Sharing groups name registered orgs (the registry file may hold some of them).

@@ -242,7 +242,7 @@ async fn peers(config_path: &Path, json: bool) -> anyhow::Result<()> {
     let mut agreements = config.peers.clone();
     if let Some(path) = &config.peer_registry {
         agreements.extend(
-            slt_hub::federation::agreement::read_peer_file(path)
+            slt_hub::identity::agreement::read_peer_file(path)
                 .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?,
         );
     }

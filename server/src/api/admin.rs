@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use super::guard::audit_context;
 use super::status::store_status;
 use crate::audit::summary;
-use crate::federation::agreement::PeerAgreement;
+use crate::identity::agreement::PeerAgreement;
 use crate::store::{PeerState, Store};
 
 pub struct AdminApi {

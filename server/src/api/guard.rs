@@ -19,7 +19,7 @@ use tonic::{Code, Status};
 use tower::{Layer, Service};
 
 use super::capabilities::{Capability, capability_for};
-use super::status::auth_status;
+use super::status::{audit_unavailable, auth_status};
 use crate::audit::{self, AuditContext, AuditEntry};
 use crate::identity::rate::RateLimiter;
 use crate::identity::{Authenticator, Principal, SharedAuthenticator};
@@ -182,11 +182,6 @@ impl Drop for RecordIfDropped {
             });
         }
     }
-}
-
-/// The status a call gets when its audit record cannot be written.
-pub fn audit_unavailable() -> Status {
-    Status::unavailable("the access log cannot be written, so the call was refused; try later")
 }
 
 /// The outcome a response carries: its `grpc-status` (errors come trailers-only, with the

@@ -51,6 +51,11 @@ pub fn auth_status(error: &AuthError) -> Status {
     Status::new(code, error.to_string())
 }
 
+/// The status a call gets when its audit record cannot be written.
+pub fn audit_unavailable() -> Status {
+    Status::unavailable("the access log cannot be written, so the call was refused; try later")
+}
+
 /// A store failure. Internal errors are logged here and reported without detail.
 pub fn store_status(error: StoreError) -> Status {
     match error {
@@ -65,7 +70,7 @@ pub fn store_status(error: StoreError) -> Status {
         }
         StoreError::Audit(detail) => {
             tracing::error!(%detail, "audit record not written; call refused");
-            super::guard::audit_unavailable()
+            audit_unavailable()
         }
         other => {
             tracing::error!(error = %other, "store failure");

@@ -19,13 +19,13 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, incident_to_proto};
 use super::guard::principal;
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::domain::Violations;
 use crate::feed::{Feed, FeedChange, FeedError, FeedFilter, FeedPage};
 use crate::identity::token::unix_now;
 use crate::identity::{PeerKind, Principal};
+use crate::wire::{self, incident_to_proto};
 
 /// Default and largest number of change-log entries per page.
 pub const DEFAULT_SYNC_PAGE: u32 = 500;
@@ -75,7 +75,7 @@ fn feed_status(error: FeedError) -> Status {
 fn feed_filter(filter: Option<pb::SyncFilter>) -> Result<FeedFilter, Status> {
     let filter = filter.unwrap_or_default();
     let mut violations = Violations::new();
-    let decoded = convert::sync_filter_from_proto(&mut violations, &filter);
+    let decoded = wire::sync_filter_from_proto(&mut violations, &filter);
     if violations.is_empty() {
         Ok(decoded)
     } else {
@@ -120,7 +120,7 @@ fn changes_to_proto(page: FeedPage) -> Vec<pb::Change> {
             FeedChange::UpsertAdvisory(redacted) => pb::Change {
                 r#type: pb::ChangeType::Upsert as i32,
                 advisory_id: redacted.advisory.id.to_string(),
-                advisory: Some(convert::advisory_to_proto(redacted)),
+                advisory: Some(wire::advisory_to_proto(redacted)),
                 ..Default::default()
             },
             FeedChange::RevokeAdvisory(id) => pb::Change {
@@ -214,71 +214,15 @@ impl SyncService for SyncApi {
         // "To the present": the log as it stands now; later writes are the next pull's.
         let up_to = self.feed.store().max_seq().await.map_err(store_status)?;
 
-        let feed = self.feed.clone();
         let (sender, receiver) = mpsc::channel(2);
-        tokio::spawn(async move {
-            let identity = identity(&feed, &principal);
-            let mut withheld = 0u64;
-            let result: Result<(), Status> = async {
-                let mut after = start;
-                loop {
-                    if unix_now() > principal.expires_at {
-                        return Err(token_expired());
-                    }
-                    let before = after;
-                    let page = feed
-                        .page(&principal, &filter, after, limit, Some(up_to))
-                        .await
-                        .map_err(feed_status)?;
-                    withheld += u64::try_from(page.withheld).unwrap_or(0);
-                    after = page.cursor_seq;
-                    let complete = page.scanned == 0 || after >= up_to;
-                    let mut messages = if page.changes.is_empty() {
-                        Vec::new()
-                    } else {
-                        page_messages(&feed, page, before).map_err(feed_status)?
-                    };
-                    if complete && messages.is_empty() {
-                        messages.push(Outgoing {
-                            changes: Vec::new(),
-                            cursor: feed.cursor(after).map_err(feed_status)?,
-                        });
-                    }
-                    let count = messages.len();
-                    for (index, outgoing) in messages.into_iter().enumerate() {
-                        let last = index + 1 == count;
-                        let message = pb::PullResponse {
-                            changes: outgoing.changes,
-                            cursor: outgoing.cursor,
-                            complete: complete && last,
-                            remaining: u64::try_from(up_to - after).unwrap_or(0),
-                            feed: Some(identity.clone()),
-                            policy_version: feed.policy().version().to_string(),
-                        };
-                        if sender.send(Ok(message)).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                    if complete {
-                        return Ok(());
-                    }
-                }
-            }
-            .await;
-            // A peer hub's status records what its agreement kept from it.
-            if principal.kind == PeerKind::Hub
-                && withheld > 0
-                && let Err(error) = feed
-                    .store()
-                    .record_peer_withheld(&principal.org, withheld)
-                    .await
-            {
-                tracing::warn!(peer = %principal.org, %error, "egress withheld count not recorded");
-            }
-            if let Err(status) = result {
-                let _ = sender.send(Err(status)).await;
-            }
-        });
+        let pull = PullStream {
+            feed: self.feed.clone(),
+            principal,
+            filter,
+            limit,
+            up_to,
+        };
+        tokio::spawn(pull.run(start, sender));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
@@ -291,16 +235,7 @@ impl SyncService for SyncApi {
         let request = request.into_inner();
         audit.note(|entry| entry.request_summary = sync_summary(&request.filter, &request.cursor));
         let filter = feed_filter(request.filter)?;
-        let heartbeat = match request.heartbeat_seconds {
-            0 => DEFAULT_HEARTBEAT_SECONDS,
-            seconds @ 1..=300 => u64::try_from(seconds).unwrap_or(DEFAULT_HEARTBEAT_SECONDS),
-            _ => {
-                return Err(invalid_field(
-                    "heartbeat_seconds",
-                    "must be between 1 and 300",
-                ));
-            }
-        };
+        let heartbeat = heartbeat_seconds(request.heartbeat_seconds)?;
         let start = self
             .feed
             .resolve(&request.cursor)
@@ -308,92 +243,246 @@ impl SyncService for SyncApi {
             .map_err(feed_status)?;
         // Watch before reading, so that a write between the catch-up and the live phase still
         // wakes us.
-        let mut changes = self.feed.store().watch_changes();
+        let changes = self.feed.store().watch_changes();
 
-        let feed = self.feed.clone();
-        let mut stopping = self.stopping.clone();
         let (sender, receiver) = mpsc::channel(2);
-        tokio::spawn(async move {
-            let identity = identity(&feed, &principal);
-            let message =
-                |changes: Vec<pb::Change>, cursor: String, heartbeat: bool, live: bool| {
-                    pb::SubscribeResponse {
-                        changes,
-                        cursor,
-                        heartbeat,
-                        live,
-                        feed: Some(identity.clone()),
-                        policy_version: feed.policy().version().to_string(),
-                    }
+        let subscription = Subscription {
+            identity: identity(&self.feed, &principal),
+            feed: self.feed.clone(),
+            principal,
+            filter,
+            sender,
+        };
+        tokio::spawn(subscription.run(start, heartbeat, changes, self.stopping.clone()));
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+/// A subscription's heartbeat: 1 to 300 seconds, the default for 0.
+fn heartbeat_seconds(requested: i32) -> Result<u64, Status> {
+    match requested {
+        0 => Ok(DEFAULT_HEARTBEAT_SECONDS),
+        seconds @ 1..=300 => Ok(u64::try_from(seconds).unwrap_or(DEFAULT_HEARTBEAT_SECONDS)),
+        _ => Err(invalid_field(
+            "heartbeat_seconds",
+            "must be between 1 and 300",
+        )),
+    }
+}
+
+/// One Pull stream: pages up to `up_to` (the log as it stood when the call came).
+struct PullStream {
+    feed: Feed,
+    principal: Principal,
+    filter: FeedFilter,
+    limit: u32,
+    up_to: i64,
+}
+
+impl PullStream {
+    /// Sends the pages after `start`, then records what a peer hub's agreement withheld.
+    async fn run(self, start: i64, sender: mpsc::Sender<Result<pb::PullResponse, Status>>) {
+        let mut withheld = 0u64;
+        let result = self.send_pages(start, &sender, &mut withheld).await;
+        let principal = &self.principal;
+        // A peer hub's status records what its agreement kept from it.
+        if principal.kind == PeerKind::Hub
+            && withheld > 0
+            && let Err(error) = self
+                .feed
+                .store()
+                .record_peer_withheld(&principal.org, withheld)
+                .await
+        {
+            tracing::warn!(peer = %principal.org, %error, "egress withheld count not recorded");
+        }
+        if let Err(status) = result {
+            let _ = sender.send(Err(status)).await;
+        }
+    }
+
+    async fn send_pages(
+        &self,
+        start: i64,
+        sender: &mpsc::Sender<Result<pb::PullResponse, Status>>,
+        withheld: &mut u64,
+    ) -> Result<(), Status> {
+        let (feed, principal, up_to) = (&self.feed, &self.principal, self.up_to);
+        let identity = identity(feed, principal);
+        let mut after = start;
+        loop {
+            if unix_now() > principal.expires_at {
+                return Err(token_expired());
+            }
+            let before = after;
+            let page = feed
+                .page(principal, &self.filter, after, self.limit, Some(up_to))
+                .await
+                .map_err(feed_status)?;
+            *withheld += u64::try_from(page.withheld).unwrap_or(0);
+            after = page.cursor_seq;
+            let complete = page.scanned == 0 || after >= up_to;
+            let mut messages = if page.changes.is_empty() {
+                Vec::new()
+            } else {
+                page_messages(feed, page, before).map_err(feed_status)?
+            };
+            if complete && messages.is_empty() {
+                messages.push(Outgoing {
+                    changes: Vec::new(),
+                    cursor: feed.cursor(after).map_err(feed_status)?,
+                });
+            }
+            let count = messages.len();
+            for (index, outgoing) in messages.into_iter().enumerate() {
+                let last = index + 1 == count;
+                let message = pb::PullResponse {
+                    changes: outgoing.changes,
+                    cursor: outgoing.cursor,
+                    complete: complete && last,
+                    remaining: u64::try_from(up_to - after).unwrap_or(0),
+                    feed: Some(identity.clone()),
+                    policy_version: feed.policy().version().to_string(),
                 };
-            let expires_in = Duration::from_secs(principal.expires_at.saturating_sub(unix_now()));
-            let expiry = tokio::time::sleep(expires_in);
-            tokio::pin!(expiry);
-            let mut ticks = tokio::time::interval(Duration::from_secs(heartbeat));
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticks.tick().await; // the first tick is immediate
-            let result: Result<(), Status> = async {
-                let mut after = start;
-                let mut live = false;
-                loop {
-                    // Drain everything there is; only visible changes make a message.
-                    loop {
-                        changes.mark_unchanged();
-                        let before = after;
-                        let page = feed
-                            .page(&principal, &filter, after, DEFAULT_SYNC_PAGE, None)
-                            .await
-                            .map_err(feed_status)?;
-                        if page.scanned == 0 {
-                            break;
-                        }
-                        after = page.cursor_seq;
-                        if page.changes.is_empty() {
-                            continue;
-                        }
-                        for outgoing in page_messages(&feed, page, before).map_err(feed_status)? {
-                            let sent = sender
-                                .send(Ok(message(outgoing.changes, outgoing.cursor, false, live)))
-                                .await;
-                            if sent.is_err() {
-                                return Ok(());
-                            }
-                        }
+                if sender.send(Ok(message)).await.is_err() {
+                    return Ok(());
+                }
+            }
+            if complete {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// One live Subscribe stream.
+struct Subscription {
+    feed: Feed,
+    principal: Principal,
+    filter: FeedFilter,
+    identity: pb::FeedIdentity,
+    sender: mpsc::Sender<Result<pb::SubscribeResponse, Status>>,
+}
+
+impl Subscription {
+    fn message(
+        &self,
+        changes: Vec<pb::Change>,
+        cursor: String,
+        heartbeat: bool,
+        live: bool,
+    ) -> pb::SubscribeResponse {
+        pb::SubscribeResponse {
+            changes,
+            cursor,
+            heartbeat,
+            live,
+            feed: Some(self.identity.clone()),
+            policy_version: self.feed.policy().version().to_string(),
+        }
+    }
+
+    /// Catches up from `start`, then stays live until the token expires, the subscriber goes
+    /// or the hub stops; an error ends the stream with its status.
+    async fn run(
+        self,
+        start: i64,
+        heartbeat: u64,
+        mut changes: watch::Receiver<u64>,
+        mut stopping: watch::Receiver<bool>,
+    ) {
+        let expires_in = Duration::from_secs(self.principal.expires_at.saturating_sub(unix_now()));
+        let expiry = tokio::time::sleep(expires_in);
+        tokio::pin!(expiry);
+        let mut ticks = tokio::time::interval(Duration::from_secs(heartbeat));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await; // the first tick is immediate
+        let result: Result<(), Status> = async {
+            let mut after = start;
+            let mut live = false;
+            loop {
+                let Some(drained) = self.drain(after, &mut changes, live).await? else {
+                    return Ok(());
+                };
+                after = drained;
+                if !live {
+                    live = true;
+                    let cursor = self.feed.cursor(after).map_err(feed_status)?;
+                    if self
+                        .send(self.message(Vec::new(), cursor, false, true))
+                        .await
+                        .is_err()
+                    {
+                        return Ok(());
                     }
-                    if !live {
-                        live = true;
-                        let cursor = feed.cursor(after).map_err(feed_status)?;
-                        if sender.send(Ok(message(Vec::new(), cursor, false, true))).await.is_err() {
+                }
+                if *stopping.borrow() {
+                    return Ok(());
+                }
+                tokio::select! {
+                    changed = changes.changed() => {
+                        if changed.is_err() {
                             return Ok(());
                         }
                     }
-                    if *stopping.borrow() {
-                        return Ok(());
-                    }
-                    tokio::select! {
-                        changed = changes.changed() => {
-                            if changed.is_err() {
-                                return Ok(());
-                            }
+                    _ = ticks.tick() => {
+                        let cursor = self.feed.cursor(after).map_err(feed_status)?;
+                        if self.send(self.message(Vec::new(), cursor, true, true)).await.is_err() {
+                            return Ok(());
                         }
-                        _ = ticks.tick() => {
-                            let cursor = feed.cursor(after).map_err(feed_status)?;
-                            if sender.send(Ok(message(Vec::new(), cursor, true, true))).await.is_err() {
-                                return Ok(());
-                            }
-                        }
-                        _ = &mut expiry => return Err(token_expired()),
-                        _ = sender.closed() => return Ok(()),
-                        _ = stopping.changed() => return Ok(()),
                     }
+                    _ = &mut expiry => return Err(token_expired()),
+                    _ = self.sender.closed() => return Ok(()),
+                    _ = stopping.changed() => return Ok(()),
                 }
             }
-            .await;
-            if let Err(status) = result {
-                let _ = sender.send(Err(status)).await;
+        }
+        .await;
+        if let Err(status) = result {
+            let _ = self.sender.send(Err(status)).await;
+        }
+    }
+
+    async fn send(&self, message: pb::SubscribeResponse) -> Result<(), ()> {
+        self.sender.send(Ok(message)).await.map_err(|_| ())
+    }
+
+    /// Sends everything there is after `after`; only visible changes make a message. The seq
+    /// reached, or `None` when the subscriber has gone.
+    async fn drain(
+        &self,
+        mut after: i64,
+        changes: &mut watch::Receiver<u64>,
+        live: bool,
+    ) -> Result<Option<i64>, Status> {
+        loop {
+            changes.mark_unchanged();
+            let before = after;
+            let page = self
+                .feed
+                .page(
+                    &self.principal,
+                    &self.filter,
+                    after,
+                    DEFAULT_SYNC_PAGE,
+                    None,
+                )
+                .await
+                .map_err(feed_status)?;
+            if page.scanned == 0 {
+                return Ok(Some(after));
             }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+            after = page.cursor_seq;
+            if page.changes.is_empty() {
+                continue;
+            }
+            for outgoing in page_messages(&self.feed, page, before).map_err(feed_status)? {
+                let message = self.message(outgoing.changes, outgoing.cursor, false, live);
+                if self.send(message).await.is_err() {
+                    return Ok(None);
+                }
+            }
+        }
     }
 }
 

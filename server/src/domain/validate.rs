@@ -145,6 +145,7 @@ pub fn country(violations: &mut Violations, field: &str, code: &str) -> Option<S
     }
 }
 
+// Long by design: one rule per incident field, in the order of the proto; each is a few lines.
 /// The rules that concern a whole incident, after its fields were decoded. `prefix` is the
 /// path of the incident in the request (e.g. `incidents[3]`), `now` the hub's clock.
 pub fn check_content(

@@ -1,6 +1,8 @@
 //! Federation: this hub pulling from its peer hubs under agreements.
 //!
-//! - [`agreement`]: the `[[peers]]` configuration and the terms the policy applies to a peer;
+//! - [`agreement`]: the `[[peers]]` configuration and the terms the policy applies to a peer
+//!   (defined in `identity::agreement`, which loads and reloads it; re-exported here for
+//!   callers outside the crate);
 //! - [`copies`]: which foreign copy wins (pure rules the store carries out);
 //! - [`worker`]: one pull task per agreement, through the client SDK with this hub's own
 //!   certificate and a token it issues itself for the peer, applying each page and the cursor
@@ -9,6 +11,6 @@
 //! Egress to peers is not here: peers pull through the same `SyncService.Pull` as any partner,
 //! and `policy::PolicyEngine::redact` reduces what they get to their agreement.
 
-pub mod agreement;
+pub use crate::identity::agreement;
 pub mod copies;
 pub mod worker;

@@ -24,12 +24,12 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 
 use super::agreement::PeerAgreement;
-use crate::api::convert::{ForeignRefusal, foreign_from_proto};
 use crate::federation::copies::FederationRules;
 use crate::identity::Role;
 use crate::identity::keys::{self, read_key_file};
 use crate::identity::token::TokenIssuer;
 use crate::store::{FederatedChange, FederatedPage, Store};
+use crate::wire::{ForeignRefusal, foreign_from_proto};
 
 /// Lifetime of the tokens a hub issues itself for a peer.
 pub const PEER_TOKEN_TTL_SECONDS: i64 = 300;

@@ -16,7 +16,7 @@ use crate::domain::{IncidentType, StoredAdvisory, StoredIncident};
 use crate::identity::Principal;
 use crate::policy::{PolicyEngine, RedactedAdvisory, RedactedIncident, SharingState};
 use crate::sealed::{SealError, Sealer};
-use crate::store::{Entity, Store, StoreError};
+use crate::store::{ChangeRow, Entity, Store, StoreError};
 
 /// A position in one hub's change log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,49 +219,10 @@ impl Feed {
                 withheld: 0,
             });
         };
-        // Each incident (and advisory) once per page, at its last entry: its current state
-        // covers them all.
-        let mut last_entry: HashMap<(Entity, Uuid), i64> = HashMap::new();
-        for row in &rows {
-            last_entry.insert((row.entity, row.incident_id), row.seq);
-        }
-        let mut order: Vec<(i64, Entity, Uuid)> = last_entry
-            .iter()
-            .map(|((entity, id), seq)| (*seq, *entity, *id))
-            .collect();
-        order.sort_unstable_by_key(|(seq, _, _)| *seq);
-        let ids_of = |wanted: Entity| -> Vec<Uuid> {
-            order
-                .iter()
-                .filter(|(_, entity, _)| *entity == wanted)
-                .map(|(_, _, id)| *id)
-                .collect()
-        };
-        let incident_ids = ids_of(Entity::Incident);
-        let advisory_ids = ids_of(Entity::Advisory);
-        let mut current: HashMap<Uuid, StoredIncident> = if incident_ids.is_empty() {
-            HashMap::new()
-        } else {
-            self.store
-                .get_many(&incident_ids)
-                .await?
-                .into_iter()
-                .map(|incident| (incident.id, incident))
-                .collect()
-        };
-        let mut advisories: HashMap<Uuid, StoredAdvisory> = if advisory_ids.is_empty() {
-            HashMap::new()
-        } else {
-            self.store
-                .get_advisories(&advisory_ids)
-                .await?
-                .into_iter()
-                .map(|advisory| (advisory.id, advisory))
-                .collect()
-        };
+        let order = latest_entries(&rows);
+        let (mut current, mut advisories) = self.current_state(&order).await?;
 
         let mut changes: Vec<(i64, FeedChange)> = Vec::new();
-        let mut withheld = 0;
         let mut not_visible: Vec<(i64, Entity, Uuid)> = Vec::new();
         for (seq, entity, id) in order {
             match entity {
@@ -290,50 +251,11 @@ impl Feed {
                 }
             }
         }
+        let mut withheld = 0;
         if !not_visible.is_empty() {
-            // REVOKE only what this principal could have received at some point; telling it
-            // about anything else would leak that the incident (or advisory) exists.
-            for entity in [Entity::Incident, Entity::Advisory] {
-                let ids: Vec<Uuid> = not_visible
-                    .iter()
-                    .filter(|(_, of, _)| *of == entity)
-                    .map(|(_, _, id)| *id)
-                    .collect();
-                if ids.is_empty() {
-                    continue;
-                }
-                let history = self.store.sharing_history(entity, &ids, last_seq).await?;
-                for (seq, of, id) in &not_visible {
-                    if *of != entity {
-                        continue;
-                    }
-                    let could_have_seen = history.iter().any(|snapshot| {
-                        snapshot.incident_id == *id
-                            && self.policy.visible_under(
-                                principal,
-                                &SharingState {
-                                    origin_org: &snapshot.origin_org,
-                                    origin_hub: &snapshot.origin_hub,
-                                    distribution: snapshot.distribution,
-                                    sharing_group: snapshot.sharing_group.as_deref(),
-                                    group_members: snapshot.group_members.as_deref(),
-                                    tlp: snapshot.tlp,
-                                },
-                            )
-                    });
-                    if could_have_seen {
-                        changes.push((
-                            *seq,
-                            match entity {
-                                Entity::Incident => FeedChange::Revoke(*id),
-                                Entity::Advisory => FeedChange::RevokeAdvisory(*id),
-                            },
-                        ));
-                    } else {
-                        withheld += 1;
-                    }
-                }
-            }
+            withheld = self
+                .revocations(principal, &not_visible, last_seq, &mut changes)
+                .await?;
             changes.sort_by_key(|(seq, _)| *seq);
         }
         Ok(FeedPage {
@@ -343,6 +265,113 @@ impl Feed {
             withheld,
         })
     }
+
+    /// The current state of the incidents and advisories in `order`, by id.
+    async fn current_state(
+        &self,
+        order: &[(i64, Entity, Uuid)],
+    ) -> Result<(HashMap<Uuid, StoredIncident>, HashMap<Uuid, StoredAdvisory>), FeedError> {
+        let ids_of = |wanted: Entity| -> Vec<Uuid> {
+            order
+                .iter()
+                .filter(|(_, entity, _)| *entity == wanted)
+                .map(|(_, _, id)| *id)
+                .collect()
+        };
+        let incident_ids = ids_of(Entity::Incident);
+        let advisory_ids = ids_of(Entity::Advisory);
+        let current: HashMap<Uuid, StoredIncident> = if incident_ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .get_many(&incident_ids)
+                .await?
+                .into_iter()
+                .map(|incident| (incident.id, incident))
+                .collect()
+        };
+        let advisories: HashMap<Uuid, StoredAdvisory> = if advisory_ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .get_advisories(&advisory_ids)
+                .await?
+                .into_iter()
+                .map(|advisory| (advisory.id, advisory))
+                .collect()
+        };
+        Ok((current, advisories))
+    }
+
+    /// Adds a REVOKE to `changes` for each of `not_visible` this principal could have received
+    /// at some point (up to `last_seq`); returns how many others were withheld. Telling it about
+    /// anything else would leak that the incident (or advisory) exists.
+    async fn revocations(
+        &self,
+        principal: &Principal,
+        not_visible: &[(i64, Entity, Uuid)],
+        last_seq: i64,
+        changes: &mut Vec<(i64, FeedChange)>,
+    ) -> Result<usize, FeedError> {
+        let mut withheld = 0;
+        for entity in [Entity::Incident, Entity::Advisory] {
+            let ids: Vec<Uuid> = not_visible
+                .iter()
+                .filter(|(_, of, _)| *of == entity)
+                .map(|(_, _, id)| *id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let history = self.store.sharing_history(entity, &ids, last_seq).await?;
+            for (seq, of, id) in not_visible {
+                if *of != entity {
+                    continue;
+                }
+                let could_have_seen = history.iter().any(|snapshot| {
+                    snapshot.incident_id == *id
+                        && self.policy.visible_under(
+                            principal,
+                            &SharingState {
+                                origin_org: &snapshot.origin_org,
+                                origin_hub: &snapshot.origin_hub,
+                                distribution: snapshot.distribution,
+                                sharing_group: snapshot.sharing_group.as_deref(),
+                                group_members: snapshot.group_members.as_deref(),
+                                tlp: snapshot.tlp,
+                            },
+                        )
+                });
+                if could_have_seen {
+                    changes.push((
+                        *seq,
+                        match entity {
+                            Entity::Incident => FeedChange::Revoke(*id),
+                            Entity::Advisory => FeedChange::RevokeAdvisory(*id),
+                        },
+                    ));
+                } else {
+                    withheld += 1;
+                }
+            }
+        }
+        Ok(withheld)
+    }
+}
+
+/// Each incident (and advisory) once per page, at its last entry (its current state covers
+/// them all), in sequence order.
+fn latest_entries(rows: &[ChangeRow]) -> Vec<(i64, Entity, Uuid)> {
+    let mut last_entry: HashMap<(Entity, Uuid), i64> = HashMap::new();
+    for row in rows {
+        last_entry.insert((row.entity, row.incident_id), row.seq);
+    }
+    let mut order: Vec<(i64, Entity, Uuid)> = last_entry
+        .iter()
+        .map(|((entity, id), seq)| (*seq, *entity, *id))
+        .collect();
+    order.sort_unstable_by_key(|(seq, _, _)| *seq);
+    order
 }
 
 #[cfg(test)]

@@ -1,7 +1,12 @@
 //! Who is calling. Only this module reads peer certificates and tokens: the TLS acceptor
 //! (`tls`), the certificate -> organisation mapping (`peer`), hub-issued JWTs (`token`) and the
 //! key material they use (`keys`). Everything downstream receives a [`Principal`].
+//!
+//! Peer hubs' agreements (`agreement`) live here too: an agreement is what makes a peer hub a
+//! known caller (its CA, trust domain and token key) and the terms its principal carries, and
+//! the reloader loads them with the rest of the identity material.
 
+pub mod agreement;
 pub mod jwks;
 pub mod keys;
 pub mod peer;
@@ -85,7 +90,7 @@ pub struct Principal {
     pub expires_at: u64,
     /// For a peer hub: the terms of its agreement (tier, filters, transitivity). Always
     /// `Some` for `PeerKind::Hub` principals, `None` for organisations.
-    pub federation: Option<std::sync::Arc<crate::federation::agreement::PeerTerms>>,
+    pub federation: Option<std::sync::Arc<agreement::PeerTerms>>,
 }
 
 impl Principal {
@@ -270,7 +275,7 @@ pub struct Federation {
 
 /// One peer hub as the authenticator sees it.
 pub struct PeerEntry {
-    pub terms: std::sync::Arc<crate::federation::agreement::PeerTerms>,
+    pub terms: std::sync::Arc<agreement::PeerTerms>,
     /// The peer's trust domain.
     pub trust_domain: String,
     /// The CA its certificates must chain to (its own, or ours).

@@ -17,14 +17,13 @@ use rustls::server::ServerConfig;
 use serde::Deserialize;
 use tokio::sync::Notify;
 
+use super::agreement::{self, PeerAgreement};
 use super::rate::RateLimit;
-use super::tls::{self, SharedServerConfig};
+use super::tls::{self, SharedServerConfig, TlsPaths};
 use super::token::TokenVerifier;
 use super::{
     Authenticator, OrgEntry, OrgRegistry, SharedAuthenticator, SharedOrgRegistry, jwks, keys,
 };
-use crate::config::HubConfig;
-use crate::federation::agreement::{self, PeerAgreement};
 
 /// The health service name whose status reports the last reload (SERVING: the material in
 /// force is what the files say; NOT_SERVING: the last reload failed and older material is in
@@ -45,6 +44,26 @@ pub enum ReloadError {
     Registry { path: String, message: String },
     #[error("peer agreements {path}: {message}")]
     Peers { path: String, message: String },
+}
+
+/// The files and settings identity material is built from: the identity part of the hub
+/// config (`HubConfig::identity_sources`), so that this layer does not depend on the config
+/// file's shape.
+#[derive(Debug, Clone)]
+pub struct IdentitySources {
+    pub hub_id: String,
+    pub trust_domain: String,
+    /// The CA bundle, CRLs and the hub's own certificate and key (`peer_cas` empty: peer CAs
+    /// come from the agreements).
+    pub tls: TlsPaths,
+    /// The public key of the hub's own token signing key.
+    pub token_public_key: PathBuf,
+    pub max_token_ttl_seconds: u64,
+    pub rate_limit: RateLimit,
+    pub orgs: Vec<OrgEntry>,
+    pub org_registry: Option<PathBuf>,
+    pub peers: Vec<PeerAgreement>,
+    pub peer_registry: Option<PathBuf>,
 }
 
 /// Everything identity needs, built together.
@@ -127,12 +146,12 @@ pub fn check_orgs(orgs: &[OrgEntry]) -> Result<(), String> {
 /// The files identity material is built from, as far as they can be known without building
 /// it (a registry file that does not parse contributes only itself). Watched for changes, also
 /// after a failed reload, so that creating a missing file is noticed.
-pub fn watched_files(config: &HubConfig) -> Vec<PathBuf> {
+pub fn watched_files(config: &IdentitySources) -> Vec<PathBuf> {
     let mut files = vec![
         config.tls.ca.clone(),
         config.tls.cert.clone(),
         config.tls.key.clone(),
-        config.tokens.public_key.clone(),
+        config.token_public_key.clone(),
     ];
     files.extend(config.tls.crl.clone());
     let mut orgs = config.orgs.clone();
@@ -161,37 +180,36 @@ pub fn watched_files(config: &HubConfig) -> Vec<PathBuf> {
     files
 }
 
-/// The peer agreements in force: hub.toml's and the peer registry file's, checked.
-fn load_peers(config: &HubConfig) -> Result<Vec<PeerAgreement>, ReloadError> {
-    let peers_error = |message: String| ReloadError::Peers {
+/// A peer agreement problem, named by the file the agreements come from.
+fn peers_error_in(config: &IdentitySources) -> impl Fn(String) -> ReloadError + '_ {
+    |message: String| ReloadError::Peers {
         path: config
             .peer_registry
             .as_ref()
             .map(|path| path.display().to_string())
             .unwrap_or_else(|| "(hub config)".into()),
         message,
-    };
+    }
+}
+
+/// The peer agreements in force: hub.toml's and the peer registry file's, checked.
+fn load_peers(config: &IdentitySources) -> Result<Vec<PeerAgreement>, ReloadError> {
+    let peers_error = peers_error_in(config);
     let mut peers = config.peers.clone();
     if let Some(path) = &config.peer_registry {
-        peers.extend(agreement::read_peer_file(path).map_err(peers_error)?);
+        peers.extend(agreement::read_peer_file(path).map_err(&peers_error)?);
     }
     agreement::check_peers(&config.hub_id, &peers).map_err(peers_error)?;
     Ok(peers)
 }
 
+// Long by design: builds all identity material in one pass so that it is complete or fails as a
+// whole.
 /// Builds the identity material from the files `config` names.
-pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
+pub fn load(config: &IdentitySources) -> Result<IdentityMaterial, ReloadError> {
     let files = watched_files(config);
     let peers = load_peers(config)?;
-    let peers_error = |message: String| ReloadError::Peers {
-        path: config
-            .peer_registry
-            .as_ref()
-            .map(|path| path.display().to_string())
-            .unwrap_or_else(|| "(hub config)".into()),
-        message,
-    };
-    let mut tls_paths = config.tls_paths();
+    let mut tls_paths = config.tls.clone();
     for peer in &peers {
         if let Some(ca) = &peer.ca {
             tls_paths.peer_cas.push((ca.clone(), peer.crl.clone()));
@@ -213,7 +231,7 @@ pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
         message,
     })?;
 
-    let token_key = keys::read_key_file(&config.tokens.public_key)?;
+    let token_key = keys::read_key_file(&config.token_public_key)?;
     let mut verifier =
         TokenVerifier::new(&config.hub_id, &token_key)?.with_max_ttl(config.max_token_ttl_seconds);
     for org in &entries {
@@ -227,7 +245,33 @@ pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
                 })?;
         }
     }
-    // Peer hubs: their token keys, trust domains and trust anchors.
+    let federation = peer_federation(config, &peers, &mut verifier)?;
+    let orgs = Arc::new(OrgRegistry::new(entries));
+    let authenticator = Arc::new(
+        Authenticator::new(
+            &config.trust_domain,
+            verifier,
+            orgs.clone(),
+            config.rate_limit,
+        )
+        .with_federation(federation),
+    );
+    Ok(IdentityMaterial {
+        tls,
+        authenticator,
+        orgs,
+        peers: Arc::new(peers),
+        files,
+    })
+}
+
+/// Peer hubs: their token keys (added to `verifier`), trust domains and trust anchors.
+fn peer_federation(
+    config: &IdentitySources,
+    peers: &[PeerAgreement],
+    verifier: &mut TokenVerifier,
+) -> Result<super::Federation, ReloadError> {
+    let peers_error = peers_error_in(config);
     let own_anchor = tls::anchor_verifier(&config.tls.ca, config.tls.crl.as_deref())?;
     let mut federation = super::Federation {
         own_anchor: peers
@@ -236,7 +280,7 @@ pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
             .then(|| own_anchor.clone()),
         peers: Default::default(),
     };
-    for peer in &peers {
+    for peer in peers {
         let key = keys::read_key_file(&peer.token_public_key)?;
         verifier
             .add_peer_issuer(&peer.hub_id, &key)
@@ -257,23 +301,7 @@ pub fn load(config: &HubConfig) -> Result<IdentityMaterial, ReloadError> {
             },
         );
     }
-    let orgs = Arc::new(OrgRegistry::new(entries));
-    let authenticator = Arc::new(
-        Authenticator::new(
-            &config.trust_domain,
-            verifier,
-            orgs.clone(),
-            config.rate_limit,
-        )
-        .with_federation(federation),
-    );
-    Ok(IdentityMaterial {
-        tls,
-        authenticator,
-        orgs,
-        peers: Arc::new(peers),
-        files,
-    })
+    Ok(federation)
 }
 
 /// A content fingerprint of `files` (a missing file hashes as missing, so its return counts as
@@ -329,7 +357,7 @@ impl ReloadStatus {
 /// Swaps new identity material in, on request or when the files change.
 #[derive(Clone)]
 pub struct Reloader {
-    config: Arc<HubConfig>,
+    config: Arc<IdentitySources>,
     pub tls: SharedServerConfig,
     pub authenticator: SharedAuthenticator,
     pub orgs: SharedOrgRegistry,
@@ -343,7 +371,7 @@ pub struct Reloader {
 impl Reloader {
     /// Loads the material once (an error here stops the hub from starting).
     pub fn start(
-        config: HubConfig,
+        config: IdentitySources,
         health: tonic_health::server::HealthReporter,
     ) -> Result<Reloader, ReloadError> {
         // Fingerprinted before reading, as in `reload`.
@@ -361,6 +389,8 @@ impl Reloader {
         })
     }
 
+    // Long by design: the fingerprint/build/swap sequence and its failure branch must stay in
+    // this order (see the comments inside).
     /// Rebuilds everything from the files and swaps it in; on error keeps what is in force.
     pub async fn reload(&self, reason: &str) -> Result<(), String> {
         let config = self.config.clone();

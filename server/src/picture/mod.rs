@@ -20,12 +20,12 @@ use uuid::Uuid;
 
 use crate::domain::{
     AreaLevel, DatePrecision, Granularity, PictureGroup, PictureQuery, SecurityLevel, Sex,
-    StaffCategory, VictimOutcome,
+    StaffCategory, VictimOutcome, VisibilityScope,
 };
 use crate::identity::Principal;
 use crate::policy::aggregate::{AggregateTable, CountGrid, Published, aggregate};
 use crate::policy::{PolicyEngine, Tier};
-use crate::store::{AdvisoryFilter, Store, StoreError};
+use crate::store::{AdvisoryFilter, PictureCountRow, PictureVictimRow, Store, StoreError};
 
 /// Periods before the first requested one that the baseline reads.
 pub const BASELINE_PERIODS: usize = 12;
@@ -240,42 +240,15 @@ pub async fn compute(
             "this identity may not read the threat picture".into(),
         ));
     };
-    let shown = scope.others_date_precision.max(scope.own_date_precision);
-    if shown > granularity_precision(granularity) {
-        return Err(PictureError::Invalid(
-            "granularity",
-            format!("finer than the dates you are shown ({shown})"),
-        ));
-    }
-    if request.from > request.to {
-        return Err(PictureError::Invalid(
-            "from",
-            "must not be after `to`".into(),
-        ));
-    }
-    if request.to.year() - request.from.year() > MAX_YEARS {
-        return Err(PictureError::Invalid(
-            "to",
-            format!("the picture spans at most {MAX_YEARS} years"),
-        ));
-    }
-    let first_shown = periods::period_of(granularity, request.from);
-    let last = periods::period_of(granularity, request.to);
-    if last - first_shown + 1 > MAX_PERIODS {
-        return Err(PictureError::Invalid(
-            "granularity",
-            format!("the picture has at most {MAX_PERIODS} periods; choose a coarser one"),
-        ));
-    }
-    let first = first_shown - BASELINE_PERIODS as i64;
+    let span = Span::checked(request, &scope)?;
     let (own_victims, others_victims) = policy.picture_victim_detail(principal);
     let out_of_range = || PictureError::Invalid("from", "outside the calendar".into());
     let query = PictureQuery {
         scope: &scope,
         countries: &request.countries,
         admin1: &request.admin1,
-        from: periods::period_start(granularity, first).ok_or_else(out_of_range)?,
-        to: periods::period_end(granularity, last).ok_or_else(out_of_range)?,
+        from: periods::period_start(granularity, span.first).ok_or_else(out_of_range)?,
+        to: periods::period_end(granularity, span.last).ok_or_else(out_of_range)?,
         area_level: request.area_level,
         group_by: request.group_by,
         bucket: granularity,
@@ -288,155 +261,21 @@ pub async fn compute(
     let exact = policy.aggregate_exact_at(tier);
     // `aggregate` publishes exactly from T2; the policy file says from which tier counts are
     // exact, so hand it a tier on the matching side of that line.
-    let table_tier = if exact {
-        tier.max(Tier::T2)
+    let publishing = Publishing {
+        tier: if exact {
+            tier.max(Tier::T2)
+        } else {
+            tier.min(Tier::T1)
+        },
+        k: policy.aggregate_k(),
+        sex_shown: policy.sex_breakdown_at(tier),
+    };
+    let tables = Tables::publish(&counts, &victims, granularity, span, publishing)?;
+    let rows = tables.rows(publishing.sex_shown);
+    let period_totals: Vec<Published> = if tables.keys.is_empty() {
+        vec![Published::Exact(0); tables.columns - BASELINE_PERIODS]
     } else {
-        tier.min(Tier::T1)
-    };
-    let k = policy.aggregate_k();
-    let sex_shown = policy.sex_breakdown_at(tier);
-
-    // Rows and columns.
-    let mut keys: BTreeSet<(String, String, String)> = BTreeSet::new();
-    for row in &counts {
-        keys.insert((row.country.clone(), row.admin1.clone(), row.group.clone()));
-    }
-    for row in &victims {
-        keys.insert((row.country.clone(), row.admin1.clone(), row.group.clone()));
-    }
-    let keys: Vec<(String, String, String)> = keys.into_iter().collect();
-    let index: HashMap<&(String, String, String), usize> =
-        keys.iter().enumerate().map(|(i, key)| (key, i)).collect();
-    let columns = usize::try_from(last - first + 1).unwrap_or(0);
-    if keys.len().saturating_mul(columns) > MAX_CELLS {
-        return Err(PictureError::Invalid(
-            "granularity",
-            format!(
-                "the picture would have {} rows x {columns} periods (baseline included), more \
-                 than {MAX_CELLS} cells: choose a coarser granularity or area level, fewer \
-                 countries or a shorter period",
-                keys.len()
-            ),
-        ));
-    }
-    let column_of = |bucket: &str| -> Option<usize> {
-        let period = periods::bucket_period(granularity, bucket)?;
-        usize::try_from(period - first)
-            .ok()
-            .filter(|column| *column < columns)
-    };
-    let labels: Vec<String> = (first..=last)
-        .map(|period| periods::label(granularity, period))
-        .collect();
-    let row_labels: Vec<String> = keys
-        .iter()
-        .map(|(country, admin1, group)| format!("{country}/{admin1}/{group}"))
-        .collect();
-
-    let mut incident_counts = vec![vec![0u64; columns]; keys.len()];
-    for row in &counts {
-        let key = (row.country.clone(), row.admin1.clone(), row.group.clone());
-        if let (Some(r), Some(c)) = (index.get(&key), column_of(&row.bucket)) {
-            incident_counts[*r][c] += row.incidents;
-        }
-    }
-    let mut victim_counts: BTreeMap<VictimKey, Vec<Vec<u64>>> = BTreeMap::new();
-    for row in &victims {
-        let key = (row.country.clone(), row.admin1.clone(), row.group.clone());
-        if let (Some(r), Some(c)) = (index.get(&key), column_of(&row.bucket)) {
-            let table_key = (row.outcome, row.staff, sex_shown.then_some(row.sex));
-            let table = victim_counts
-                .entry(table_key)
-                .or_insert_with(|| vec![vec![0u64; columns]; keys.len()]);
-            table[*r][c] += row.victims;
-        }
-    }
-    let grid_error = |error: crate::policy::aggregate::GridError| {
-        PictureError::Store(StoreError::Corrupt(format!("picture table: {error}")))
-    };
-    let publish = |counts: Vec<Vec<u64>>| -> Result<AggregateTable, PictureError> {
-        let grid =
-            CountGrid::new(row_labels.clone(), labels.clone(), counts).map_err(grid_error)?;
-        Ok(aggregate(&grid, table_tier, k))
-    };
-    let incidents = publish(incident_counts)?;
-    let mut victim_tables: Vec<(VictimKey, AggregateTable)> = Vec::new();
-    for (key, counts) in victim_counts {
-        victim_tables.push((key, publish(counts)?));
-    }
-
-    let zero = Published::Exact(0);
-    let cell_of = |table: &AggregateTable, r: usize, c: usize| {
-        table
-            .cells()
-            .get(r)
-            .and_then(|row| row.get(c))
-            .copied()
-            .unwrap_or(zero)
-    };
-    let victims_where = |r: usize, c: usize, keep: &dyn Fn(&VictimKey) -> bool| {
-        sum_published(
-            victim_tables
-                .iter()
-                .filter(|(key, _)| keep(key))
-                .map(|(_, table)| cell_of(table, r, c)),
-        )
-    };
-
-    let mut rows = Vec::with_capacity(keys.len());
-    for (r, (country, admin1, group)) in keys.iter().enumerate() {
-        let series: Vec<Published> = (0..columns).map(|c| cell_of(&incidents, r, c)).collect();
-        let mut cells = Vec::with_capacity(columns - BASELINE_PERIODS);
-        for c in BASELINE_PERIODS..columns {
-            let count = series[c];
-            let previous = series[c - 1];
-            let change = match (count.value(), previous.value()) {
-                (Some(now), Some(before)) => Some(
-                    i64::try_from(now).unwrap_or(i64::MAX)
-                        - i64::try_from(before).unwrap_or(i64::MAX),
-                ),
-                _ => None,
-            };
-            let (alert, baseline_mean, upper_bound) = assess(&series, c);
-            cells.push(Cell {
-                incidents: count,
-                victims: victims_where(r, c, &|_| true),
-                by_outcome: VictimOutcome::ALL
-                    .iter()
-                    .map(|outcome| (*outcome, victims_where(r, c, &|key| key.0 == *outcome)))
-                    .collect(),
-                by_staff: StaffCategory::ALL
-                    .iter()
-                    .map(|staff| (*staff, victims_where(r, c, &|key| key.1 == *staff)))
-                    .collect(),
-                by_sex: if sex_shown {
-                    Sex::ALL
-                        .iter()
-                        .map(|sex| (*sex, victims_where(r, c, &|key| key.2 == Some(*sex))))
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-                previous,
-                change,
-                alert,
-                baseline_mean,
-                upper_bound,
-            });
-        }
-        let incidents_total = sum_published(cells.iter().map(|cell| cell.incidents));
-        rows.push(Row {
-            country: country.clone(),
-            admin1: admin1.clone(),
-            group: group.clone(),
-            cells,
-            incidents_total,
-        });
-    }
-    let period_totals: Vec<Published> = if keys.is_empty() {
-        vec![zero; columns - BASELINE_PERIODS]
-    } else {
-        incidents.column_totals()[BASELINE_PERIODS..].to_vec()
+        tables.incidents.column_totals()[BASELINE_PERIODS..].to_vec()
     };
     let total = sum_published(period_totals.iter().copied());
 
@@ -444,14 +283,252 @@ pub async fn compute(
     let security_levels = security_levels(store, policy, principal, request, &rows, today).await?;
     Ok(Picture {
         tier,
-        k: if exact { 0 } else { k },
-        periods: labels[BASELINE_PERIODS..].to_vec(),
+        k: if exact { 0 } else { publishing.k },
+        periods: tables.labels[BASELINE_PERIODS..].to_vec(),
         rows,
         period_totals,
         total,
         hotspots,
         security_levels,
     })
+}
+
+/// The periods a picture reads, `first..=last`; the first [`BASELINE_PERIODS`] only feed the
+/// baseline.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    first: i64,
+    last: i64,
+}
+
+impl Span {
+    /// The request's span, once it is within what the viewer is shown and the size limits.
+    fn checked(request: &PictureRequest, scope: &VisibilityScope) -> Result<Span, PictureError> {
+        let granularity = request.granularity;
+        let shown = scope.others_date_precision.max(scope.own_date_precision);
+        if shown > granularity_precision(granularity) {
+            return Err(PictureError::Invalid(
+                "granularity",
+                format!("finer than the dates you are shown ({shown})"),
+            ));
+        }
+        if request.from > request.to {
+            return Err(PictureError::Invalid(
+                "from",
+                "must not be after `to`".into(),
+            ));
+        }
+        if request.to.year() - request.from.year() > MAX_YEARS {
+            return Err(PictureError::Invalid(
+                "to",
+                format!("the picture spans at most {MAX_YEARS} years"),
+            ));
+        }
+        let first_shown = periods::period_of(granularity, request.from);
+        let last = periods::period_of(granularity, request.to);
+        if last - first_shown + 1 > MAX_PERIODS {
+            return Err(PictureError::Invalid(
+                "granularity",
+                format!("the picture has at most {MAX_PERIODS} periods; choose a coarser one"),
+            ));
+        }
+        Ok(Span {
+            first: first_shown - BASELINE_PERIODS as i64,
+            last,
+        })
+    }
+}
+
+/// How counts are published for this viewer.
+#[derive(Debug, Clone, Copy)]
+struct Publishing {
+    /// The tier handed to `aggregate` (exact from T2).
+    tier: Tier,
+    k: u64,
+    sex_shown: bool,
+}
+
+/// A picture row: country, admin1 (empty at country level) and group.
+type RowKey = (String, String, String);
+
+/// The picture's counts, row by period, published through `aggregate`: incidents, and victims
+/// per (outcome, staff, sex).
+struct Tables {
+    keys: Vec<RowKey>,
+    /// Period labels, baseline included.
+    labels: Vec<String>,
+    columns: usize,
+    incidents: AggregateTable,
+    victims: Vec<(VictimKey, AggregateTable)>,
+}
+
+impl Tables {
+    // Long by design: row keys, the two count grids and their publication share the row and
+    // column index.
+    fn publish(
+        counts: &[PictureCountRow],
+        victims: &[PictureVictimRow],
+        granularity: Granularity,
+        span: Span,
+        publishing: Publishing,
+    ) -> Result<Tables, PictureError> {
+        let mut keys: BTreeSet<RowKey> = BTreeSet::new();
+        for row in counts {
+            keys.insert((row.country.clone(), row.admin1.clone(), row.group.clone()));
+        }
+        for row in victims {
+            keys.insert((row.country.clone(), row.admin1.clone(), row.group.clone()));
+        }
+        let keys: Vec<RowKey> = keys.into_iter().collect();
+        let index: HashMap<&RowKey, usize> =
+            keys.iter().enumerate().map(|(i, key)| (key, i)).collect();
+        let columns = usize::try_from(span.last - span.first + 1).unwrap_or(0);
+        if keys.len().saturating_mul(columns) > MAX_CELLS {
+            return Err(PictureError::Invalid(
+                "granularity",
+                format!(
+                    "the picture would have {} rows x {columns} periods (baseline included), \
+                     more than {MAX_CELLS} cells: choose a coarser granularity or area level, \
+                     fewer countries or a shorter period",
+                    keys.len()
+                ),
+            ));
+        }
+        let column_of = |bucket: &str| -> Option<usize> {
+            let period = periods::bucket_period(granularity, bucket)?;
+            usize::try_from(period - span.first)
+                .ok()
+                .filter(|column| *column < columns)
+        };
+        let labels: Vec<String> = (span.first..=span.last)
+            .map(|period| periods::label(granularity, period))
+            .collect();
+        let row_labels: Vec<String> = keys
+            .iter()
+            .map(|(country, admin1, group)| format!("{country}/{admin1}/{group}"))
+            .collect();
+
+        let mut incident_counts = vec![vec![0u64; columns]; keys.len()];
+        for row in counts {
+            let key = (row.country.clone(), row.admin1.clone(), row.group.clone());
+            if let (Some(r), Some(c)) = (index.get(&key), column_of(&row.bucket)) {
+                incident_counts[*r][c] += row.incidents;
+            }
+        }
+        let mut victim_counts: BTreeMap<VictimKey, Vec<Vec<u64>>> = BTreeMap::new();
+        for row in victims {
+            let key = (row.country.clone(), row.admin1.clone(), row.group.clone());
+            if let (Some(r), Some(c)) = (index.get(&key), column_of(&row.bucket)) {
+                let table_key = (
+                    row.outcome,
+                    row.staff,
+                    publishing.sex_shown.then_some(row.sex),
+                );
+                let table = victim_counts
+                    .entry(table_key)
+                    .or_insert_with(|| vec![vec![0u64; columns]; keys.len()]);
+                table[*r][c] += row.victims;
+            }
+        }
+        let publish = |counts: Vec<Vec<u64>>| -> Result<AggregateTable, PictureError> {
+            let grid =
+                CountGrid::new(row_labels.clone(), labels.clone(), counts).map_err(|error| {
+                    PictureError::Store(StoreError::Corrupt(format!("picture table: {error}")))
+                })?;
+            Ok(aggregate(&grid, publishing.tier, publishing.k))
+        };
+        let incidents = publish(incident_counts)?;
+        let mut victim_tables: Vec<(VictimKey, AggregateTable)> = Vec::new();
+        for (key, counts) in victim_counts {
+            victim_tables.push((key, publish(counts)?));
+        }
+        Ok(Tables {
+            keys,
+            labels,
+            columns,
+            incidents,
+            victims: victim_tables,
+        })
+    }
+
+    fn cell_of(table: &AggregateTable, r: usize, c: usize) -> Published {
+        table
+            .cells()
+            .get(r)
+            .and_then(|row| row.get(c))
+            .copied()
+            .unwrap_or(Published::Exact(0))
+    }
+
+    /// The victims of row `r`, period `c`, in the tables whose key `keep` accepts.
+    fn victims_where(&self, r: usize, c: usize, keep: &dyn Fn(&VictimKey) -> bool) -> Published {
+        sum_published(
+            self.victims
+                .iter()
+                .filter(|(key, _)| keep(key))
+                .map(|(_, table)| Self::cell_of(table, r, c)),
+        )
+    }
+
+    /// The requested periods of every row (the baseline periods left out).
+    fn rows(&self, sex_shown: bool) -> Vec<Row> {
+        let mut rows = Vec::with_capacity(self.keys.len());
+        for (r, (country, admin1, group)) in self.keys.iter().enumerate() {
+            let series: Vec<Published> = (0..self.columns)
+                .map(|c| Self::cell_of(&self.incidents, r, c))
+                .collect();
+            let cells: Vec<Cell> = (BASELINE_PERIODS..self.columns)
+                .map(|c| self.cell(r, c, &series, sex_shown))
+                .collect();
+            let incidents_total = sum_published(cells.iter().map(|cell| cell.incidents));
+            rows.push(Row {
+                country: country.clone(),
+                admin1: admin1.clone(),
+                group: group.clone(),
+                cells,
+                incidents_total,
+            });
+        }
+        rows
+    }
+
+    /// Row `r`, period `c`; `series` is the row's incidents in every period.
+    fn cell(&self, r: usize, c: usize, series: &[Published], sex_shown: bool) -> Cell {
+        let count = series[c];
+        let previous = series[c - 1];
+        let change = match (count.value(), previous.value()) {
+            (Some(now), Some(before)) => Some(
+                i64::try_from(now).unwrap_or(i64::MAX) - i64::try_from(before).unwrap_or(i64::MAX),
+            ),
+            _ => None,
+        };
+        let (alert, baseline_mean, upper_bound) = assess(series, c);
+        Cell {
+            incidents: count,
+            victims: self.victims_where(r, c, &|_| true),
+            by_outcome: VictimOutcome::ALL
+                .iter()
+                .map(|outcome| (*outcome, self.victims_where(r, c, &|key| key.0 == *outcome)))
+                .collect(),
+            by_staff: StaffCategory::ALL
+                .iter()
+                .map(|staff| (*staff, self.victims_where(r, c, &|key| key.1 == *staff)))
+                .collect(),
+            by_sex: if sex_shown {
+                Sex::ALL
+                    .iter()
+                    .map(|sex| (*sex, self.victims_where(r, c, &|key| key.2 == Some(*sex))))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            previous,
+            change,
+            alert,
+            baseline_mean,
+            upper_bound,
+        }
+    }
 }
 
 /// The most severe areas over the window, from published numbers only.

@@ -164,7 +164,7 @@ impl PolicyEngine {
 
     /// The agreement of a peer-hub principal (a hub certificate, role peer_hub, and the terms
     /// identity attached); `None` for anyone else (fail closed: no terms, no federation).
-    fn peer_terms(principal: &Principal) -> Option<&crate::federation::agreement::PeerTerms> {
+    fn peer_terms(principal: &Principal) -> Option<&crate::identity::agreement::PeerTerms> {
         if principal.kind == PeerKind::Hub && principal.has_role(Role::PeerHub) {
             principal.federation.as_deref()
         } else {
@@ -173,7 +173,7 @@ impl PolicyEngine {
     }
 
     /// The tier a peer hub gets: its agreement's, never above the policy's cap (T2 at most).
-    fn peer_tier(&self, terms: &crate::federation::agreement::PeerTerms) -> Tier {
+    fn peer_tier(&self, terms: &crate::identity::agreement::PeerTerms) -> Tier {
         terms.tier.min(self.rules.peer_hub_max).min(Tier::T2)
     }
 

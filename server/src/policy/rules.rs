@@ -100,6 +100,8 @@ impl PolicyRules {
         PolicyRules::parse(&text, &path.display().to_string())
     }
 
+    // Long by design: one check per policy-file section, in file order, so a reader can match
+    // errors to the file.
     /// Parses and checks policy text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<PolicyRules, PolicyError> {
         let invalid = |message: String| PolicyError::Invalid {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::rules::INCIDENT_FIELDS;
 use super::*;
 use crate::domain::*;
-use crate::federation::agreement::PeerTerms;
+use crate::identity::agreement::PeerTerms;
 use crate::identity::{PeerKind, Principal, Role};
 
 const ORGS: [&str; 4] = ["ngo-alpha", "ngo-beta", "unhcr", "undss"];

@@ -151,7 +151,7 @@ impl PeerAgreement {
 pub fn check_peers(own_hub: &str, peers: &[PeerAgreement]) -> Result<(), String> {
     let mut seen = std::collections::HashSet::new();
     for peer in peers {
-        if !crate::identity::peer::is_valid_id(&peer.hub_id) {
+        if !super::peer::is_valid_id(&peer.hub_id) {
             return Err(format!("peers: '{}' is not a valid hub id", peer.hub_id));
         }
         if peer.hub_id == own_hub {
