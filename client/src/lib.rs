@@ -21,6 +21,7 @@ pub mod import;
 pub mod json;
 #[cfg(feature = "mirror")]
 pub mod mirror;
+pub mod private_files;
 mod profile;
 pub mod report;
 

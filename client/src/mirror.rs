@@ -30,6 +30,8 @@ pub enum MirrorError {
     Hub(#[from] ClientError),
     #[error("the hub sent a page without feed identity")]
     NoIdentity,
+    #[error("mirror file: {0}")]
+    File(#[from] std::io::Error),
 }
 
 /// What one sync did.
@@ -109,6 +111,9 @@ fn describe(identity: &pb::FeedIdentity) -> String {
 impl Mirror {
     /// Opens (creating if needed) a mirror file.
     pub async fn open(path: impl AsRef<Path>) -> Result<Mirror, MirrorError> {
+        // It holds incident data (a reporter's, its private annex too): owner only, and SQLite
+        // gives the WAL and shared-memory files the same mode.
+        crate::private_files::ensure_private(path.as_ref())?;
         let options =
             SqliteConnectOptions::from_str(&format!("sqlite://{}", path.as_ref().display()))?
                 .create_if_missing(true)

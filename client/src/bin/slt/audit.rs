@@ -94,7 +94,8 @@ async fn query(
 /// Every record and checkpoint as JSON lines, the input of [`verify`].
 async fn export(hub: &mut HubClient, out: &Path) -> anyhow::Result<()> {
     let mut file = std::io::BufWriter::new(
-        std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?,
+        slt_client::private_files::create_private(out)
+            .with_context(|| format!("creating {}", out.display()))?,
     );
     let mut stream = hub.export_audit(1).await?;
     let (mut records, mut checkpoints) = (0, 0);

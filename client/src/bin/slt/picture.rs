@@ -86,7 +86,7 @@ fn write_html(
     let generated = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    std::fs::write(path, picture_html(picture, &title, &generated))
+    slt_client::private_files::write_private(path, picture_html(picture, &title, &generated))
         .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {}", path.display());
     Ok(())
