@@ -47,11 +47,12 @@ pub struct SyncStats {
     pub duration: Duration,
 }
 
-/// Progress during a sync: changes applied so far and about how many log entries remain.
+/// Progress during a sync: changes applied and pages received so far. The hub gives no count of
+/// what remains (it would count changes this caller cannot see), so there is no total.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncProgress {
     pub applied: u64,
-    pub remaining: u64,
+    pub pages: u64,
 }
 
 /// Options for [`Mirror::sync`].
@@ -345,7 +346,7 @@ impl Mirror {
             total.pages += 1;
             progress(SyncProgress {
                 applied: total.upserts + total.retracts + total.revokes,
-                remaining: page.remaining,
+                pages: total.pages,
             });
             if page.complete {
                 return Ok(());

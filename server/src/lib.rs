@@ -115,6 +115,8 @@ pub struct Hub {
     services: Services,
     /// Tells streaming calls (SyncService) that the hub is stopping.
     stopping: tokio::sync::watch::Sender<bool>,
+    /// The live feed's batch boundaries (sampled by a task `run` spawns).
+    horizon: Arc<feed::Horizon>,
 }
 
 impl Hub {
@@ -159,6 +161,7 @@ impl Hub {
             &identity::keys::read_key_file(&config.audit_public_key)?,
         )?);
         let (stopping, stopping_receiver) = tokio::sync::watch::channel(false);
+        let horizon = feed::Horizon::new(policy.rules().live_batch_seconds);
         let services = Services::new(
             &config,
             &store,
@@ -166,7 +169,7 @@ impl Hub {
             &policy,
             (secrets, sealer),
             &signer,
-            stopping_receiver,
+            (stopping_receiver, horizon.clone()),
         );
         Ok(Hub {
             policy_version: policy.version().to_string(),
@@ -177,6 +180,7 @@ impl Hub {
             signer,
             services,
             stopping,
+            horizon,
         })
     }
 
@@ -198,6 +202,7 @@ impl Hub {
                 .clone()
                 .run(config.reload_poll(), reload_signal.clone()),
         );
+        let horizon_task = tokio::spawn(self.horizon.clone().run(self.store.clone()));
         let checkpoint_task = tokio::spawn(checkpoint_loop(
             self.store.clone(),
             self.signer.clone(),
@@ -253,6 +258,7 @@ impl Hub {
             .await;
         accept_task.abort();
         federation_task.abort();
+        horizon_task.abort();
         checkpoint_task.abort();
         reload_task.abort();
         sighup_task.abort();
@@ -272,7 +278,7 @@ impl Services {
         policy: &Arc<policy::PolicyEngine>,
         (secrets, sealer): (anonymise::OrgSecrets, Arc<sealed::Sealer>),
         signer: &Arc<audit::checkpoints::CheckpointSigner>,
-        stopping: tokio::sync::watch::Receiver<bool>,
+        (stopping, horizon): (tokio::sync::watch::Receiver<bool>, Arc<feed::Horizon>),
     ) -> Services {
         let feed = feed::Feed::new(
             store.clone(),
@@ -292,7 +298,7 @@ impl Services {
                 config.hub_id.clone(),
                 reloader.peers.clone(),
             )),
-            sync: SyncServiceServer::new(SyncApi::new(feed, stopping))
+            sync: SyncServiceServer::new(SyncApi::new(feed, horizon, stopping))
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
             threat: ThreatServiceServer::new(ThreatApi::new(
                 store.clone(),

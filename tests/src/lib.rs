@@ -238,7 +238,9 @@ impl TestHub {
             audit_signing_key: pki_dir.join("audit.key"),
             audit_public_key: pki_dir.join("audit.pub.pem"),
             audit_checkpoint_seconds: 60,
-            policy: None,
+            // The built-in policy with 1-second live batches, so live tests stay quick (the
+            // batching itself is measured with its own setting in tests/live_timing.rs).
+            policy: Some(write_policy(dir.path(), 1)),
             orgs: slt_hub::dev::dev_orgs(),
             org_registry: None,
             // Generous: tests that exercise limits configure small ones.
@@ -474,6 +476,20 @@ impl Drop for TestHub {
             let _ = sender.send(());
         }
     }
+}
+
+/// Writes the built-in policy with `live_feed.batch_seconds` set, into `dir`; its path.
+pub fn write_policy(dir: &Path, batch_seconds: u64) -> PathBuf {
+    let text = slt_hub::policy::rules::DEFAULT_POLICY_TOML.replace(
+        &format!(
+            "batch_seconds = {}",
+            slt_hub::policy::rules::DEFAULT_LIVE_BATCH_SECONDS
+        ),
+        &format!("batch_seconds = {batch_seconds}"),
+    );
+    let path = dir.join("policy.toml");
+    std::fs::write(&path, text).expect("write policy");
+    path
 }
 
 /// A realistic incident with every section filled, including a T3 annex.

@@ -9,20 +9,21 @@
 //! when the caller's token expires and when the hub shuts down.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::Stream;
-use prost::Message;
 use slt_proto::v1 as pb;
 use slt_proto::v1::sync_service_server::SyncService;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::feed_messages::Pending;
 use super::guard::principal;
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::domain::Violations;
-use crate::feed::{Feed, FeedChange, FeedError, FeedFilter, FeedPage};
+use crate::feed::{Feed, FeedChange, FeedError, FeedFilter, FeedPage, Horizon};
 use crate::identity::token::unix_now;
 use crate::identity::{PeerKind, Principal};
 use crate::wire::{self, incident_to_proto};
@@ -32,21 +33,26 @@ pub const DEFAULT_SYNC_PAGE: u32 = 500;
 pub const MAX_SYNC_PAGE: u32 = 5_000;
 /// Default heartbeat of a live subscription.
 pub const DEFAULT_HEARTBEAT_SECONDS: u64 = 15;
-/// Most bytes of changes in one message, well under the 4 MiB message limit.
-pub const MAX_MESSAGE_CHANGE_BYTES: usize = 3 * 1024 * 1024;
+pub use super::feed_messages::MAX_MESSAGE_CHANGE_BYTES;
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
 pub struct SyncApi {
     feed: Feed,
+    /// Batch boundaries for subscribers who may not learn the time of a change.
+    horizon: Arc<Horizon>,
     /// Turns true when the hub shuts down: live subscriptions end so that shutdown does not
     /// wait on them (subscribers reconnect to the next hub process from their cursor).
     stopping: watch::Receiver<bool>,
 }
 
 impl SyncApi {
-    pub fn new(feed: Feed, stopping: watch::Receiver<bool>) -> Self {
-        Self { feed, stopping }
+    pub fn new(feed: Feed, horizon: Arc<Horizon>, stopping: watch::Receiver<bool>) -> Self {
+        Self {
+            feed,
+            horizon,
+            stopping,
+        }
     }
 }
 
@@ -132,25 +138,6 @@ fn changes_to_proto(page: FeedPage) -> Vec<pb::Change> {
         .collect()
 }
 
-/// Splits changes into groups of at most `MAX_MESSAGE_CHANGE_BYTES` encoded (a single change is
-/// always well under it: an incident is bounded by validation).
-fn split_by_size(changes: Vec<pb::Change>) -> Vec<Vec<pb::Change>> {
-    let mut groups = vec![Vec::new()];
-    let mut size = 0;
-    for change in changes {
-        let length = change.encoded_len();
-        if size + length > MAX_MESSAGE_CHANGE_BYTES && size > 0 {
-            groups.push(Vec::new());
-            size = 0;
-        }
-        size += length;
-        if let Some(group) = groups.last_mut() {
-            group.push(change);
-        }
-    }
-    groups
-}
-
 /// What a feed request asked for, for the audit record.
 fn sync_summary(filter: &Option<pb::SyncFilter>, cursor: &str) -> String {
     crate::audit::summary(&serde_json::json!({
@@ -162,27 +149,6 @@ fn sync_summary(filter: &Option<pb::SyncFilter>, cursor: &str) -> String {
 
 fn token_expired() -> Status {
     Status::unauthenticated("the token has expired; reconnect with a fresh token")
-}
-
-/// One message of a stream: changes and the cursor to store with them.
-struct Outgoing {
-    changes: Vec<pb::Change>,
-    cursor: String,
-}
-
-/// Turns a non-empty feed page into messages. Every message but the last carries the cursor from
-/// before the page, so a client interrupted between them re-reads the page (applying it again
-/// is harmless) instead of skipping part of it.
-fn page_messages(feed: &Feed, page: FeedPage, before: i64) -> Result<Vec<Outgoing>, FeedError> {
-    let after = page.cursor_seq;
-    let groups = split_by_size(changes_to_proto(page));
-    let last = groups.len().saturating_sub(1);
-    let mut messages = Vec::with_capacity(groups.len());
-    for (index, changes) in groups.into_iter().enumerate() {
-        let cursor = feed.cursor(if index == last { after } else { before })?;
-        messages.push(Outgoing { changes, cursor });
-    }
-    Ok(messages)
 }
 
 #[tonic::async_trait]
@@ -242,8 +208,12 @@ impl SyncService for SyncApi {
             .await
             .map_err(feed_status)?;
         // Watch before reading, so that a write between the catch-up and the live phase still
-        // wakes us.
-        let changes = self.feed.store().watch_changes();
+        // wakes us. A subscriber below the timestamps' tier wakes on batch boundaries instead,
+        // and reads only up to them (policy `live_feed`).
+        let wake = match self.feed.policy().live_batch_seconds(&principal) {
+            Some(_) => Wake::Boundary(self.horizon.watch()),
+            None => Wake::Commit(self.feed.store().watch_changes()),
+        };
 
         let (sender, receiver) = mpsc::channel(2);
         let subscription = Subscription {
@@ -253,7 +223,7 @@ impl SyncService for SyncApi {
             filter,
             sender,
         };
-        tokio::spawn(subscription.run(start, heartbeat, changes, self.stopping.clone()));
+        tokio::spawn(subscription.run(start, heartbeat, wake, self.stopping.clone()));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }
@@ -309,6 +279,18 @@ impl PullStream {
     ) -> Result<(), Status> {
         let (feed, principal, up_to) = (&self.feed, &self.principal, self.up_to);
         let identity = identity(feed, principal);
+        let group = usize::try_from(self.limit).unwrap_or(1);
+        let message = |changes, cursor, complete| pb::PullResponse {
+            changes,
+            cursor,
+            complete,
+            // Always 0: any count of log entries would count what the caller cannot see
+            // (docs/disclosure.md); progress is `complete` and what was applied.
+            remaining: 0,
+            feed: Some(identity.clone()),
+            policy_version: feed.policy().version().to_string(),
+        };
+        let mut pending = Pending::default();
         let mut after = start;
         loop {
             if unix_now() > principal.expires_at {
@@ -322,35 +304,52 @@ impl PullStream {
             *withheld += u64::try_from(page.withheld).unwrap_or(0);
             after = page.cursor_seq;
             let complete = page.scanned == 0 || after >= up_to;
-            let mut messages = if page.changes.is_empty() {
-                Vec::new()
-            } else {
-                page_messages(feed, page, before).map_err(feed_status)?
-            };
-            if complete && messages.is_empty() {
-                messages.push(Outgoing {
-                    changes: Vec::new(),
-                    cursor: feed.cursor(after).map_err(feed_status)?,
-                });
-            }
-            let count = messages.len();
-            for (index, outgoing) in messages.into_iter().enumerate() {
-                let last = index + 1 == count;
-                let message = pb::PullResponse {
-                    changes: outgoing.changes,
-                    cursor: outgoing.cursor,
-                    complete: complete && last,
-                    remaining: u64::try_from(up_to - after).unwrap_or(0),
-                    feed: Some(identity.clone()),
-                    policy_version: feed.policy().version().to_string(),
-                };
-                if sender.send(Ok(message)).await.is_err() {
+            pending.push_page(changes_to_proto(page), before, after);
+            while let Some(out) = pending.next(group, complete) {
+                let cursor = feed.cursor(out.cursor_seq).map_err(feed_status)?;
+                if sender
+                    .send(Ok(message(out.changes, cursor, false)))
+                    .await
+                    .is_err()
+                {
                     return Ok(());
                 }
             }
             if complete {
+                // Its own message, whatever the last page held (see `feed_messages`).
+                let cursor = feed.cursor(after).map_err(feed_status)?;
+                let _ = sender.send(Ok(message(Vec::new(), cursor, true))).await;
                 return Ok(());
             }
+        }
+    }
+}
+
+/// What wakes a live subscription, and how far it may read.
+enum Wake {
+    /// Every commit; the log's end.
+    Commit(watch::Receiver<u64>),
+    /// Every batch boundary; the position the last boundary released.
+    Boundary(watch::Receiver<i64>),
+}
+
+impl Wake {
+    /// Marks the current state seen; the position to read up to (`None`: the log's end).
+    fn seen(&mut self) -> Option<i64> {
+        match self {
+            Wake::Commit(changes) => {
+                changes.mark_unchanged();
+                None
+            }
+            Wake::Boundary(horizon) => Some(*horizon.borrow_and_update()),
+        }
+    }
+
+    /// Waits for the next wake-up; false when its source has gone.
+    async fn changed(&mut self) -> bool {
+        match self {
+            Wake::Commit(changes) => changes.changed().await.is_ok(),
+            Wake::Boundary(horizon) => horizon.changed().await.is_ok(),
         }
     }
 }
@@ -388,7 +387,7 @@ impl Subscription {
         self,
         start: i64,
         heartbeat: u64,
-        mut changes: watch::Receiver<u64>,
+        mut wake: Wake,
         mut stopping: watch::Receiver<bool>,
     ) {
         let expires_in = Duration::from_secs(self.principal.expires_at.saturating_sub(unix_now()));
@@ -401,7 +400,7 @@ impl Subscription {
             let mut after = start;
             let mut live = false;
             loop {
-                let Some(drained) = self.drain(after, &mut changes, live).await? else {
+                let Some(drained) = self.drain(after, &mut wake, live).await? else {
                     return Ok(());
                 };
                 after = drained;
@@ -420,8 +419,8 @@ impl Subscription {
                     return Ok(());
                 }
                 tokio::select! {
-                    changed = changes.changed() => {
-                        if changed.is_err() {
+                    changed = wake.changed() => {
+                        if !changed {
                             return Ok(());
                         }
                     }
@@ -447,16 +446,18 @@ impl Subscription {
         self.sender.send(Ok(message)).await.map_err(|_| ())
     }
 
-    /// Sends everything there is after `after`; only visible changes make a message. The seq
-    /// reached, or `None` when the subscriber has gone.
+    /// Sends everything there is after `after` (up to the last boundary when batched); only
+    /// visible changes make a message. The seq reached, or `None` when the subscriber has gone.
     async fn drain(
         &self,
         mut after: i64,
-        changes: &mut watch::Receiver<u64>,
+        wake: &mut Wake,
         live: bool,
     ) -> Result<Option<i64>, Status> {
+        let group = usize::try_from(DEFAULT_SYNC_PAGE).unwrap_or(1);
+        let mut pending = Pending::default();
         loop {
-            changes.mark_unchanged();
+            let up_to = wake.seen();
             let before = after;
             let page = self
                 .feed
@@ -465,43 +466,26 @@ impl Subscription {
                     &self.filter,
                     after,
                     DEFAULT_SYNC_PAGE,
-                    None,
+                    up_to,
                 )
                 .await
                 .map_err(feed_status)?;
-            if page.scanned == 0 {
-                return Ok(Some(after));
-            }
+            let done = page.scanned == 0;
             after = page.cursor_seq;
-            if page.changes.is_empty() {
-                continue;
-            }
-            for outgoing in page_messages(&self.feed, page, before).map_err(feed_status)? {
-                let message = self.message(outgoing.changes, outgoing.cursor, false, live);
-                if self.send(message).await.is_err() {
+            pending.push_page(changes_to_proto(page), before, after);
+            while let Some(out) = pending.next(group, done) {
+                let cursor = self.feed.cursor(out.cursor_seq).map_err(feed_status)?;
+                if self
+                    .send(self.message(out.changes, cursor, false, live))
+                    .await
+                    .is_err()
+                {
                     return Ok(None);
                 }
             }
+            if done {
+                return Ok(Some(after));
+            }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn messages_are_cut_by_encoded_size() {
-        let big = pb::Change {
-            r#type: pb::ChangeType::Upsert as i32,
-            incident_id: "x".repeat(1024 * 1024),
-            ..Default::default()
-        };
-        let groups = split_by_size(vec![big.clone(), big.clone(), big.clone(), big]);
-        assert_eq!(groups.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
-        assert!(groups.iter().all(|group| {
-            group.iter().map(Message::encoded_len).sum::<usize>() <= MAX_MESSAGE_CHANGE_BYTES
-        }));
-        assert_eq!(split_by_size(Vec::new()).len(), 1);
     }
 }

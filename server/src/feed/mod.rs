@@ -7,6 +7,10 @@
 //! the current state of the incidents they name, and (only for incidents now invisible) their
 //! sharing history.
 
+mod horizon;
+
+pub use horizon::{Horizon, until_next_boundary};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -30,9 +34,10 @@ pub struct Cursor {
 const CURSOR_PURPOSE: &str = "feed-cursor";
 
 impl Cursor {
-    /// The cursor's plaintext (clients only ever see it sealed).
+    /// The cursor's plaintext (clients only ever see it sealed). The seq is zero-padded to a
+    /// fixed width so that the sealed cursor's length says nothing of the log's length.
     pub fn encode(&self) -> String {
-        format!("c1:{}:{}:{}", self.hub_id, self.epoch, self.seq)
+        format!("c1:{}:{}:{:020}", self.hub_id, self.epoch, self.seq)
     }
 
     /// Parses a cursor's plaintext; `None` when it is malformed.

@@ -14,6 +14,7 @@ pub mod aggregate;
 pub mod groups;
 mod redact;
 pub mod rules;
+mod timing;
 
 use crate::domain::{
     DatePrecision, Distribution, IncidentContent, StoredIncident, Tlp, VisibilityScope,

@@ -12,6 +12,10 @@ use crate::domain::{DatePrecision, LocationType, PerpetratorType};
 use crate::identity::Role;
 
 /// The built-in policy (used when the hub config names no policy file).
+/// The live feed's batch when a policy file does not say, and the longest allowed (a day).
+pub const DEFAULT_LIVE_BATCH_SECONDS: u64 = 900;
+pub const MAX_LIVE_BATCH_SECONDS: u64 = 86_400;
+
 pub const DEFAULT_POLICY_TOML: &str = include_str!("../../policy/default.toml");
 
 /// Every field path of `slt.v1.Incident` that redaction decides on.
@@ -83,6 +87,9 @@ pub struct PolicyRules {
     pub victim_small_cell: u32,
     pub aggregate_k: u64,
     pub aggregate_exact_tier: Tier,
+    /// Seconds of the live feed's batches for viewers below the timestamps' tier (0: no
+    /// batching); see `policy::timing`.
+    pub live_batch_seconds: u64,
 }
 
 impl PolicyRules {
@@ -187,6 +194,12 @@ impl PolicyRules {
             })?;
             date_generalisation.insert(*tier, precision);
         }
+        let live_batch_seconds = file.live_feed.batch_seconds;
+        if live_batch_seconds > MAX_LIVE_BATCH_SECONDS {
+            return Err(invalid(format!(
+                "live_feed.batch_seconds: {live_batch_seconds} (0 to {MAX_LIVE_BATCH_SECONDS})"
+            )));
+        }
         if file.victims.small_cell == 0 || file.aggregate.k == 0 {
             return Err(invalid(
                 "victims.small_cell and aggregate.k must be at least 1".into(),
@@ -218,6 +231,7 @@ impl PolicyRules {
             victim_small_cell: file.victims.small_cell,
             aggregate_k: file.aggregate.k,
             aggregate_exact_tier: file.aggregate.exact_tier,
+            live_batch_seconds,
         })
     }
 
@@ -248,6 +262,24 @@ struct PolicyFile {
     dates: DateRules,
     victims: VictimRules,
     aggregate: AggregateRules,
+    /// Absent: the built-in default (a policy written before the setting existed keeps the
+    /// protection rather than silently losing it).
+    #[serde(default)]
+    live_feed: LiveFeedRules,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LiveFeedRules {
+    batch_seconds: u64,
+}
+
+impl Default for LiveFeedRules {
+    fn default() -> Self {
+        Self {
+            batch_seconds: DEFAULT_LIVE_BATCH_SECONDS,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -22,10 +22,9 @@ pub(crate) async fn sync(
     if resync {
         mirror.reset().await?;
     }
-    let bar = progress_bar(
-        0,
-        "{spinner} {pos}/{len} changes  {per_sec}  eta {eta}  {wide_bar}",
-    );
+    // No total and no eta: the hub does not say how much remains (that would count changes
+    // this caller cannot see), so the bar counts what was applied.
+    let bar = progress_bar(0, "{spinner} {pos} changes applied  {per_sec}  {msg}");
     let options = SyncOptions {
         filter: filter.clone(),
         page_size,
@@ -33,8 +32,8 @@ pub(crate) async fn sync(
     };
     let result = mirror
         .sync(hub, &options, |progress| {
-            bar.set_length(progress.applied + progress.remaining);
             bar.set_position(progress.applied);
+            bar.set_message(format!("{} pages", progress.pages));
         })
         .await;
     bar.finish_and_clear();
