@@ -135,6 +135,7 @@ where
                     "request refused"
                 );
                 entry.outcome = code_name(status.code()).to_string();
+                audit::bounds::bound(&mut entry);
                 Box::pin(async move {
                     if let Err(error) = record_detached(&context.store, entry).await {
                         tracing::error!(%error, "audit record of a refused call not written");

@@ -3,7 +3,9 @@
 //! The canonical encoding and the chain hash are `slt_proto::audit_chain`'s, shared with the
 //! auditors' offline verifier.
 
+pub mod bounds;
 pub mod checkpoints;
+pub mod tree;
 
 use std::sync::{Arc, Mutex};
 
@@ -62,6 +64,7 @@ impl AuditContext {
             .map(|state| {
                 let mut entry = state.0.clone();
                 entry.outcome = outcome.to_string();
+                bounds::bound(&mut entry);
                 entry
             })
             .unwrap_or_default()
