@@ -372,7 +372,7 @@ async fn export_pages(
             message.records.push(record);
             if bytes >= EXPORT_MESSAGE_BYTES {
                 let full = std::mem::take(&mut message);
-                if !send_with_heads(&store, full, false, &sender).await {
+                if !send_with_heads(&store, full, false, up_to, &sender).await {
                     return;
                 }
                 bytes = 0;
@@ -383,7 +383,7 @@ async fn export_pages(
         }
     }
     if !message.records.is_empty() {
-        send_with_heads(&store, message, true, &sender).await;
+        send_with_heads(&store, message, true, up_to, &sender).await;
     }
 }
 
@@ -394,13 +394,14 @@ async fn send_with_heads(
     store: &Store,
     mut message: pb::ExportAuditResponse,
     last_message: bool,
+    up_to: u64,
     sender: &mpsc::Sender<Result<pb::ExportAuditResponse, Status>>,
 ) -> bool {
     let (Some(first), Some(last)) = (message.records.first(), message.records.last()) else {
         return true;
     };
     let to = if last_message {
-        u64::MAX >> 1
+        up_to.min(u64::MAX >> 1)
     } else {
         last.seq
     };
