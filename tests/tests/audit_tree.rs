@@ -375,3 +375,47 @@ async fn a_forged_head_row_is_not_taken_as_the_hubs() {
         "{refused}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_delivered_page_of_a_stream_is_recorded_with_the_ids_it_carried() {
+    let hub = TestHub::start().await;
+    let mut alpha = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    let batch: Vec<pb::Incident> = (0..12).map(|_| sample_incident(new_id())).collect();
+    alpha.submit(batch.clone()).await.expect("submit");
+    let mut beta = hub.client("ngo-beta", &[Role::Analyst]).await;
+    let mut stream = beta.pull("", Default::default(), 5).await.expect("pull");
+    let mut delivered = Vec::new();
+    while let Some(page) = stream.message().await.expect("page") {
+        if !page.changes.is_empty() {
+            delivered.push(
+                page.changes
+                    .iter()
+                    .map(|change| change.incident_id.clone())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        if page.complete {
+            break;
+        }
+    }
+    assert_eq!(delivered.len(), 3, "12 changes in pages of 5");
+    let mut auditor = hub.client("audit-office", AUDITOR).await;
+    let records = auditor
+        .query_audit(pb::QueryAuditRequest {
+            method: "/slt.v1.SyncService/Pull".into(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("query")
+        .records;
+    let pages: Vec<Vec<String>> = records
+        .iter()
+        .filter(|record| record.request_summary.contains("stream_page"))
+        .map(|record| record.incident_ids.clone())
+        .collect();
+    assert_eq!(
+        pages, delivered,
+        "one record per delivered page, with its ids"
+    );
+}

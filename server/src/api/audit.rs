@@ -15,11 +15,11 @@ use tonic::{Request, Response, Status};
 use prost::Message;
 use slt_proto::audit_chain::to_hex;
 
-use super::guard::audit_context;
+use super::guard::{audit_context, record_page};
 use super::status::{invalid_field, store_status};
 use crate::audit::checkpoints::{CheckpointError, CheckpointSigner};
-use crate::audit::summary;
 use crate::audit::tree::{self, TreeError};
+use crate::audit::{AuditContext, summary};
 use crate::domain::validate;
 use crate::sealed::Sealer;
 use crate::store::{AuditFilter, Store, StoredHead};
@@ -156,9 +156,13 @@ impl AuditService for AuditApi {
         };
         let (sender, receiver) = mpsc::channel(2);
         tokio::spawn(export_pages(
-            self.store.clone(),
+            ExportStream {
+                store: self.store.clone(),
+                audit,
+                up_to: signed_up_to,
+                pages: 0,
+            },
             from_seq,
-            signed_up_to,
             sender,
         ));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
@@ -346,11 +350,11 @@ fn tree_status(error: TreeError) -> Status {
 /// Streams records `from_seq ..= up_to` in messages of at most about [`EXPORT_MESSAGE_BYTES`]
 /// of records, each with the signed heads in its range.
 async fn export_pages(
-    store: Store,
+    mut export: ExportStream,
     from_seq: u64,
-    up_to: u64,
     sender: mpsc::Sender<Result<pb::ExportAuditResponse, Status>>,
 ) {
+    let (store, up_to) = (export.store.clone(), export.up_to);
     let mut next = from_seq;
     let mut message = pb::ExportAuditResponse::default();
     let mut bytes = 0;
@@ -372,7 +376,7 @@ async fn export_pages(
             message.records.push(record);
             if bytes >= EXPORT_MESSAGE_BYTES {
                 let full = std::mem::take(&mut message);
-                if !send_with_heads(&store, full, false, up_to, &sender).await {
+                if !export.send(full, false, &sender).await {
                     return;
                 }
                 bytes = 0;
@@ -383,38 +387,60 @@ async fn export_pages(
         }
     }
     if !message.records.is_empty() {
-        send_with_heads(&store, message, true, up_to, &sender).await;
+        export.send(message, true, &sender).await;
     }
 }
 
-/// Adds the signed heads in the message's range and sends it; false when the stream is over.
-/// The last message also carries the heads past its last record (a few at most): when records
-/// were removed from the log's tail, the auditor sees the head that still counts them.
-async fn send_with_heads(
-    store: &Store,
-    mut message: pb::ExportAuditResponse,
-    last_message: bool,
+/// An export in progress: where it reads, what it ends at, and its pages so far.
+struct ExportStream {
+    store: Store,
+    audit: AuditContext,
     up_to: u64,
-    sender: &mpsc::Sender<Result<pb::ExportAuditResponse, Status>>,
-) -> bool {
-    let (Some(first), Some(last)) = (message.records.first(), message.records.last()) else {
-        return true;
-    };
-    let to = if last_message {
-        up_to.min(u64::MAX >> 1)
-    } else {
-        last.seq
-    };
-    // At most one head per record: the heads of a message are at most its records' count.
-    let limit = u32::try_from(message.records.len())
-        .unwrap_or(u32::MAX)
-        .saturating_add(10);
-    match store.tree_heads(first.seq, to, limit).await {
-        Ok(heads) => message.heads = heads.iter().map(head_to_proto).collect(),
-        Err(error) => {
-            let _ = sender.send(Err(store_status(error))).await;
+    pages: u64,
+}
+
+impl ExportStream {
+    /// Adds the signed heads in the message's range, records the page and sends it; false
+    /// when the stream is over. The last message also carries the heads past its last record (a
+    /// few at most): when records were removed from the log's tail, the auditor sees the head
+    /// that still counts them.
+    async fn send(
+        &mut self,
+        mut message: pb::ExportAuditResponse,
+        last_message: bool,
+        sender: &mpsc::Sender<Result<pb::ExportAuditResponse, Status>>,
+    ) -> bool {
+        let (Some(first), Some(last)) = (
+            message.records.first().map(|record| record.seq),
+            message.records.last().map(|record| record.seq),
+        ) else {
+            return true;
+        };
+        let to = if last_message {
+            self.up_to.min(u64::MAX >> 1)
+        } else {
+            last
+        };
+        // At most one head per record: the heads of a message are at most its records' count.
+        let limit = u32::try_from(message.records.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(10);
+        let heads = match self.store.tree_heads(first, to, limit).await {
+            Ok(heads) => heads,
+            Err(error) => {
+                let _ = sender.send(Err(store_status(error))).await;
+                return false;
+            }
+        };
+        message.heads = heads.iter().map(head_to_proto).collect();
+        self.pages += 1;
+        let detail = json!({ "from_seq": first, "to_seq": last, "heads": message.heads.len() });
+        if let Err(status) =
+            record_page(&self.store, &self.audit, self.pages, Vec::new(), detail).await
+        {
+            let _ = sender.send(Err(status)).await;
             return false;
         }
+        sender.send(Ok(message)).await.is_ok()
     }
-    sender.send(Ok(message)).await.is_ok()
 }

@@ -9,18 +9,21 @@
 //! when the caller's token expires and when the hub shuts down.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::Stream;
 use prost::Message;
+use serde_json::json;
 use slt_proto::v1 as pb;
 use slt_proto::v1::sync_service_server::SyncService;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::guard::principal;
+use super::guard::{principal, record_page};
 use super::status::{invalid_argument, invalid_field, store_status};
+use crate::audit::AuditContext;
 use crate::domain::Violations;
 use crate::feed::{Feed, FeedChange, FeedError, FeedFilter, FeedPage};
 use crate::identity::token::unix_now;
@@ -151,6 +154,20 @@ fn split_by_size(changes: Vec<pb::Change>) -> Vec<Vec<pb::Change>> {
     groups
 }
 
+/// The incident (or advisory) ids a page of changes carries, for its audit record.
+fn change_ids(changes: &[pb::Change]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|change| {
+            if change.incident_id.is_empty() {
+                change.advisory_id.clone()
+            } else {
+                change.incident_id.clone()
+            }
+        })
+        .collect()
+}
+
 /// What a feed request asked for, for the audit record.
 fn sync_summary(filter: &Option<pb::SyncFilter>, cursor: &str) -> String {
     crate::audit::summary(&serde_json::json!({
@@ -217,6 +234,7 @@ impl SyncService for SyncApi {
         let (sender, receiver) = mpsc::channel(2);
         let pull = PullStream {
             feed: self.feed.clone(),
+            audit,
             principal,
             filter,
             limit,
@@ -249,6 +267,8 @@ impl SyncService for SyncApi {
         let subscription = Subscription {
             identity: identity(&self.feed, &principal),
             feed: self.feed.clone(),
+            audit,
+            pages: AtomicU64::new(0),
             principal,
             filter,
             sender,
@@ -273,6 +293,7 @@ fn heartbeat_seconds(requested: i32) -> Result<u64, Status> {
 /// One Pull stream: pages up to `up_to` (the log as it stood when the call came).
 struct PullStream {
     feed: Feed,
+    audit: AuditContext,
     principal: Principal,
     filter: FeedFilter,
     limit: u32,
@@ -310,6 +331,7 @@ impl PullStream {
         let (feed, principal, up_to) = (&self.feed, &self.principal, self.up_to);
         let identity = identity(feed, principal);
         let mut after = start;
+        let mut pages = 0;
         loop {
             if unix_now() > principal.expires_at {
                 return Err(token_expired());
@@ -336,6 +358,11 @@ impl PullStream {
             let count = messages.len();
             for (index, outgoing) in messages.into_iter().enumerate() {
                 let last = index + 1 == count;
+                if !outgoing.changes.is_empty() {
+                    pages += 1;
+                    let ids = change_ids(&outgoing.changes);
+                    record_page(feed.store(), &self.audit, pages, ids, json!({})).await?;
+                }
                 let message = pb::PullResponse {
                     changes: outgoing.changes,
                     cursor: outgoing.cursor,
@@ -358,6 +385,9 @@ impl PullStream {
 /// One live Subscribe stream.
 struct Subscription {
     feed: Feed,
+    audit: AuditContext,
+    /// Pages delivered so far (each recorded in the access log before it is sent).
+    pages: AtomicU64,
     principal: Principal,
     filter: FeedFilter,
     identity: pb::FeedIdentity,
@@ -477,6 +507,9 @@ impl Subscription {
                 continue;
             }
             for outgoing in page_messages(&self.feed, page, before).map_err(feed_status)? {
+                let page = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
+                let ids = change_ids(&outgoing.changes);
+                record_page(self.feed.store(), &self.audit, page, ids, json!({})).await?;
                 let message = self.message(outgoing.changes, outgoing.cursor, false, live);
                 if self.send(message).await.is_err() {
                     return Ok(None);

@@ -70,6 +70,27 @@ impl AuditContext {
             .unwrap_or_default()
     }
 
+    /// The record of one delivered page of a stream (Pull, Subscribe, ExportAudit): the call's
+    /// who and what, with the page's number, what it carried (`ids`, bounded like any record)
+    /// and `detail`. Recorded before the page is sent.
+    pub fn page_entry(&self, page: u64, ids: Vec<String>, detail: serde_json::Value) -> AuditEntry {
+        let mut entry = self.entry("OK");
+        let mut summary = serde_json::json!({ "stream_page": page, "page": detail });
+        if let (Some(map), Ok(serde_json::Value::Object(call))) = (
+            summary.as_object_mut(),
+            serde_json::from_str::<serde_json::Value>(&entry.request_summary),
+        ) {
+            map.insert("call".into(), serde_json::Value::Object(call));
+        }
+        entry.time = now_text();
+        entry.request_summary = summary.to_string();
+        entry.records_returned = ids.len() as u64;
+        entry.fields_redacted = 0;
+        entry.incident_ids = ids;
+        bounds::bound(&mut entry);
+        entry
+    }
+
     /// The write carrying this entry committed: the guard must not record it again.
     pub fn mark_recorded(&self) {
         if let Ok(mut state) = self.state.lock() {
