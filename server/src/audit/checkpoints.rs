@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use slt_proto::audit_chain::{self, to_hex};
 use slt_proto::audit_note::{self, TreeHead};
-use slt_proto::audit_tree::{Frontier, verify_consistency};
+use slt_proto::audit_tree::{Frontier, record_leaf, verify_consistency};
 
 use super::tree::{self, TreeError};
 use crate::identity::keys::{self, KeyError};
@@ -128,27 +128,38 @@ impl CheckpointSigner {
         let anchor = self.anchor(store, last_signed.clone()).await?;
         let anchor_size = anchor.as_ref().map_or(0, |head| head.size);
         let head_seq = store.audit_head().await?.map_or(0, |(seq, _)| seq);
-        if head_seq <= anchor_size {
+        if head_seq < anchor_size {
+            return Err(CheckpointError::Tampered(format!(
+                "the log holds {head_seq} records but the last signed head counts {anchor_size}: \
+                 records were removed"
+            )));
+        }
+        // Checked on every call, the first one on start included: the stored tree must still
+        // reproduce the signed root before anything is added to it.
+        let mut frontier = match &anchor {
+            Some(head) => {
+                let frontier = tree::frontier_at(store, head.size).await?;
+                if frontier.root() != head.root {
+                    return Err(CheckpointError::Tampered(format!(
+                        "the stored tree no longer has the root of the head of size {}",
+                        head.size
+                    )));
+                }
+                frontier
+            }
+            None => Frontier::default(),
+        };
+        if head_seq == anchor_size {
             *last_signed = anchor;
             return Ok(anchor_size);
         }
-        let (mut frontier, prev_hash) = match &anchor {
-            Some(head) => (
-                tree::frontier_at(store, head.size).await?,
-                record_hash(store, head.size).await?,
-            ),
-            None => (Frontier::default(), audit_chain::GENESIS_HASH.to_string()),
-        };
-        if let Some(head) = &anchor {
-            if frontier.root() != head.root {
-                return Err(CheckpointError::Tampered(format!(
-                    "the stored tree no longer has the root of the head of size {}",
-                    head.size
-                )));
+        let prev_hash = match &anchor {
+            Some(head) => anchor_record_hash(store, head.size).await?,
+            None => {
+                self.check_legacy(store, head_seq).await?;
+                audit_chain::GENESIS_HASH.to_string()
             }
-        } else {
-            self.check_legacy(store, head_seq).await?;
-        }
+        };
         tree::extend(store, &mut frontier, prev_hash, head_seq).await?;
         let head = TreeHead {
             origin: self.origin.clone(),
@@ -250,6 +261,24 @@ impl CheckpointSigner {
         }
         Ok(())
     }
+}
+
+/// The chain hash of record `seq`, the last of a signed tree, after checking that the record is
+/// still the tree's leaf there (the new records chain from it).
+async fn anchor_record_hash(store: &Store, seq: u64) -> Result<String, CheckpointError> {
+    let record = store
+        .audit_records(&AuditFilter::default(), seq, 1)
+        .await?
+        .into_iter()
+        .find(|record| record.seq == seq)
+        .ok_or_else(|| CheckpointError::Tampered(format!("the log has no record {seq}")))?;
+    let leaf = store.audit_node(0, seq - 1).await?;
+    if leaf.as_deref() != Some(to_hex(&record_leaf(&record)).as_str()) {
+        return Err(CheckpointError::Tampered(format!(
+            "record {seq} is not the leaf the signed tree has there"
+        )));
+    }
+    Ok(record.hash)
 }
 
 /// The chain hash of record `seq`.
