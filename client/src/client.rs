@@ -373,7 +373,8 @@ impl HubClient {
         Ok(self.audit.query_audit(query).await?.into_inner())
     }
 
-    /// The whole access log from `from_seq`, then the checkpoints (auditors).
+    /// The access log from `from_seq` in messages bounded in bytes, each with the signed tree
+    /// heads in its range (auditors).
     pub async fn export_audit(
         &mut self,
         from_seq: u64,
@@ -385,11 +386,62 @@ impl HubClient {
             .into_inner())
     }
 
-    /// The signed checkpoints and the hub's audit public key (auditors).
+    /// The first page of signed tree heads and the hub's audit public key (auditors).
     pub async fn checkpoints(&mut self) -> Result<pb::GetCheckpointsResponse, ClientError> {
+        self.tree_heads(0, 0).await
+    }
+
+    /// A page of signed tree heads from `from_size` (auditors).
+    pub async fn tree_heads(
+        &mut self,
+        from_size: u64,
+        page_size: i32,
+    ) -> Result<pb::GetCheckpointsResponse, ClientError> {
         Ok(self
             .audit
-            .get_checkpoints(pb::GetCheckpointsRequest {})
+            .get_checkpoints(pb::GetCheckpointsRequest {
+                from_size,
+                page_size,
+            })
+            .await?
+            .into_inner())
+    }
+
+    /// The newest signed tree head (the hub signs its current head first).
+    pub async fn tree_head(&mut self) -> Result<pb::GetTreeHeadResponse, ClientError> {
+        Ok(self
+            .audit
+            .get_tree_head(pb::GetTreeHeadRequest {})
+            .await?
+            .into_inner())
+    }
+
+    /// Record `seq`, with a proof that it is in the signed tree of `tree_size` (0: the newest).
+    pub async fn inclusion_proof(
+        &mut self,
+        seq: u64,
+        tree_size: u64,
+    ) -> Result<pb::GetInclusionProofResponse, ClientError> {
+        Ok(self
+            .audit
+            .get_inclusion_proof(pb::GetInclusionProofRequest { seq, tree_size })
+            .await?
+            .into_inner())
+    }
+
+    /// A proof that the signed tree of `second_size` (0: the newest) extends the tree of
+    /// `first_size`.
+    pub async fn consistency_proof(
+        &mut self,
+        first_size: u64,
+        second_size: u64,
+    ) -> Result<pb::GetConsistencyProofResponse, ClientError> {
+        Ok(self
+            .audit
+            .get_consistency_proof(pb::GetConsistencyProofRequest {
+                first_size,
+                second_size,
+            })
             .await?
             .into_inner())
     }

@@ -95,6 +95,24 @@ pub enum ChainError {
     UnsignedTail { from: u64, to: u64 },
     #[error("checkpoint at {seq}: out of order (checkpoints must rise)")]
     CheckpointOrder { seq: u64 },
+    #[error("tree head at size {size}: {reason}")]
+    BadHead { size: u64, reason: String },
+    #[error(
+        "signed tree head at size {size}: its root is not the root of the exported records 1 to \
+         {size} (a record was altered, removed or added)"
+    )]
+    HeadMismatch { size: u64 },
+    #[error(
+        "TRUSTED tree head at size {size}: the log no longer extends it (records 1 to {size} are \
+         not the ones it signed: the log was rewritten)"
+    )]
+    TrustedMismatch { size: u64 },
+    #[error(
+        "tree head at size {size} comes after record {last} in the export (heads must come first)"
+    )]
+    HeadOrder { size: u64, last: u64 },
+    #[error("tree head of '{found}' where the log is '{expected}': a head of another log")]
+    OtherLog { expected: String, found: String },
 }
 
 /// What a successful verification covered.
@@ -104,9 +122,11 @@ pub struct Verified {
     pub checkpoints: u64,
     /// The last record a signed checkpoint covers.
     pub signed_up_to: u64,
+    /// Heads kept by the auditor earlier that the log still extends.
+    pub trusted: u64,
 }
 
-/// Verifies a complete export: records from seq 1 (whose prev_hash is the genesis hash), in
+/// Verifies a complete export of the legacy format (v2 checkpoints, before the Merkle tree): records from seq 1 (whose prev_hash is the genesis hash), in
 /// order, and checkpoints in rising order, against an Ed25519 public key (raw 32 bytes). Every
 /// record must be covered by a checkpoint: an unsigned tail is an error.
 pub fn verify(
@@ -189,6 +209,7 @@ pub fn verify(
         records: records.len() as u64,
         checkpoints: checkpoints.len() as u64,
         signed_up_to,
+        trusted: 0,
     })
 }
 
@@ -197,7 +218,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-fn from_hex(text: &str) -> Option<Vec<u8>> {
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;
     }

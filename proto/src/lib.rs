@@ -25,6 +25,9 @@ pub mod google {
 }
 
 pub mod audit_chain;
+pub mod audit_note;
+pub mod audit_tree;
+pub mod audit_verify;
 pub mod countries;
 
 pub use slt::v1;

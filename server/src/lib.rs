@@ -159,6 +159,8 @@ impl Hub {
         let signer = Arc::new(audit::checkpoints::CheckpointSigner::load(
             &identity::keys::read_key_file(&config.audit_signing_key)?,
             &identity::keys::read_key_file(&config.audit_public_key)?,
+            &config.hub_id,
+            audit::checkpoints::state_path(&config.audit_signing_key),
         )?);
         let (stopping, stopping_receiver) = tokio::sync::watch::channel(false);
         let horizon = feed::Horizon::new(policy.rules().live_batch_seconds);
@@ -370,14 +372,14 @@ fn check_group_members(config: &HubConfig, orgs: &OrgRegistry) -> Result<(), Hub
     Ok(())
 }
 
-/// Signs a checkpoint over the access log at every interval (when it grew).
+/// Signs a tree head over the access log on start (which checks the last signed head and the
+/// log since) and at every interval (when it grew).
 async fn checkpoint_loop(
     store: Store,
     signer: Arc<audit::checkpoints::CheckpointSigner>,
     every: std::time::Duration,
 ) {
     let mut ticks = tokio::time::interval(every);
-    ticks.tick().await;
     loop {
         ticks.tick().await;
         if let Err(error) = signer.checkpoint(&store).await {

@@ -94,6 +94,12 @@ pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
     ("/slt.v1.AuditService/QueryAudit", Capability::Audit),
     ("/slt.v1.AuditService/ExportAudit", Capability::Audit),
     ("/slt.v1.AuditService/GetCheckpoints", Capability::Audit),
+    ("/slt.v1.AuditService/GetTreeHead", Capability::Audit),
+    ("/slt.v1.AuditService/GetInclusionProof", Capability::Audit),
+    (
+        "/slt.v1.AuditService/GetConsistencyProof",
+        Capability::Audit,
+    ),
     ("/slt.v1.AdminService/ListPeers", Capability::Admin),
     ("/grpc.health.v1.Health/Check", Capability::Certificate),
     ("/grpc.health.v1.Health/Watch", Capability::Certificate),

@@ -135,6 +135,7 @@ where
                     "request refused"
                 );
                 entry.outcome = code_name(status.code()).to_string();
+                audit::bounds::bound(&mut entry);
                 Box::pin(async move {
                     if let Err(error) = record_detached(&context.store, entry).await {
                         tracing::error!(%error, "audit record of a refused call not written");
@@ -156,6 +157,22 @@ async fn record_detached(store: &Store, entry: AuditEntry) -> Result<(), String>
         Ok(Err(error)) => Err(error.to_string()),
         Err(error) => Err(error.to_string()),
     }
+}
+
+/// Records one delivered page of a stream before it is sent; a page whose record cannot be
+/// written is not sent (the stream ends with UNAVAILABLE).
+pub async fn record_page(
+    store: &Store,
+    audit: &AuditContext,
+    page: u64,
+    ids: Vec<String>,
+    detail: serde_json::Value,
+) -> Result<(), Status> {
+    let entry = audit.page_entry(page, ids, detail);
+    record_detached(store, entry).await.map_err(|error| {
+        tracing::error!(%error, "audit record of a stream page not written; stream ended");
+        audit_unavailable()
+    })
 }
 
 /// Records a call whose handler never finished (the request future was dropped) as CANCELLED.

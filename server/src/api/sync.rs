@@ -10,9 +10,11 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::Stream;
+use serde_json::json;
 use slt_proto::v1 as pb;
 use slt_proto::v1::sync_service_server::SyncService;
 use tokio::sync::{mpsc, watch};
@@ -20,8 +22,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::feed_messages::Pending;
-use super::guard::principal;
+use super::guard::{principal, record_page};
 use super::status::{invalid_argument, invalid_field, store_status};
+use crate::audit::AuditContext;
 use crate::domain::Violations;
 use crate::feed::{Feed, FeedChange, FeedError, FeedFilter, FeedPage, Horizon};
 use crate::identity::token::unix_now;
@@ -138,6 +141,20 @@ fn changes_to_proto(page: FeedPage) -> Vec<pb::Change> {
         .collect()
 }
 
+/// The incident (or advisory) ids a message of changes carries, for its audit record.
+fn change_ids(changes: &[pb::Change]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|change| {
+            if change.incident_id.is_empty() {
+                change.advisory_id.clone()
+            } else {
+                change.incident_id.clone()
+            }
+        })
+        .collect()
+}
+
 /// What a feed request asked for, for the audit record.
 fn sync_summary(filter: &Option<pb::SyncFilter>, cursor: &str) -> String {
     crate::audit::summary(&serde_json::json!({
@@ -183,6 +200,7 @@ impl SyncService for SyncApi {
         let (sender, receiver) = mpsc::channel(2);
         let pull = PullStream {
             feed: self.feed.clone(),
+            audit,
             principal,
             filter,
             limit,
@@ -219,6 +237,8 @@ impl SyncService for SyncApi {
         let subscription = Subscription {
             identity: identity(&self.feed, &principal),
             feed: self.feed.clone(),
+            audit,
+            pages: AtomicU64::new(0),
             principal,
             filter,
             sender,
@@ -243,6 +263,7 @@ fn heartbeat_seconds(requested: i32) -> Result<u64, Status> {
 /// One Pull stream: pages up to `up_to` (the log as it stood when the call came).
 struct PullStream {
     feed: Feed,
+    audit: AuditContext,
     principal: Principal,
     filter: FeedFilter,
     limit: u32,
@@ -292,6 +313,7 @@ impl PullStream {
         };
         let mut pending = Pending::default();
         let mut after = start;
+        let mut pages = 0;
         loop {
             if unix_now() > principal.expires_at {
                 return Err(token_expired());
@@ -306,6 +328,12 @@ impl PullStream {
             let complete = page.scanned == 0 || after >= up_to;
             pending.push_page(changes_to_proto(page), before, after);
             while let Some(out) = pending.next(group, complete) {
+                if !out.changes.is_empty() {
+                    // Recorded before it is sent: no page leaves without its trail.
+                    pages += 1;
+                    let ids = change_ids(&out.changes);
+                    record_page(feed.store(), &self.audit, pages, ids, json!({})).await?;
+                }
                 let cursor = feed.cursor(out.cursor_seq).map_err(feed_status)?;
                 if sender
                     .send(Ok(message(out.changes, cursor, false)))
@@ -357,6 +385,9 @@ impl Wake {
 /// One live Subscribe stream.
 struct Subscription {
     feed: Feed,
+    audit: AuditContext,
+    /// Pages delivered so far (each recorded in the access log before it is sent).
+    pages: AtomicU64,
     principal: Principal,
     filter: FeedFilter,
     identity: pb::FeedIdentity,
@@ -474,6 +505,11 @@ impl Subscription {
             after = page.cursor_seq;
             pending.push_page(changes_to_proto(page), before, after);
             while let Some(out) = pending.next(group, done) {
+                if !out.changes.is_empty() {
+                    let page = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
+                    let ids = change_ids(&out.changes);
+                    record_page(self.feed.store(), &self.audit, page, ids, json!({})).await?;
+                }
                 let cursor = self.feed.cursor(out.cursor_seq).map_err(feed_status)?;
                 if self
                     .send(self.message(out.changes, cursor, false, live))

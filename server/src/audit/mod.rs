@@ -3,7 +3,9 @@
 //! The canonical encoding and the chain hash are `slt_proto::audit_chain`'s, shared with the
 //! auditors' offline verifier.
 
+pub mod bounds;
 pub mod checkpoints;
+pub mod tree;
 
 use std::sync::{Arc, Mutex};
 
@@ -62,9 +64,31 @@ impl AuditContext {
             .map(|state| {
                 let mut entry = state.0.clone();
                 entry.outcome = outcome.to_string();
+                bounds::bound(&mut entry);
                 entry
             })
             .unwrap_or_default()
+    }
+
+    /// The record of one delivered page of a stream (Pull, Subscribe, ExportAudit): the call's
+    /// who and what, with the page's number, what it carried (`ids`, bounded like any record)
+    /// and `detail`. Recorded before the page is sent.
+    pub fn page_entry(&self, page: u64, ids: Vec<String>, detail: serde_json::Value) -> AuditEntry {
+        let mut entry = self.entry("OK");
+        let mut summary = serde_json::json!({ "stream_page": page, "page": detail });
+        if let (Some(map), Ok(serde_json::Value::Object(call))) = (
+            summary.as_object_mut(),
+            serde_json::from_str::<serde_json::Value>(&entry.request_summary),
+        ) {
+            map.insert("call".into(), serde_json::Value::Object(call));
+        }
+        entry.time = now_text();
+        entry.request_summary = summary.to_string();
+        entry.records_returned = ids.len() as u64;
+        entry.fields_redacted = 0;
+        entry.incident_ids = ids;
+        bounds::bound(&mut entry);
+        entry
     }
 
     /// The write carrying this entry committed: the guard must not record it again.

@@ -10,6 +10,7 @@
 
 mod advisories;
 mod audit;
+mod audit_tree;
 mod changes;
 mod common;
 mod db;
@@ -27,6 +28,7 @@ use tokio::sync::watch;
 
 pub use advisories::{AdvisoryFilter, MAX_ADVISORIES};
 pub use audit::AuditFilter;
+pub use audit_tree::StoredHead;
 pub use changes::{ChangeKind, ChangeRow, Entity, SharingSnapshot};
 pub use federation::{
     ApplyStats, CopyDecision, CopyFacts, CopyRules, ExistingCopy, FederatedChange, FederatedPage,

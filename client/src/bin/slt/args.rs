@@ -126,16 +126,36 @@ pub(crate) enum AuditCommand {
         #[arg(long, default_value_t = 100)]
         page_size: i32,
     },
-    /// Export every record and checkpoint as JSON lines (for `slt audit verify`).
+    /// Export every record and the signed tree heads as JSON lines (for `slt audit verify`).
     Export {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Verify an export offline: the hash chain and every checkpoint signature. Exit code 0
-    /// only when everything holds; otherwise names the first broken record.
+    /// Verify an export offline, in bounded memory: the hash chain, the Merkle root of every
+    /// signed tree head, and with --trusted that the log still extends the heads kept earlier.
+    /// Exit code 0 only when everything holds; otherwise names what is broken.
     Verify {
         file: PathBuf,
         /// The hub's audit public key (PEM), e.g. slt-data/pki/audit-signing.pub.pem.
+        #[arg(long)]
+        key: PathBuf,
+        /// Heads kept earlier (the state file of `slt audit watch`, or an earlier export).
+        #[arg(long)]
+        trusted: Option<PathBuf>,
+    },
+    /// Fetch the hub's newest signed tree head and check, with a consistency proof, that it
+    /// extends the head kept in --state; then keep it. Fails loudly when it does not.
+    Watch {
+        /// Where the heads are kept (JSON lines; created on the first run).
+        #[arg(long)]
+        state: PathBuf,
+        /// The hub's audit public key (PEM): heads are checked against it, not the hub's word.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Fetch record SEQ with a proof that it is in the newest signed tree head, and check it.
+    Prove {
+        seq: u64,
         #[arg(long)]
         key: PathBuf,
     },

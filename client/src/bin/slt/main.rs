@@ -4,6 +4,7 @@
 mod advisory;
 mod args;
 mod audit;
+mod audit_watch;
 mod feed;
 mod import;
 mod incidents;
@@ -42,10 +43,10 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // Verification is offline on purpose: it must not depend on the hub being honest or up.
     if let Command::Audit {
-        command: AuditCommand::Verify { file, key },
+        command: AuditCommand::Verify { file, key, trusted },
     } = &cli.command
     {
-        return audit::verify(file, key);
+        return audit::verify(file, key, trusted.as_deref());
     }
     let Some(profile_path) = cli.profile else {
         bail!("no profile: pass --profile FILE or set SLT_PROFILE");
