@@ -8,7 +8,9 @@ pub mod baselines;
 pub mod distribution;
 pub mod model;
 pub mod panel;
+pub mod published;
 pub mod scores;
+pub mod serve;
 pub mod study;
 
 pub use backtest::{BacktestSpec, BacktestTable, ScoreRow};
