@@ -17,6 +17,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+mod forecast;
+
 use clap::{Parser, Subcommand};
 use slt_client::awsd;
 use slt_client::{HubClient, Mirror, Profile, SyncOptions, proto as pb};
@@ -109,6 +111,21 @@ enum Scenario {
         )]
         csv: PathBuf,
     },
+    /// Issue 21: the forecast backtest on the AWSD file, then the model's cost for one
+    /// country x quarter forecast (h = 1..12) over the AWSD scaled to N incidents.
+    Forecast {
+        #[arg(long, default_value_t = 1_000_000)]
+        incidents: u64,
+        #[arg(
+            long,
+            default_value = "../shared/data/awsd/security_incidents_1997_2021.csv"
+        )]
+        csv: PathBuf,
+        #[arg(long, default_value_t = 50)]
+        calls: usize,
+        #[arg(long, default_value = "AF")]
+        country: String,
+    },
     /// The cost of auditing: GetIncident end to end (audited, as shipped), and the same read
     /// in-process with and without the audit append, in one run.
     Audit {
@@ -129,6 +146,12 @@ async fn main() -> anyhow::Result<()> {
             page,
         } => sync_scenario(incidents, &csv, batch, page).await,
         Scenario::Audit { calls } => audit_scenario(calls).await,
+        Scenario::Forecast {
+            incidents,
+            csv,
+            calls,
+            country,
+        } => forecast::forecast_scenario(&csv, incidents, calls, &country),
         Scenario::Picture {
             incidents,
             csv,

@@ -190,6 +190,14 @@ impl HubClient {
         Ok(self.threat.get_threat_picture(request).await?.into_inner())
     }
 
+    /// Forecasts of the caller's picture rows (ThreatService.GetForecast).
+    pub async fn forecast(
+        &mut self,
+        request: pb::GetForecastRequest,
+    ) -> Result<pb::GetForecastResponse, ClientError> {
+        Ok(self.threat.get_forecast(request).await?.into_inner())
+    }
+
     /// Issues an advisory (`expected_version` 0) or supersedes one with its next version.
     pub async fn issue_advisory(
         &mut self,

@@ -72,6 +72,24 @@ enum Command {
         #[command(subcommand)]
         command: DemoCommand,
     },
+    /// Rolling-origin evaluation of the forecast model against naive baselines on an AWSD CSV
+    /// export (docs/forecast.md): country x quarter, the largest areas, horizons 1 and 4.
+    Backtest {
+        /// The AWSD CSV export.
+        #[arg(long)]
+        data: PathBuf,
+        /// First and last year of the forecast origins.
+        #[arg(long, default_value_t = 2012)]
+        from: i32,
+        #[arg(long, default_value_t = 2021)]
+        to: i32,
+        /// How many of the areas with most incidents are scored.
+        #[arg(long, default_value_t = 20)]
+        areas: usize,
+        /// Horizons scored, in quarters.
+        #[arg(long, value_delimiter = ',', default_value = "1,4")]
+        horizons: Vec<usize>,
+    },
     /// The trust domain's certificate authority (a directory: ca.pem, ca.key, crl.pem, pki.toml).
     Pki {
         #[command(subcommand)]
@@ -230,11 +248,49 @@ async fn main() -> anyhow::Result<()> {
             },
         ),
         Command::Pki { command } => run_pki(command),
+        Command::Backtest {
+            data,
+            from,
+            to,
+            areas,
+            horizons,
+        } => backtest(&data, (from, to), areas, horizons),
         Command::Peers { source, json } => peers(&source.path(), json).await,
         Command::Demo {
             command: DemoCommand::Federation { dir, base_port },
         } => federation_demo(&dir, base_port).await,
     }
+}
+
+fn backtest(
+    data: &Path,
+    years: (i32, i32),
+    areas: usize,
+    horizons: Vec<usize>,
+) -> anyhow::Result<()> {
+    use slt_hub::picture::forecast::{Panel, QUARTERLY, panel::awsd_events, study};
+    if horizons.iter().any(|h| !(1..=12).contains(h)) {
+        bail!("horizons run from 1 to 12");
+    }
+    let file = std::fs::File::open(data).with_context(|| format!("opening {}", data.display()))?;
+    let (events, skipped) = awsd_events(file)?;
+    let panel = Panel::from_events(&events, slt_hub::domain::Granularity::Quarter);
+    let spec = study::Study {
+        years,
+        horizons,
+        areas,
+        params: QUARTERLY,
+    };
+    println!(
+        "{} incidents ({skipped} rows without a country or month left out), {} areas, \
+         origins {}-{}, the {areas} areas with most incidents\n",
+        events.len(),
+        panel.areas.len(),
+        years.0,
+        years.1
+    );
+    print!("{}", study::markdown(&spec.run(&panel)));
+    Ok(())
 }
 
 async fn peers(config_path: &Path, json: bool) -> anyhow::Result<()> {

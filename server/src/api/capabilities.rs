@@ -91,6 +91,10 @@ pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
         "/slt.v1.ThreatService/ListAdvisories",
         Capability::ReadIncidents,
     ),
+    (
+        "/slt.v1.ThreatService/GetForecast",
+        Capability::ReadIncidents,
+    ),
     ("/slt.v1.AuditService/QueryAudit", Capability::Audit),
     ("/slt.v1.AuditService/ExportAudit", Capability::Audit),
     ("/slt.v1.AuditService/GetCheckpoints", Capability::Audit),

@@ -17,9 +17,13 @@ use crate::anonymise;
 use crate::audit::summary;
 use crate::domain::{StoredAdvisory, Violations, validate};
 use crate::identity::Principal;
+use crate::picture::forecast::QUARTERLY;
+use crate::picture::forecast::published::SeriesForecast;
+use crate::picture::forecast::serve;
 use crate::picture::{self, PictureError};
 use crate::policy::PolicyEngine;
 use crate::store::{AdvisoryFilter, Store, StoreError};
+use crate::wire::forecast::{forecast_request, forecast_to_proto};
 use crate::wire::picture::{MAX_PICTURE_COUNTRIES, picture_request, picture_to_proto};
 use crate::wire::{self, advisory_to_proto, date_text};
 
@@ -99,11 +103,7 @@ impl ThreatService for ThreatApi {
         let today = OffsetDateTime::now_utc().date();
         let picture = picture::compute(&self.store, &self.policy, &principal, &query, today)
             .await
-            .map_err(|error| match error {
-                PictureError::Invalid("principal", reason) => Status::permission_denied(reason),
-                PictureError::Invalid(field, reason) => invalid_field(field, &reason),
-                PictureError::Store(error) => store_status(error),
-            })?;
+            .map_err(picture_status)?;
         let suppressed = picture
             .rows
             .iter()
@@ -117,6 +117,47 @@ impl ThreatService for ThreatApi {
         Ok(Response::new(picture_to_proto(
             picture,
             &request,
+            self.policy_version(),
+        )))
+    }
+
+    async fn get_forecast(
+        &self,
+        request: Request<pb::GetForecastRequest>,
+    ) -> Result<Response<pb::GetForecastResponse>, Status> {
+        let principal = principal(&request)?;
+        let audit = audit_context(&request)?;
+        let request = request.into_inner();
+        audit.note(|entry| {
+            entry.request_summary = summary(&json!({
+                "countries": request.countries,
+                "admin1": request.admin1,
+                "granularity": request.granularity,
+                "area_level": request.area_level,
+                "group_by": request.group_by,
+                "horizon": request.horizon,
+            }));
+        });
+        let today = OffsetDateTime::now_utc().date();
+        let query = forecast_request(&request, today).map_err(invalid_argument)?;
+        let params = QUARTERLY;
+        let forecast =
+            serve::forecast(&self.store, &self.policy, &principal, &query, today, params)
+                .await
+                .map_err(picture_status)?;
+        let withheld = forecast
+            .rows
+            .iter()
+            .filter(|row| row.incidents == SeriesForecast::Withheld)
+            .count() as u64;
+        audit.note(|entry| {
+            entry.records_returned = forecast.rows.len() as u64;
+            entry.fields_redacted = withheld;
+        });
+        let model = format!("negative binomial, two exponentially weighted levels: {params:?}");
+        Ok(Response::new(forecast_to_proto(
+            forecast,
+            model,
             self.policy_version(),
         )))
     }
@@ -272,5 +313,14 @@ impl ThreatService for ThreatApi {
             advisories,
             policy_version: self.policy_version(),
         }))
+    }
+}
+
+/// A picture or forecast error as a status.
+fn picture_status(error: PictureError) -> Status {
+    match error {
+        PictureError::Invalid("principal", reason) => Status::permission_denied(reason),
+        PictureError::Invalid(field, reason) => invalid_field(field, &reason),
+        PictureError::Store(error) => store_status(error),
     }
 }

@@ -11,6 +11,7 @@
 //! two published numbers, alert flags over published numbers, hotspot scores over published
 //! parts), so nothing derived can reveal a suppressed count.
 
+pub mod forecast;
 pub mod periods;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

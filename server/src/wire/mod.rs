@@ -8,6 +8,7 @@
 
 pub mod advisory;
 pub mod federation;
+pub mod forecast;
 pub mod incident;
 pub mod picture;
 pub mod query;
