@@ -8,6 +8,7 @@ use federation_hubs::{Hub, eventually, incident, submit};
 use slt_client::proto as pb;
 use slt_hub::federation::agreement::PeerTier;
 use slt_hub::pki::{self, CertificateAuthority, LeafSpec};
+use slt_proto::google::r#type::Date;
 use tempfile::TempDir;
 
 fn read(path: std::path::PathBuf) -> String {
@@ -225,4 +226,120 @@ async fn a_foreign_narrative_is_scrubbed_again_on_arrival() {
         copy.narrative
     );
     assert!(!a.database_contains(address).await);
+}
+
+/// Everything hub-b's feed gives `peer` (pulling as that peer hub itself: its hub certificate
+/// and a token it issued for hub-b), from the start.
+async fn pull_as_peer(serving: &Hub, peer: &Hub) -> Vec<pb::Change> {
+    use slt_hub::identity::{Role, keys, token::TokenIssuer};
+    let private = read(peer.dir.join("pki/token-signing.key"));
+    let public = read(peer.dir.join("pki/token-signing.pub.pem"));
+    let kid = keys::key_id(&keys::public_key_bytes(&public, "key").expect("key"));
+    let token = TokenIssuer::external(&peer.id, &serving.id, &private, &kid)
+        .expect("issuer")
+        .issue(&peer.id, &format!("hub:{}", peer.id), &[Role::PeerHub], 300)
+        .expect("token");
+    let mut client = slt_client::HubClient::connect_with(slt_client::Credentials {
+        endpoint: format!("https://{}", serving.listen),
+        ca_pem: read(serving.dir.join("pki/ca.pem")),
+        cert_pem: read(peer.dir.join("pki/hub.pem")),
+        key_pem: read(peer.dir.join("pki/hub.key")),
+        token,
+    })
+    .await
+    .expect("connect as the peer");
+    let mut stream = client
+        .pull("", pb::SyncFilter::default(), 500)
+        .await
+        .expect("pull");
+    let mut changes = Vec::new();
+    while let Some(page) = tokio_stream::StreamExt::next(&mut stream).await {
+        changes.extend(page.expect("page").changes);
+    }
+    changes
+}
+
+fn advisory(country: &str, summary: &str) -> pb::Advisory {
+    pb::Advisory {
+        id: slt_tests::new_id().to_string(),
+        country: country.into(),
+        security_level: pb::SecurityLevel::High as i32,
+        threat_category: pb::ThreatCategory::ArmedConflict as i32,
+        valid_from: Some(Date {
+            year: 2020,
+            month: 1,
+            day: 1,
+        }),
+        valid_until: Some(Date {
+            year: 2099,
+            month: 12,
+            day: 31,
+        }),
+        summary: summary.into(),
+        distribution: pb::Distribution::Federation as i32,
+        tlp: pb::Tlp::Green as i32,
+        ..Default::default()
+    }
+}
+
+/// hub-b's agreement with hub-a admits South Sudan (SSD) only, T1, not transitive. Before:
+/// an advisory for Somalia went to hub-a anyway, at hub-a's tier but still FEDERATION (hub-a
+/// could pass it on), and an incident filed under Somalia and then narrowed sent hub-a a
+/// REVOKE for an id it never held (telling it the incident existed). Now: the Somalia
+/// advisory is never in hub-a's feed, the SSD one arrives as COMMUNITY at T1 with its origin
+/// hub, and only the incident hub-a could have held is revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn advisories_and_revokes_keep_to_the_agreement() {
+    let root = TempDir::new().expect("tempdir");
+    let a = Hub::create(root.path(), "hub-a").await;
+    let mut b = Hub::create(root.path(), "hub-b").await;
+    let mut terms = a.as_peer(false, PeerTier::T1, false);
+    terms.countries = vec!["SSD".into()];
+    b.set_peers(&[terms]);
+    b.start();
+    let mut focal = b.client("ngo-alpha.focal_point").await;
+    let outside = focal
+        .issue_advisory(advisory("SOM", "OUTSIDE-ADVISORY"), 0)
+        .await
+        .expect("advisory");
+    let inside = focal
+        .issue_advisory(advisory("SSD", "inside"), 0)
+        .await
+        .expect("advisory");
+
+    let mut reporter = b.client("ngo-alpha.reporter").await;
+    let mut narrowed = Vec::new();
+    for country in ["SOM", "SSD"] {
+        let mut record = incident(pb::Distribution::Federation, pb::Tlp::Green, "narrowed");
+        record.country = country.into();
+        submit(&mut reporter, &record).await;
+        record.distribution = pb::Distribution::OrgOnly as i32;
+        reporter.amend(record.clone(), 1).await.expect("narrow");
+        narrowed.push(record.id);
+    }
+
+    let changes = pull_as_peer(&b, &a).await;
+    let advisories: Vec<&pb::Advisory> = changes
+        .iter()
+        .filter_map(|change| change.advisory.as_ref())
+        .collect();
+    assert!(
+        advisories.iter().all(|got| got.id != outside.id),
+        "{advisories:?}"
+    );
+    let got = advisories
+        .iter()
+        .find(|got| got.id == inside.id)
+        .expect("the SSD advisory reaches hub-a");
+    assert_eq!(got.distribution, pb::Distribution::Community as i32);
+    assert_eq!(got.origin_hub, "hub-b");
+    assert!(got.summary.is_empty(), "T1: no summary");
+    let revoked: Vec<&str> = changes
+        .iter()
+        .filter(|change| {
+            change.r#type == pb::ChangeType::Revoke as i32 && !change.incident_id.is_empty()
+        })
+        .map(|change| change.incident_id.as_str())
+        .collect();
+    assert_eq!(revoked, vec![narrowed[1].as_str()], "only the SSD incident");
 }
