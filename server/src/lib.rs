@@ -215,9 +215,12 @@ impl Hub {
             hub_id: config.hub_id.clone(),
             store: self.store.clone(),
             peers: self.reloader.peers.clone(),
-            own_ca: config.tls.ca.clone(),
-            cert: config.tls.cert.clone(),
-            key: config.tls.key.clone(),
+            own_tls: federation::channel::OwnTls {
+                ca: config.tls.ca.clone(),
+                cert: config.tls.cert.clone(),
+                key: config.tls.key.clone(),
+                trust_domain: config.trust_domain.clone(),
+            },
             token_signing_key: config.tokens.signing_key.clone(),
             token_public_key: config.tokens.public_key.clone(),
         });

@@ -236,6 +236,28 @@ pub fn anonymise_draft(draft: &mut crate::domain::IncidentDraft, org_secret: &[u
     report
 }
 
+/// Scrubs a peer hub's incident again on arrival: its narrative and retraction reason, as ours
+/// are at ingest. The peer's scrubber may be older, configured otherwise, or not run at all;
+/// what we store and relay is held to our own standard. (A foreign copy has no annex, so there
+/// are no listed names to add.)
+pub fn scrub_foreign(incident: &mut crate::domain::StoredIncident) -> ScrubReport {
+    let mut report = ScrubReport::default();
+    for text in [
+        incident.content.narrative.as_mut(),
+        incident.retraction_reason.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let (scrubbed, found) = scrub(text, &[]);
+        *text = scrubbed;
+        for (kind, count) in found.counts {
+            *report.counts.entry(kind).or_insert(0) += count;
+        }
+    }
+    report
+}
+
 /// Keeps the best of overlapping findings: lower rank first, then the earlier, then the longer.
 /// The result is sorted by position and free of overlaps.
 fn resolve_overlaps(mut findings: Vec<Finding>) -> Vec<Finding> {

@@ -3,6 +3,8 @@
 //! - [`agreement`]: the `[[peers]]` configuration and the terms the policy applies to a peer
 //!   (defined in `identity::agreement`, which loads and reloads it; re-exported here for
 //!   callers outside the crate);
+//! - [`channel`]: the connection to a peer (the peer's SPIFFE id pinned in the handshake,
+//!   connect timeout);
 //! - [`copies`]: which foreign copy wins (pure rules the store carries out);
 //! - [`worker`]: one pull task per agreement, through the client SDK with this hub's own
 //!   certificate and a token it issues itself for the peer, applying each page and the cursor
@@ -12,5 +14,6 @@
 //! and `policy::PolicyEngine::redact` reduces what they get to their agreement.
 
 pub use crate::identity::agreement;
+pub mod channel;
 pub mod copies;
 pub mod worker;

@@ -17,13 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use slt_client::{ClientError, Credentials, HubClient};
 use slt_proto::v1 as pb;
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 
 use super::agreement::PeerAgreement;
+use super::channel::{self, Bearer, ConnectError, OwnTls, PeerSync, bearer_value};
+use crate::anonymise;
 use crate::federation::copies::FederationRules;
 use crate::identity::Role;
 use crate::identity::keys::{self, read_key_file};
@@ -45,11 +46,10 @@ pub struct FederationContext {
     pub store: Store,
     /// The agreements in force (swapped on reload).
     pub peers: Arc<ArcSwap<Vec<PeerAgreement>>>,
-    /// This hub's CA bundle (for peers whose agreement names no CA of their own).
-    pub own_ca: PathBuf,
-    /// This hub's certificate and key: presented to peers as the client certificate.
-    pub cert: PathBuf,
-    pub key: PathBuf,
+    /// This hub's CA bundle (for peers whose agreement names no CA of their own), its
+    /// certificate and key (presented to peers as the client certificate) and its trust domain
+    /// (for peers whose agreement names none).
+    pub own_tls: OwnTls,
     /// This hub's token key pair.
     pub token_signing_key: PathBuf,
     pub token_public_key: PathBuf,
@@ -59,7 +59,11 @@ pub struct FederationContext {
 #[derive(Debug, thiserror::Error)]
 enum PullError {
     #[error("{0}")]
-    Client(#[from] ClientError),
+    Connect(#[from] ConnectError),
+    #[error("the peer answered {code:?}: {message}")]
+    Rpc { code: tonic::Code, message: String },
+    #[error("the peer did not answer within call_timeout_millis ({0} ms)")]
+    Timeout(u64),
     #[error("reading this hub's credentials: {0}")]
     Credentials(String),
     #[error("the peer identifies itself as hub '{0}', not the agreement's")]
@@ -68,12 +72,28 @@ enum PullError {
     Store(#[from] crate::store::StoreError),
 }
 
+impl From<tonic::Status> for PullError {
+    fn from(status: tonic::Status) -> Self {
+        PullError::Rpc {
+            code: status.code(),
+            message: status.message().to_string(),
+        }
+    }
+}
+
 impl PullError {
     /// The peer refused our cursor: start over.
     fn resync_required(&self) -> bool {
-        matches!(self, PullError::Client(ClientError::Rpc { code, message })
+        matches!(self, PullError::Rpc { code, message }
             if *code == tonic::Code::FailedPrecondition && message.contains("resync"))
     }
+}
+
+/// A connection to a peer, the token slot its calls carry, and the agreement it was made for.
+struct Connection {
+    sync: PeerSync,
+    bearer: Bearer,
+    agreement: PeerAgreement,
 }
 
 /// Starts a supervisor that keeps one worker running per pulling agreement (agreements added
@@ -120,7 +140,7 @@ fn current(context: &FederationContext, peer: &str) -> Option<PeerAgreement> {
 
 async fn run_worker(context: FederationContext, peer: String) {
     tracing::info!(peer = %peer, "federation pull worker started");
-    let mut client: Option<(HubClient, PeerAgreement)> = None;
+    let mut client: Option<Connection> = None;
     let mut failures: u32 = 0;
     loop {
         let Some(agreement) = current(&context, &peer) else {
@@ -128,7 +148,10 @@ async fn run_worker(context: FederationContext, peer: String) {
             return;
         };
         // A changed agreement (endpoint, CA) needs a new connection.
-        if client.as_ref().is_some_and(|(_, used)| used != &agreement) {
+        if client
+            .as_ref()
+            .is_some_and(|used| used.agreement != agreement)
+        {
             client = None;
         }
         match pull_round(&context, &agreement, &mut client).await {
@@ -194,49 +217,54 @@ fn peer_token(context: &FederationContext, peer: &str) -> Result<String, PullErr
         .map_err(|error| PullError::Credentials(format!("signing the peer token: {error}")))
 }
 
-async fn connect(
-    context: &FederationContext,
-    agreement: &PeerAgreement,
-    token: String,
-) -> Result<HubClient, PullError> {
-    let read = |path: &PathBuf, what: &str| {
-        std::fs::read_to_string(path)
-            .map_err(|error| PullError::Credentials(format!("{what} {}: {error}", path.display())))
-    };
-    let ca = agreement.ca.as_ref().unwrap_or(&context.own_ca);
-    Ok(HubClient::connect_with(Credentials {
-        endpoint: agreement.endpoint.clone(),
-        ca_pem: read(ca, "peer CA")?,
-        cert_pem: read(&context.cert, "hub certificate")?,
-        key_pem: read(&context.key, "hub key")?,
-        token,
-    })
-    .await?)
-}
-
-/// Pulls everything the peer has for us now, page by page.
+/// Pulls everything the peer has for us now, page by page. Every wait on the peer is bounded:
+/// the connection by `connect_timeout_millis`, the call's answer and each page after it by
+/// `call_timeout_millis`.
 async fn pull_round(
     context: &FederationContext,
     agreement: &PeerAgreement,
-    client: &mut Option<(HubClient, PeerAgreement)>,
+    client: &mut Option<Connection>,
 ) -> Result<(), PullError> {
     let token = peer_token(context, &agreement.hub_id)?;
-    let hub = match client {
-        Some((hub, _)) => {
-            hub.set_token(&token)?;
-            hub
+    let value = bearer_value(&token)
+        .ok_or_else(|| PullError::Credentials("the peer token is not a header value".into()))?;
+    let connection = match client {
+        Some(connection) => {
+            *connection
+                .bearer
+                .0
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = value;
+            connection
         }
         None => {
-            let hub = connect(context, agreement, token).await?;
-            &mut client.insert((hub, agreement.clone())).0
+            let bearer = Bearer(Arc::new(std::sync::RwLock::new(value)));
+            let sync = channel::connect(&context.own_tls, agreement, bearer.clone()).await?;
+            client.insert(Connection {
+                sync,
+                bearer,
+                agreement: agreement.clone(),
+            })
         }
     };
+    let call_timeout = Duration::from_millis(agreement.call_timeout_millis);
     let cursor = context.store.peer_cursor(&agreement.hub_id).await?;
-    let mut stream = hub
-        .pull(&cursor, pb::SyncFilter::default(), PULL_PAGE_SIZE)
-        .await?;
-    while let Some(message) = stream.next().await {
-        let message = message.map_err(ClientError::from)?;
+    let mut request = tonic::Request::new(pb::PullRequest {
+        cursor,
+        filter: Some(pb::SyncFilter::default()),
+        page_size: PULL_PAGE_SIZE,
+    });
+    request.set_timeout(call_timeout);
+    let timed_out = |_| PullError::Timeout(agreement.call_timeout_millis);
+    let mut stream = tokio::time::timeout(call_timeout, connection.sync.pull(request))
+        .await
+        .map_err(timed_out)??
+        .into_inner();
+    while let Some(message) = tokio::time::timeout(call_timeout, stream.next())
+        .await
+        .map_err(timed_out)?
+    {
+        let message = message?;
         if let Some(feed) = &message.feed
             && feed.hub_id != agreement.hub_id
         {
@@ -264,7 +292,14 @@ async fn apply_page(
                     continue;
                 };
                 match foreign_from_proto(incident, &agreement.hub_id, agreement.transitive, now) {
-                    Ok(foreign) => changes.push(FederatedChange::Upsert(Box::new(foreign))),
+                    Ok(mut foreign) => {
+                        let scrubbed = anonymise::scrub_foreign(&mut foreign).total();
+                        if scrubbed > 0 {
+                            // A count only: never the text.
+                            tracing::warn!(peer = %agreement.hub_id, scrubbed, "personal data scrubbed from a peer's incident");
+                        }
+                        changes.push(FederatedChange::Upsert(Box::new(foreign)));
+                    }
                     Err(refusal) => {
                         withheld += 1;
                         let reason = match &refusal {

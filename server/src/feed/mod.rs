@@ -344,6 +344,8 @@ impl Feed {
                                 sharing_group: snapshot.sharing_group.as_deref(),
                                 group_members: snapshot.group_members.as_deref(),
                                 tlp: snapshot.tlp,
+                                country: snapshot.country.as_deref(),
+                                threat_category: snapshot.threat_category,
                             },
                         )
                 });

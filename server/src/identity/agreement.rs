@@ -75,6 +75,13 @@ pub struct PeerAgreement {
     /// Longest pause between retries after failures, in milliseconds.
     #[serde(default = "default_max_backoff")]
     pub max_backoff_millis: u64,
+    /// Longest wait for the TCP connection and TLS handshake to the peer, in milliseconds.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_millis: u64,
+    /// Longest wait for the peer's answer to a call, and then for each page of a Pull, in
+    /// milliseconds: a peer that stops answering fails the round instead of stalling it.
+    #[serde(default = "default_call_timeout")]
+    pub call_timeout_millis: u64,
 }
 
 fn default_true() -> bool {
@@ -87,6 +94,14 @@ fn default_pull_interval() -> u64 {
 
 fn default_max_backoff() -> u64 {
     60_000
+}
+
+fn default_connect_timeout() -> u64 {
+    5_000
+}
+
+fn default_call_timeout() -> u64 {
+    30_000
 }
 
 /// What the policy needs to know about the peer behind a principal.
@@ -116,6 +131,8 @@ impl PeerAgreement {
             pull: true,
             pull_interval_millis: default_pull_interval(),
             max_backoff_millis: default_max_backoff(),
+            connect_timeout_millis: default_connect_timeout(),
+            call_timeout_millis: default_call_timeout(),
         }
     }
 
@@ -185,11 +202,18 @@ pub fn check_peers(own_hub: &str, peers: &[PeerAgreement]) -> Result<(), String>
                 peer.hub_id
             ));
         }
-        if peer.pull_interval_millis == 0 || peer.max_backoff_millis == 0 {
-            return Err(format!(
-                "peers '{}': pull_interval_millis and max_backoff_millis must be at least 1",
-                peer.hub_id
-            ));
+        for (field, value) in [
+            ("pull_interval_millis", peer.pull_interval_millis),
+            ("max_backoff_millis", peer.max_backoff_millis),
+            ("connect_timeout_millis", peer.connect_timeout_millis),
+            ("call_timeout_millis", peer.call_timeout_millis),
+        ] {
+            if value == 0 {
+                return Err(format!(
+                    "peers '{}': {field} must be at least 1",
+                    peer.hub_id
+                ));
+            }
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod agreement;
 pub mod jwks;
 pub mod keys;
 pub mod peer;
+pub mod peer_tls;
 pub mod rate;
 pub mod reload;
 pub mod tls;

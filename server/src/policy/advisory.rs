@@ -53,6 +53,8 @@ impl<'a> SharingState<'a> {
             sharing_group: advisory.content.sharing_group.as_deref(),
             group_members: None,
             tlp: advisory.content.tlp,
+            country: Some(&advisory.content.country),
+            threat_category: Some(advisory.content.threat_category),
         }
     }
 }
@@ -90,17 +92,22 @@ impl PolicyEngine {
         self.tier_by_relationship(principal, &advisory.issuing_org)
     }
 
-    /// The egress chokepoint for advisories: `None` when `principal` may not see it.
+    /// The egress chokepoint for advisories: `None` when `principal` may not see it. To a peer
+    /// hub exactly as for an incident: its agreement's filters (in `visible_under`) and tier,
+    /// the origin hub always along, FEDERATION sent as COMMUNITY unless the agreement is
+    /// transitive (one hop).
     pub fn redact_advisory(
         &self,
         mut advisory: StoredAdvisory,
         principal: &Principal,
     ) -> Option<RedactedAdvisory> {
         let tier = self.advisory_tier_for(principal, &advisory)?;
+        let terms = Self::peer_terms(principal);
         let mut redactions = Vec::new();
         for (field, like) in ADVISORY_FIELD_TIERS {
             let field_tier = self.rules.field_tier(like);
-            if tier >= field_tier {
+            // Loop prevention and attribution need the origin hub; it names a hub, not an org.
+            if tier >= field_tier || (terms.is_some() && *field == "origin_hub") {
                 continue;
             }
             match *field {
@@ -115,6 +122,17 @@ impl PolicyEngine {
                 field,
                 action: RedactionAction::Removed,
                 detail: format!("requires {field_tier:?}; your access tier is {tier:?}"),
+            });
+        }
+        if let Some(terms) = terms
+            && !terms.transitive
+            && advisory.content.distribution == Distribution::Federation
+        {
+            advisory.content.distribution = Distribution::Community;
+            redactions.push(Redaction {
+                field: "distribution",
+                action: RedactionAction::Generalised,
+                detail: "FEDERATION becomes COMMUNITY at this hop: the agreement does not allow re-sharing".into(),
             });
         }
         Some(RedactedAdvisory {

@@ -17,7 +17,8 @@ pub mod rules;
 mod timing;
 
 use crate::domain::{
-    DatePrecision, Distribution, IncidentContent, StoredIncident, Tlp, VisibilityScope,
+    DatePrecision, Distribution, IncidentContent, StoredIncident, ThreatCategory, Tlp,
+    VisibilityScope,
 };
 use crate::identity::{PeerKind, Principal, Role};
 pub use advisory::RedactedAdvisory;
@@ -88,6 +89,10 @@ pub struct SharingState<'a> {
     /// The group's members as recorded at the time (history); `None`: the members now.
     pub group_members: Option<&'a [String]>,
     pub tlp: Tlp,
+    /// Where it is filed (country, threat category), which peer agreements filter on; a part
+    /// that is `None` is unknown (an old change-log entry) and passes every filter.
+    pub country: Option<&'a str>,
+    pub threat_category: Option<ThreatCategory>,
 }
 
 impl<'a> SharingState<'a> {
@@ -99,8 +104,24 @@ impl<'a> SharingState<'a> {
             sharing_group: incident.content.sharing_group.as_deref(),
             group_members: None,
             tlp: incident.content.tlp,
+            country: Some(&incident.content.country),
+            threat_category: Some(incident.content.threat_category),
         }
     }
+}
+
+/// Whether something filed under `country` and `category` is inside a peer agreement's
+/// filters (an empty filter admits all; an unknown value is not excluded by it).
+fn in_peer_filters(
+    terms: &crate::identity::agreement::PeerTerms,
+    country: Option<&str>,
+    category: Option<ThreatCategory>,
+) -> bool {
+    let country_ok = terms.countries.is_empty()
+        || country.is_none_or(|country| terms.countries.iter().any(|c| c == country));
+    let category_ok = terms.categories.is_empty()
+        || category.is_none_or(|category| terms.categories.contains(&category));
+    country_ok && category_ok
 }
 
 /// Where data is going when it leaves the hub as a whole record set rather than to a partner.
@@ -157,10 +178,6 @@ impl PolicyEngine {
 
     fn is_partner_reader(principal: &Principal) -> bool {
         principal.kind == PeerKind::Org && READER_ROLES.iter().any(|role| principal.has_role(*role))
-    }
-
-    fn is_peer_hub(principal: &Principal) -> bool {
-        Self::peer_terms(principal).is_some()
     }
 
     /// The agreement of a peer-hub principal (a hub certificate, role peer_hub, and the terms
@@ -255,9 +272,10 @@ impl PolicyEngine {
     /// [`Self::tier_for`] applies it to an incident's current state, the change feed to the
     /// states an incident had (to tell whether a caller may hold a copy it must now delete).
     pub fn visible_under(&self, principal: &Principal, sharing: &SharingState<'_>) -> bool {
-        if Self::is_peer_hub(principal) {
+        if let Some(terms) = Self::peer_terms(principal) {
             return egress_allowed(sharing.tlp, sharing.distribution, Egress::Federation)
-                && sharing.origin_hub != principal.org;
+                && sharing.origin_hub != principal.org
+                && in_peer_filters(terms, sharing.country, sharing.threat_category);
         }
         if !Self::is_partner_reader(principal) {
             return false;
@@ -282,19 +300,15 @@ impl PolicyEngine {
             return None;
         }
         if let Some(terms) = Self::peer_terms(principal) {
-            let content = &incident.content;
-            let in_filters = (terms.countries.is_empty()
-                || terms.countries.contains(&content.country))
-                && (terms.categories.is_empty()
-                    || terms.categories.contains(&content.threat_category));
-            return in_filters.then(|| {
-                // A foreign incident goes on at most at the tier we received it at.
-                let tier = self.peer_tier(terms);
+            // (The agreement's filters are part of `visible_under`.) A foreign incident goes on
+            // at most at the tier we received it at.
+            let tier = self.peer_tier(terms);
+            return Some(
                 incident
                     .received
                     .as_ref()
-                    .map_or(tier, |received| tier.min(received.tier))
-            });
+                    .map_or(tier, |received| tier.min(received.tier)),
+            );
         }
         // Org ids are per hub: a foreign incident is never "own", whatever its org is called.
         let own = incident.origin_org == principal.org && !incident.is_foreign();

@@ -95,7 +95,7 @@ impl Store {
         let sql = tx
             .sql(&format!(
                 "INSERT INTO change_log ({CHANGE_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11, $12, $13)"
             ))
             .arg(advisory.id.to_string())
             .arg(to_sql(advisory.version))
@@ -107,7 +107,9 @@ impl Store {
             .arg(group_members.map(encode_json).transpose()?)
             .arg(content.tlp.as_str())
             .arg(timestamp_text(advisory.issued_at)?)
-            .arg(Entity::Advisory.as_str());
+            .arg(Entity::Advisory.as_str())
+            .arg(&content.country)
+            .arg(content.threat_category.as_str());
         tx.run().execute(sql).await?;
         tx.notify_changes().await?;
         if let Some(entry) = audit {

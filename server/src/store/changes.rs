@@ -7,7 +7,7 @@ use super::common::{decode_json, encode_json, from_sql, now_text, parse_enum, pa
 use super::common::{timestamp_text, to_sql};
 use super::db::Tx;
 use super::{Store, StoreError};
-use crate::domain::{Distribution, StoredIncident, Tlp};
+use crate::domain::{Distribution, StoredIncident, ThreatCategory, Tlp};
 
 /// The kind of a change-log entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,9 @@ pub struct SharingSnapshot {
     /// The group's members at that time (SHARING_GROUP only).
     pub group_members: Option<Vec<String>>,
     pub tlp: Tlp,
+    /// Where it was filed at that version; `None` when the entry does not say (older entries).
+    pub country: Option<String>,
+    pub threat_category: Option<ThreatCategory>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -95,6 +98,8 @@ struct SharingRow {
     sharing_group: Option<String>,
     group_members: Option<String>,
     tlp: String,
+    country: Option<String>,
+    threat_category: Option<String>,
 }
 
 impl SharingRow {
@@ -110,13 +115,19 @@ impl SharingRow {
                 .map(|json| decode_json(&json, "group members"))
                 .transpose()?,
             tlp: parse_enum(&self.tlp, Tlp::parse, "tlp")?,
+            country: self.country,
+            threat_category: self
+                .threat_category
+                .map(|text| parse_enum(&text, ThreatCategory::parse, "threat_category"))
+                .transpose()?,
         })
     }
 }
 
 /// The change-log columns every insert names, in this order.
 pub(super) const CHANGE_COLUMNS: &str = "incident_id, version, kind, origin_org, origin_hub, \
-     distribution, sharing_group, group_members, tlp, distribution_changed, recorded_at, entity";
+     distribution, sharing_group, group_members, tlp, distribution_changed, recorded_at, entity, \
+     country, threat_category";
 
 /// The hub_meta key prefix under which each sharing group's last recorded membership is kept.
 const GROUP_MEMBERS_KEY: &str = "group-members:";
@@ -166,7 +177,7 @@ impl Store {
     ) -> Result<Vec<SharingSnapshot>, StoreError> {
         let mut sql = self.db.sql(
             "SELECT DISTINCT incident_id, origin_org, origin_hub, distribution, sharing_group, \
-             group_members, tlp FROM change_log WHERE seq <= ",
+             group_members, tlp, country, threat_category FROM change_log WHERE seq <= ",
         );
         sql.bind(up_to).push(" AND entity = ").bind(entity.as_str());
         sql.push(" AND ");
@@ -272,12 +283,16 @@ async fn append_access_changes(
     now: &str,
 ) -> Result<u64, StoreError> {
     let mut appended = 0;
-    for (table, entity) in [("incidents", "INCIDENT"), ("advisories", "ADVISORY")] {
+    // (The advisories table has no category column; NULL reads as "unknown".)
+    for (table, entity, category) in [
+        ("incidents", "INCIDENT", "threat_category"),
+        ("advisories", "ADVISORY", "NULL"),
+    ] {
         let sql = tx
             .sql(&format!(
                 "INSERT INTO change_log ({CHANGE_COLUMNS}) \
                  SELECT id, version, 'ACCESS', origin_org, origin_hub, distribution, \
-                 sharing_group, $1, tlp, FALSE, $2, '{entity}' FROM {table} \
+                 sharing_group, $1, tlp, FALSE, $2, '{entity}', country, {category} FROM {table} \
                  WHERE distribution = 'SHARING_GROUP' AND sharing_group = $3 ORDER BY row_id"
             ))
             .arg(members)
@@ -315,7 +330,9 @@ pub(super) async fn insert_changes(
                 .bind(content.tlp.as_str())
                 .bind(distribution_changed)
                 .bind(recorded_at)
-                .bind(Entity::Incident.as_str());
+                .bind(Entity::Incident.as_str())
+                .bind(&content.country)
+                .bind(content.threat_category.as_str());
         });
         tx.run().execute(sql).await?;
     }

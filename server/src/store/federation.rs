@@ -374,7 +374,7 @@ async fn revoke_foreign(
     let sql = tx
         .sql(&format!(
             "INSERT INTO change_log ({CHANGE_COLUMNS}) \
-             VALUES ($1, $2, $3, '', $4, $5, NULL, NULL, $6, TRUE, $7, 'INCIDENT')"
+             VALUES ($1, $2, $3, '', $4, $5, NULL, NULL, $6, TRUE, $7, 'INCIDENT', NULL, NULL)"
         ))
         .arg(&text)
         .arg(row.version)

@@ -126,6 +126,7 @@ pub fn advisory_to_proto(redacted: RedactedAdvisory) -> pb::Advisory {
         valid_until: Some(date_to_proto(content.valid_until)),
         summary: content.summary.unwrap_or_default(),
         issuing_org: advisory.issuing_org,
+        origin_hub: advisory.origin_hub,
         distribution: content.distribution.to_wire(),
         sharing_group: content.sharing_group.unwrap_or_default(),
         tlp: content.tlp.to_wire(),
