@@ -324,7 +324,9 @@ async fn apply_page(
             peer: &agreement.hub_id,
             changes,
             cursor: &message.cursor,
-            remaining: message.remaining,
+            // Peers no longer count what remains (a count would reveal invisible changes):
+            // 0 once the peer says the pull is complete, 1 before.
+            remaining: u64::from(!message.complete),
             withheld,
             rules: &FederationRules,
         })

@@ -31,7 +31,8 @@ pub struct FederatedPage<'a> {
     pub changes: Vec<FederatedChange>,
     /// The peer's cursor after this page.
     pub cursor: &'a str,
-    /// Log entries the peer says remain after this page.
+    /// What the peer says remains after this page: 0 when it said the pull is complete (the
+    /// feed gives no count of remaining entries, so the worker passes 0 or 1).
     pub remaining: u64,
     /// Records the caller refused before the store saw them (undecodable, not federable).
     pub withheld: u64,
