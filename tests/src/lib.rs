@@ -593,42 +593,33 @@ fn profile_name(org: &str, roles: &[Role]) -> String {
     format!("{org}.{}", roles.join("+"))
 }
 
-/// The `slt` binary, built once per test process (cargo serialises with the outer build).
+/// The `slt` binary, built once per test process.
 pub fn slt_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args(["build", "-q", "-p", "slt-client", "--bin", "slt"])
-                .current_dir(workspace_root())
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building slt failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root().join("target"));
-            target.join("debug").join("slt")
-        })
+        .get_or_init(|| build_binary("slt-client", "slt"))
         .clone()
 }
 
-/// The `slt-hub` binary, built once per test process (for tests that run the real CLI).
+/// The `slt-hub` binary, built once per test process (for tests that run the real processes).
 pub fn slt_hub_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args(["build", "-q", "-p", "slt-hub", "--bin", "slt-hub"])
-                .current_dir(workspace_root())
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building slt-hub failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root().join("target"));
-            target.join("debug").join("slt-hub")
-        })
+        .get_or_init(|| build_binary("slt-hub", "slt-hub"))
         .clone()
+}
+
+/// Builds `bin` of `package` (debug) and returns its path in the target directory.
+fn build_binary(package: &str, bin: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "-q", "-p", package, "--bin", bin])
+        .current_dir(workspace_root())
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building {bin} failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("debug").join(bin)
 }

@@ -9,13 +9,13 @@
 //! at once on the SQLite pass, where a second replica is not a supported deployment.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use slt_client::{ClientError, HubClient, proto as pb};
 use slt_hub::identity::Role;
-use slt_tests::{TestHub, new_id, sample_incident, slt_binary, workspace_root};
+use slt_tests::{TestHub, new_id, sample_incident, slt_binary};
 
 const REPORTER: &[Role] = &[Role::Reporter];
 const ANALYST: &[Role] = &[Role::Analyst];
@@ -393,26 +393,6 @@ fn export_and_verify(hub: &TestHub, dir: &Path) -> (bool, String) {
     (verified.status.success(), output)
 }
 
-/// The `slt-hub` binary, built once per test process.
-fn hub_binary() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-q", "-p", "slt-hub", "--bin", "slt-hub"])
-                .current_dir(workspace_root())
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building slt-hub failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root().join("target"));
-            target.join("debug").join("slt-hub")
-        })
-        .clone()
-}
-
 /// A real `slt-hub serve` process on the test hub's configuration and database.
 struct HubProcess {
     child: Child,
@@ -430,7 +410,7 @@ impl HubProcess {
         config.listen = format!("127.0.0.1:{port}").parse().expect("addr");
         let path = hub.dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, toml::to_string(&config).expect("config")).expect("write");
-        let child = Command::new(hub_binary())
+        let child = Command::new(slt_tests::slt_hub_binary())
             .args(["serve", "--config"])
             .arg(&path)
             .env("RUST_LOG", "warn")

@@ -12,27 +12,7 @@ use slt_client::{ClientError, HubClient, Profile, proto as pb};
 use slt_hub::dev;
 use slt_hub::federation::agreement::{PeerAgreement, PeerTier};
 use slt_hub::store::Store;
-use slt_tests::{TestDatabase, new_id, postgres_admin_url, sample_incident, workspace_root};
-
-/// The `slt-hub` binary, built once per test process.
-pub fn hub_binary() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-q", "-p", "slt-hub", "--bin", "slt-hub"])
-                .current_dir(workspace_root())
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building slt-hub failed");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| workspace_root().join("target"));
-            target.join("debug").join("slt-hub")
-        })
-        .clone()
-}
+use slt_tests::{TestDatabase, new_id, postgres_admin_url, sample_incident};
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -87,7 +67,7 @@ impl Hub {
             .append(true)
             .open(self.dir.join("hub.log"))
             .expect("log file");
-        let child = Command::new(hub_binary())
+        let child = Command::new(slt_tests::slt_hub_binary())
             .arg("serve")
             .arg("--config")
             .arg(self.dir.join("hub.toml"))
