@@ -376,6 +376,36 @@ async fn a_forged_head_row_is_not_taken_as_the_hubs() {
     );
 }
 
+/// The stored subtrees are derived from the records: a hub whose `audit_tree` table was lost
+/// (or pruned) rebuilds it from the records under its last signed head and keeps signing, and
+/// the auditor's proofs still verify against the head they kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_tree_table_is_rebuilt_from_the_records_under_the_signed_head() {
+    let mut hub = TestHub::start().await;
+    traffic(&hub).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let kept = dir.path().join("kept-heads.jsonl");
+    let (ok, output) = tokio::task::block_in_place(|| watch(&hub, &kept));
+    assert!(ok && output.contains("OK: kept the head"), "{output}");
+    hub.stop().await;
+    hub.execute_sql(&["DELETE FROM audit_tree"]).await;
+    hub.restart().await;
+    traffic(&hub).await;
+    let (ok, output) = tokio::task::block_in_place(|| watch(&hub, &kept));
+    assert!(ok && output.contains("extends the head"), "{output}");
+    let (ok, output) =
+        tokio::task::block_in_place(|| export_and_verify(&hub, dir.path(), Some(&kept)));
+    assert!(ok, "{output}");
+    let key = hub.config.audit_public_key.clone();
+    let (ok, output) = tokio::task::block_in_place(|| {
+        slt(
+            Some(&hub),
+            &["audit", "prove", "2", "--key", path_str(&key)],
+        )
+    });
+    assert!(ok && output.contains("OK: record 2"), "{output}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_delivered_page_of_a_stream_is_recorded_with_the_ids_it_carried() {
     let hub = TestHub::start().await;

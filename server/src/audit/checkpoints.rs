@@ -138,7 +138,18 @@ impl CheckpointSigner {
         // reproduce the signed root before anything is added to it.
         let mut frontier = match &anchor {
             Some(head) => {
-                let frontier = tree::frontier_at(store, head.size).await?;
+                let frontier = match tree::frontier_at(store, head.size).await {
+                    Ok(frontier) => frontier,
+                    // The stored subtrees are derived data: when some were lost, they are
+                    // rebuilt from the records, which must still chain and give the signed root.
+                    Err(TreeError::MissingNode { .. }) => {
+                        let mut rebuilt = Frontier::default();
+                        let genesis = audit_chain::GENESIS_HASH.to_string();
+                        tree::extend(store, &mut rebuilt, genesis, head.size).await?;
+                        rebuilt
+                    }
+                    Err(error) => return Err(error.into()),
+                };
                 if frontier.root() != head.root {
                     return Err(CheckpointError::Tampered(format!(
                         "the stored tree no longer has the root of the head of size {}",
