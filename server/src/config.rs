@@ -50,6 +50,10 @@ pub struct HubConfig {
     /// Seconds between signed checkpoints (one is also signed at shutdown).
     #[serde(default = "default_checkpoint_seconds")]
     pub audit_checkpoint_seconds: u64,
+    /// Seconds over which repeated refusals from one source that no org rate limit slows
+    /// (unknown certificates, an org over its limit) are coalesced into one record.
+    #[serde(default = "default_coalesce_seconds")]
+    pub audit_coalesce_seconds: u64,
     /// The redaction policy file; the built-in policy when absent.
     #[serde(default)]
     pub policy: Option<PathBuf>,
@@ -83,6 +87,10 @@ pub struct HubConfig {
 }
 
 fn default_checkpoint_seconds() -> u64 {
+    60
+}
+
+fn default_coalesce_seconds() -> u64 {
     60
 }
 

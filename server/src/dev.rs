@@ -301,6 +301,7 @@ fn dev_config(
         audit_signing_key: "pki/audit-signing.key".into(),
         audit_public_key: "pki/audit-signing.pub.pem".into(),
         audit_checkpoint_seconds: 60,
+        audit_coalesce_seconds: 60,
         policy: Some("policy.toml".into()),
         orgs,
         org_registry: None,

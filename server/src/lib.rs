@@ -242,12 +242,20 @@ impl Hub {
             config.max_connection_age() + config.max_connection_age_grace(),
         );
         let services = self.services;
+        // One writer for the whole run: every call's record goes through its group commit.
+        let writer = audit::writer::AuditWriter::start(self.store.clone());
+        let refusals = audit::refusals::RefusalLog::new(
+            writer.clone(),
+            std::time::Duration::from_secs(config.audit_coalesce_seconds.max(1)),
+        );
+        let refusals_task = tokio::spawn(refusals.clone().run());
         let result = Server::builder()
             .max_connection_age(config.max_connection_age())
             .layer(GuardLayer::new(GuardContext {
                 authenticator: self.reloader.authenticator.clone(),
                 limiter: Arc::new(identity::rate::RateLimiter::new()),
-                store: self.store.clone(),
+                writer,
+                refusals: refusals.clone(),
                 hub_id: config.hub_id.clone(),
                 policy_version: self.policy_version.clone(),
             }))
@@ -262,6 +270,10 @@ impl Hub {
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
         accept_task.abort();
+        refusals_task.abort();
+        if let Err(error) = refusals.flush(true).await {
+            tracing::error!(%error, "summary of coalesced refusals not written");
+        }
         federation_task.abort();
         horizon_task.abort();
         checkpoint_task.abort();

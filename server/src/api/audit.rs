@@ -435,9 +435,7 @@ impl ExportStream {
         message.heads = heads.iter().map(head_to_proto).collect();
         self.pages += 1;
         let detail = json!({ "from_seq": first, "to_seq": last, "heads": message.heads.len() });
-        if let Err(status) =
-            record_page(&self.store, &self.audit, self.pages, Vec::new(), detail).await
-        {
+        if let Err(status) = record_page(&self.audit, self.pages, Vec::new(), detail).await {
             let _ = sender.send(Err(status)).await;
             return false;
         }

@@ -20,10 +20,11 @@ use tower::{Layer, Service};
 
 use super::capabilities::{Capability, capability_for};
 use super::status::{audit_unavailable, auth_status};
+use crate::audit::refusals::{RefusalLog, RefusalSource};
+use crate::audit::writer::AuditWriter;
 use crate::audit::{self, AuditContext, AuditEntry};
 use crate::identity::rate::RateLimiter;
 use crate::identity::{Authenticator, Principal, SharedAuthenticator};
-use crate::store::Store;
 
 /// What the guard needs besides the request.
 pub struct GuardContext {
@@ -32,7 +33,10 @@ pub struct GuardContext {
     pub authenticator: SharedAuthenticator,
     /// Per-org token buckets.
     pub limiter: Arc<RateLimiter>,
-    pub store: Store,
+    /// The access log's group-commit writer.
+    pub writer: AuditWriter,
+    /// Refusals no per-org limit slows down, coalesced per source.
+    pub refusals: Arc<RefusalLog>,
     pub hub_id: String,
     pub policy_version: String,
 }
@@ -100,7 +104,7 @@ where
         let authenticator = context.authenticator.load_full();
         match admit(&authenticator, &context.limiter, &request, &mut entry) {
             Ok(principal) => {
-                let audit = AuditContext::new(entry);
+                let audit = AuditContext::new(entry, context.writer.clone());
                 request.extensions_mut().insert(audit.clone());
                 if let Some(principal) = principal {
                     request.extensions_mut().insert(principal);
@@ -110,7 +114,6 @@ where
                     // the call is still recorded, as CANCELLED.
                     let mut pending = RecordIfDropped {
                         audit: Some(audit.clone()),
-                        store: context.store.clone(),
                     };
                     let response = inner.call(request).await?;
                     pending.audit = None;
@@ -118,7 +121,7 @@ where
                         return Ok(response);
                     }
                     let record = audit.entry(&outcome_of(&response));
-                    match record_detached(&context.store, record).await {
+                    match record_detached(&context.writer, record).await {
                         Ok(()) => Ok(response),
                         Err(error) => {
                             tracing::error!(%error, "audit record not written; call refused");
@@ -136,8 +139,13 @@ where
                 );
                 entry.outcome = code_name(status.code()).to_string();
                 audit::bounds::bound(&mut entry);
+                let source = refusal_source(&entry, status.code());
                 Box::pin(async move {
-                    if let Err(error) = record_detached(&context.store, entry).await {
+                    let recorded = match source {
+                        Some(source) => context.refusals.record(&source, entry).await,
+                        None => context.writer.record(entry).await.map(|_| ()),
+                    };
+                    if let Err(error) = recorded {
                         tracing::error!(%error, "audit record of a refused call not written");
                         return Ok(audit_unavailable().into_http());
                     }
@@ -148,11 +156,26 @@ where
     }
 }
 
-/// Writes an audit record in its own task, so that it completes even if the caller's request
-/// future is dropped (the client reset the stream, or its deadline passed) while it runs.
-async fn record_detached(store: &Store, entry: AuditEntry) -> Result<(), String> {
-    let store = store.clone();
-    match tokio::spawn(async move { store.record_audit(&entry).await }).await {
+/// Refusals that no per-org rate limit slows down are coalesced: a certificate the registry
+/// does not know (no org to charge), and an org already over its limit. Every other refusal
+/// comes after the org's rate limit was charged, so it is recorded one by one.
+fn refusal_source(entry: &AuditEntry, code: Code) -> Option<RefusalSource> {
+    if entry.org.is_empty() {
+        let address = entry
+            .peer_address
+            .parse::<std::net::SocketAddr>()
+            .map(|address| address.ip().to_string())
+            .unwrap_or_else(|_| entry.peer_address.clone());
+        return Some(RefusalSource::Address(address));
+    }
+    (code == Code::ResourceExhausted).then(|| RefusalSource::Org(entry.org.clone()))
+}
+
+/// Writes an audit record in its own task, so that it is queued even if the caller's request
+/// future is dropped (the client reset the stream, or its deadline passed) while it waits.
+async fn record_detached(writer: &AuditWriter, entry: AuditEntry) -> Result<(), String> {
+    let writer = writer.clone();
+    match tokio::spawn(async move { writer.record(entry).await }).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => Err(error.to_string()),
         Err(error) => Err(error.to_string()),
@@ -162,23 +185,23 @@ async fn record_detached(store: &Store, entry: AuditEntry) -> Result<(), String>
 /// Records one delivered page of a stream before it is sent; a page whose record cannot be
 /// written is not sent (the stream ends with UNAVAILABLE).
 pub async fn record_page(
-    store: &Store,
     audit: &AuditContext,
     page: u64,
     ids: Vec<String>,
     detail: serde_json::Value,
 ) -> Result<(), Status> {
     let entry = audit.page_entry(page, ids, detail);
-    record_detached(store, entry).await.map_err(|error| {
-        tracing::error!(%error, "audit record of a stream page not written; stream ended");
-        audit_unavailable()
-    })
+    record_detached(audit.writer(), entry)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "audit record of a stream page not written; stream ended");
+            audit_unavailable()
+        })
 }
 
 /// Records a call whose handler never finished (the request future was dropped) as CANCELLED.
 struct RecordIfDropped {
     audit: Option<AuditContext>,
-    store: Store,
 }
 
 impl Drop for RecordIfDropped {
@@ -190,10 +213,10 @@ impl Drop for RecordIfDropped {
             return;
         }
         let entry = audit.entry("CANCELLED");
-        let store = self.store.clone();
+        let writer = audit.writer().clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(error) = store.record_audit(&entry).await {
+                if let Err(error) = writer.record(entry).await {
                     tracing::error!(%error, "audit record of a cancelled call not written");
                 }
             });

@@ -332,7 +332,7 @@ impl PullStream {
                     // Recorded before it is sent: no page leaves without its trail.
                     pages += 1;
                     let ids = change_ids(&out.changes);
-                    record_page(feed.store(), &self.audit, pages, ids, json!({})).await?;
+                    record_page(&self.audit, pages, ids, json!({})).await?;
                 }
                 let cursor = feed.cursor(out.cursor_seq).map_err(feed_status)?;
                 if sender
@@ -508,7 +508,7 @@ impl Subscription {
                 if !out.changes.is_empty() {
                     let page = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
                     let ids = change_ids(&out.changes);
-                    record_page(self.feed.store(), &self.audit, page, ids, json!({})).await?;
+                    record_page(&self.audit, page, ids, json!({})).await?;
                 }
                 let cursor = self.feed.cursor(out.cursor_seq).map_err(feed_status)?;
                 if self

@@ -5,7 +5,9 @@
 
 pub mod bounds;
 pub mod checkpoints;
+pub mod refusals;
 pub mod tree;
+pub mod writer;
 
 use std::sync::{Arc, Mutex};
 
@@ -41,13 +43,20 @@ pub fn summary(value: &impl Serialize) -> String {
 #[derive(Clone, Debug)]
 pub struct AuditContext {
     state: Arc<Mutex<(AuditEntry, bool)>>,
+    writer: writer::AuditWriter,
 }
 
 impl AuditContext {
-    pub fn new(entry: AuditEntry) -> Self {
+    pub fn new(entry: AuditEntry, writer: writer::AuditWriter) -> Self {
         Self {
             state: Arc::new(Mutex::new((entry, false))),
+            writer,
         }
+    }
+
+    /// The log's writer, for the records of this call (its stream pages, its end).
+    pub fn writer(&self) -> &writer::AuditWriter {
+        &self.writer
     }
 
     /// Adds to the entry.

@@ -73,12 +73,21 @@ impl AuditRow {
 impl Store {
     /// Appends one record to the access log in its own transaction.
     pub async fn record_audit(&self, entry: &AuditEntry) -> Result<u64, StoreError> {
+        let seqs = self.record_audit_batch(std::slice::from_ref(entry)).await?;
+        seqs.first()
+            .copied()
+            .ok_or_else(|| StoreError::Audit("no record appended".into()))
+    }
+
+    /// Appends records to the access log, in order, in one transaction (group commit): all of
+    /// them are durable when it returns, or none is written. Returns their seqs.
+    pub async fn record_audit_batch(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
         let appended = self
             .retrying(|| async {
                 let mut tx = self.db.begin_audit().await?;
-                let seq = append_audit(&mut tx, entry).await?;
+                let seqs = append_audit_batch(&mut tx, entries).await?;
                 tx.commit().await?;
-                Ok(seq)
+                Ok(seqs)
             })
             .await;
         match appended {
@@ -196,27 +205,49 @@ pub(super) fn audit_failure(error: StoreError) -> StoreError {
     }
 }
 
-/// Appends one record to the chain inside the caller's transaction. The audit lock (and on
-/// SQLite the transaction's write lock) serialises appends, so the chain cannot fork.
+/// Appends one record to the chain inside the caller's transaction.
 pub(super) async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<u64, StoreError> {
+    let seqs = append_audit_batch(tx, std::slice::from_ref(entry)).await?;
+    seqs.first()
+        .copied()
+        .ok_or_else(|| StoreError::Audit("no record appended".into()))
+}
+
+/// Records per INSERT: 17 columns each, well under SQLite's 32,766 bound parameters.
+const RECORDS_PER_INSERT: usize = 500;
+
+/// Appends records to the chain, in order, inside the caller's transaction; returns their seqs.
+/// The audit lock (and on SQLite the transaction's write lock) serialises appends, so the chain
+/// cannot fork.
+pub(super) async fn append_audit_batch(
+    tx: &mut Tx,
+    entries: &[AuditEntry],
+) -> Result<Vec<u64>, StoreError> {
     tx.lock_audit().await?;
     let sql = tx.sql("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
     let head: Option<(i64, String)> = tx.run().fetch_optional(sql).await?;
-    let (seq, prev_hash) = match head {
+    let (mut seq, mut prev_hash) = match head {
         Some((seq, hash)) => (from_sql(seq) + 1, hash),
         None => (1, slt_proto::audit_chain::GENESIS_HASH.to_string()),
     };
-    let record = entry
-        .chained(seq, &prev_hash)
-        .ok_or_else(|| StoreError::Audit("the chain's head hash is damaged".into()))?;
-    let lists = (
-        encode_json(&record.roles)?,
-        encode_json(&record.incident_ids)?,
-    );
-    let mut sql = tx.sql(&format!("INSERT INTO audit_log ({AUDIT_COLUMNS})"));
-    sql.values(
-        &[(record, lists)],
-        |row, (record, (roles, incident_ids))| {
+    let mut seqs = Vec::with_capacity(entries.len());
+    for chunk in entries.chunks(RECORDS_PER_INSERT) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for entry in chunk {
+            let record = entry
+                .chained(seq, &prev_hash)
+                .ok_or_else(|| StoreError::Audit("the chain's head hash is damaged".into()))?;
+            let lists = (
+                encode_json(&record.roles)?,
+                encode_json(&record.incident_ids)?,
+            );
+            seqs.push(seq);
+            seq += 1;
+            prev_hash.clone_from(&record.hash);
+            rows.push((record, lists));
+        }
+        let mut sql = tx.sql(&format!("INSERT INTO audit_log ({AUDIT_COLUMNS})"));
+        sql.values(&rows, |row, (record, (roles, incident_ids))| {
             row.bind(to_sql(record.seq))
                 .bind(&record.time)
                 .bind(&record.hub_id)
@@ -234,8 +265,8 @@ pub(super) async fn append_audit(tx: &mut Tx, entry: &AuditEntry) -> Result<u64,
                 .bind(incident_ids)
                 .bind(&record.prev_hash)
                 .bind(&record.hash);
-        },
-    );
-    tx.run().execute(sql).await?;
-    Ok(seq)
+        });
+        tx.run().execute(sql).await?;
+    }
+    Ok(seqs)
 }

@@ -1,0 +1,87 @@
+//! Group commit for the access log. Calls hand their record to one writer task and wait for it
+//! to be durable; the writer appends everything queued while its previous commit ran in one
+//! transaction. A read's data is still held until its own record has committed (the caller
+//! awaits the reply), but concurrent calls share one commit instead of queueing for the chain's
+//! lock one transaction at a time. Under no load a record commits alone, with no added delay.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::AuditEntry;
+use crate::store::Store;
+
+/// Records one commit may carry.
+const MAX_BATCH_RECORDS: usize = 512;
+
+/// Records queued for the writer; a full queue makes callers wait (bounded memory: a record is
+/// bounded by `audit::bounds`).
+const QUEUE_RECORDS: usize = 1_024;
+
+/// Why a record was not written. The call it describes must then fail closed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditWriteError {
+    #[error("the access log writer has stopped")]
+    Stopped,
+    #[error("{0}")]
+    Store(String),
+}
+
+struct Pending {
+    entry: AuditEntry,
+    done: oneshot::Sender<Result<u64, String>>,
+}
+
+/// A handle on the writer task; clones share it. The task ends when the last handle is dropped,
+/// after writing what was queued.
+#[derive(Clone, Debug)]
+pub struct AuditWriter {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl AuditWriter {
+    /// Starts the writer task on the current runtime.
+    pub fn start(store: Store) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE_RECORDS);
+        tokio::spawn(write_loop(store, receiver));
+        Self { queue }
+    }
+
+    /// Appends `entry` and returns its seq once it is durable. The append runs in the writer
+    /// task: a caller that goes away after the record was queued does not stop it being written.
+    pub async fn record(&self, entry: AuditEntry) -> Result<u64, AuditWriteError> {
+        let (done, reply) = oneshot::channel();
+        self.queue
+            .send(Pending { entry, done })
+            .await
+            .map_err(|_| AuditWriteError::Stopped)?;
+        match reply.await {
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(error)) => Err(AuditWriteError::Store(error)),
+            Err(_) => Err(AuditWriteError::Stopped),
+        }
+    }
+}
+
+async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH_RECORDS);
+    while receiver.recv_many(&mut batch, MAX_BATCH_RECORDS).await > 0 {
+        let (entries, replies): (Vec<AuditEntry>, Vec<_>) = batch
+            .drain(..)
+            .map(|pending| (pending.entry, pending.done))
+            .unzip();
+        match store.record_audit_batch(&entries).await {
+            Ok(seqs) => {
+                for (reply, seq) in replies.into_iter().zip(seqs) {
+                    // A caller that went away no longer waits; its record is written anyway.
+                    let _ = reply.send(Ok(seq));
+                }
+            }
+            Err(error) => {
+                // None of the batch is written (one transaction): every call in it fails closed.
+                let error = error.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
