@@ -465,6 +465,25 @@ impl TestHub {
             .expect("connect")
     }
 
+    /// A raw gRPC channel (not the SDK, which checks its credentials on connect) presenting
+    /// `org`'s certificate: for calls the SDK would not make.
+    pub async fn raw_channel(&self, org: &str) -> tonic::transport::Channel {
+        use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+        let cert = self.org_cert(org);
+        let ca = std::fs::read_to_string(self.ca_path()).expect("ca");
+        Channel::from_shared(self.endpoint())
+            .expect("endpoint")
+            .tls_config(
+                ClientTlsConfig::new()
+                    .ca_certificate(Certificate::from_pem(ca))
+                    .identity(Identity::from_pem(&cert.cert_pem, &cert.key_pem)),
+            )
+            .expect("tls")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
     /// Where the hub's CA certificate is.
     pub fn ca_path(&self) -> &Path {
         &self.config.tls.ca

@@ -8,24 +8,11 @@ use slt_proto::v1 as pb;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
 use slt_tests::TestHub;
 use tonic::Code;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 async fn raw_incidents(hub: &TestHub, org: &str) -> IncidentServiceClient<Channel> {
-    let cert = hub.org_cert(org);
-    let ca = std::fs::read_to_string(hub.ca_path()).expect("ca");
-    let channel = Channel::from_shared(hub.endpoint())
-        .expect("endpoint")
-        .tls_config(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(ca))
-                .identity(Identity::from_pem(&cert.cert_pem, &cert.key_pem)),
-        )
-        .expect("tls")
-        .connect()
-        .await
-        .expect("connect");
-    IncidentServiceClient::new(channel)
+    IncidentServiceClient::new(hub.raw_channel(org).await)
 }
 
 fn list_request(token: &str) -> tonic::Request<pb::ListIncidentsRequest> {

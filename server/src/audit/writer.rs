@@ -4,6 +4,9 @@
 //! awaits the reply), but concurrent calls share one commit instead of queueing for the chain's
 //! lock one transaction at a time. Under no load a record commits alone, with no added delay.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::{mpsc, oneshot};
 
 use super::AuditEntry;
@@ -35,14 +38,39 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub struct AuditWriter {
     queue: mpsc::Sender<Pending>,
+    stats: Arc<WriterStats>,
+}
+
+/// What the writer has committed since it started (for operators and benchmarks).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    commits: AtomicU64,
+    records: AtomicU64,
+}
+
+impl WriterStats {
+    /// Transactions committed.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Records committed.
+    pub fn records(&self) -> u64 {
+        self.records.load(Ordering::Relaxed)
+    }
 }
 
 impl AuditWriter {
     /// Starts the writer task on the current runtime.
     pub fn start(store: Store) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_RECORDS);
-        tokio::spawn(write_loop(store, receiver));
-        Self { queue }
+        let stats = Arc::new(WriterStats::default());
+        tokio::spawn(write_loop(store, receiver, stats.clone()));
+        Self { queue, stats }
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Appends `entry` and returns its seq once it is durable. The append runs in the writer
@@ -61,7 +89,7 @@ impl AuditWriter {
     }
 }
 
-async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Pending>) {
+async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Pending>, stats: Arc<WriterStats>) {
     let mut batch = Vec::with_capacity(MAX_BATCH_RECORDS);
     while receiver.recv_many(&mut batch, MAX_BATCH_RECORDS).await > 0 {
         let (entries, replies): (Vec<AuditEntry>, Vec<_>) = batch
@@ -70,6 +98,10 @@ async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Pending>) {
             .unzip();
         match store.record_audit_batch(&entries).await {
             Ok(seqs) => {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .records
+                    .fetch_add(seqs.len() as u64, Ordering::Relaxed);
                 for (reply, seq) in replies.into_iter().zip(seqs) {
                     // A caller that went away no longer waits; its record is written anyway.
                     let _ = reply.send(Ok(seq));
