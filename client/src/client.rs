@@ -220,17 +220,29 @@ impl HubClient {
             })
     }
 
-    /// The advisories this identity may see.
+    /// Every advisory this identity may see that matches `request`, newest first, following
+    /// the hub's pages.
     pub async fn list_advisories(
         &mut self,
-        request: pb::ListAdvisoriesRequest,
+        mut request: pb::ListAdvisoriesRequest,
     ) -> Result<Vec<pb::Advisory>, ClientError> {
-        Ok(self
-            .threat
-            .list_advisories(request)
-            .await?
-            .into_inner()
-            .advisories)
+        let mut advisories = Vec::new();
+        loop {
+            let page = self.list_advisories_page(request.clone()).await?;
+            advisories.extend(page.advisories);
+            if page.next_page_token.is_empty() {
+                return Ok(advisories);
+            }
+            request.page_token = page.next_page_token;
+        }
+    }
+
+    /// One page of advisories (`request.page_size`, `request.page_token`).
+    pub async fn list_advisories_page(
+        &mut self,
+        request: pb::ListAdvisoriesRequest,
+    ) -> Result<pb::ListAdvisoriesResponse, ClientError> {
+        Ok(self.threat.list_advisories(request).await?.into_inner())
     }
 
     pub fn endpoint(&self) -> &str {

@@ -67,6 +67,9 @@ pub struct HubConfig {
     /// The rate limit of every org without its own (`orgs.rate_limit`).
     #[serde(default)]
     pub rate_limit: RateLimit,
+    /// Deadlines, per-org concurrency caps and the CPU pool (`limits::Limits`).
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
     /// Tokens valid for longer than this (from now) are refused.
     #[serde(default = "default_max_token_ttl")]
     pub max_token_ttl_seconds: u64,
@@ -215,6 +218,9 @@ impl HubConfig {
         crate::identity::reload::check_orgs(&self.orgs)?;
         crate::identity::agreement::check_peers(&self.hub_id, &self.peers)?;
         if let Some(problem) = self.rate_limit.problem() {
+            return Err(problem);
+        }
+        if let Some(problem) = self.limits.problem() {
             return Err(problem);
         }
         if self.max_token_ttl_seconds == 0 {

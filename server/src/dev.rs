@@ -302,6 +302,7 @@ fn dev_config(
         audit_public_key: "pki/audit-signing.pub.pem".into(),
         audit_checkpoint_seconds: 60,
         audit_coalesce_seconds: 60,
+        limits: Default::default(),
         policy: Some("policy.toml".into()),
         orgs,
         org_registry: None,

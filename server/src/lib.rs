@@ -25,6 +25,7 @@ pub mod federation;
 pub mod feed;
 pub mod identity;
 pub mod ingest;
+pub mod limits;
 pub mod picture;
 pub mod pki;
 pub mod policy;
@@ -254,6 +255,8 @@ impl Hub {
             .layer(GuardLayer::new(GuardContext {
                 authenticator: self.reloader.authenticator.clone(),
                 limiter: Arc::new(identity::rate::RateLimiter::new()),
+                limits: config.limits.clone(),
+                occupancy: limits::occupancy::Occupancy::new(),
                 writer,
                 refusals: refusals.clone(),
                 hub_id: config.hub_id.clone(),
@@ -297,6 +300,8 @@ impl Services {
         signer: &Arc<audit::checkpoints::CheckpointSigner>,
         (stopping, horizon): (tokio::sync::watch::Receiver<bool>, Arc<feed::Horizon>),
     ) -> Services {
+        // One pool for the CPU-heavy work of every service, each org within its share.
+        let cpu = limits::cpu::CpuPool::new(&config.limits);
         let feed = feed::Feed::new(
             store.clone(),
             policy.clone(),
@@ -318,13 +323,13 @@ impl Services {
             sync: SyncServiceServer::new(SyncApi::new(feed, horizon, stopping))
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
             threat: ThreatServiceServer::new(ThreatApi::new(
-                store.clone(),
+                (store.clone(), cpu.clone(), sealer.clone()),
                 config.hub_id.clone(),
                 policy.clone(),
             ))
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
             incidents: IncidentServiceServer::new(IncidentApi::new(
-                store.clone(),
+                (store.clone(), cpu.clone()),
                 config.hub_id.clone(),
                 reloader.orgs.clone(),
                 policy.clone(),

@@ -239,6 +239,7 @@ impl TestHub {
             audit_public_key: pki_dir.join("audit.pub.pem"),
             audit_checkpoint_seconds: 60,
             audit_coalesce_seconds: 60,
+            limits: Default::default(),
             // The built-in policy with 1-second live batches, so live tests stay quick (the
             // batching itself is measured with its own setting in tests/live_timing.rs).
             policy: Some(write_policy(dir.path(), 1)),

@@ -833,6 +833,7 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
         .list_advisories(pb::ListAdvisoriesRequest {
             countries: vec!["SSD".into()],
             valid_on: date(2025, 6, 1),
+            ..Default::default()
         })
         .await
         .expect("list");

@@ -650,15 +650,18 @@ async fn advisories_audit_and_picture_counts_agree_on_every_backend() {
             .await
             .expect("supersede");
         let listed = store
-            .list_advisories(
+            .advisories_page(
                 &scope("ngo-beta"),
                 &AdvisoryFilter {
                     countries: vec!["AFG".into()],
                     valid_on: Some(date!(2024 - 03 - 01)),
                 },
+                None,
+                100,
             )
             .await
-            .expect("list");
+            .expect("list")
+            .advisories;
         assert_eq!(listed, [advisory.clone()], "{name}");
         let expired = AdvisoryFilter {
             countries: vec![],
@@ -666,9 +669,10 @@ async fn advisories_audit_and_picture_counts_agree_on_every_backend() {
         };
         assert!(
             store
-                .list_advisories(&scope("ngo-beta"), &expired)
+                .advisories_page(&scope("ngo-beta"), &expired, None, 100)
                 .await
                 .expect("l")
+                .advisories
                 .is_empty()
         );
         assert_eq!(

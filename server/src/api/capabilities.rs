@@ -55,6 +55,21 @@ impl Capability {
     }
 }
 
+/// The methods that answer with a stream: they hold a per-org stream slot for as long as the
+/// stream is open, and have no call deadline (the connection's age bounds them instead).
+const STREAMING_METHODS: &[&str] = &[
+    "/slt.v1.SyncService/Pull",
+    "/slt.v1.SyncService/Subscribe",
+    "/slt.v1.AuditService/ExportAudit",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+pub fn is_streaming(path: &str) -> bool {
+    STREAMING_METHODS.contains(&path)
+}
+
 /// Every method the hub serves, by gRPC path, and its capability.
 pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
     (

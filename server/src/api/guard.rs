@@ -18,13 +18,15 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Code, Status};
 use tower::{Layer, Service};
 
-use super::capabilities::{Capability, capability_for};
+use super::capabilities::{Capability, capability_for, is_streaming};
 use super::status::{audit_unavailable, auth_status};
 use crate::audit::refusals::{RefusalLog, RefusalSource};
 use crate::audit::writer::AuditWriter;
 use crate::audit::{self, AuditContext, AuditEntry};
 use crate::identity::rate::RateLimiter;
 use crate::identity::{Authenticator, Principal, SharedAuthenticator};
+use crate::limits::occupancy::{Kind, Occupancy, Slot};
+use crate::limits::{Limits, Refused};
 
 /// What the guard needs besides the request.
 pub struct GuardContext {
@@ -33,6 +35,9 @@ pub struct GuardContext {
     pub authenticator: SharedAuthenticator,
     /// Per-org token buckets.
     pub limiter: Arc<RateLimiter>,
+    /// The call deadline and per-org caps on calls in flight and open streams.
+    pub limits: Limits,
+    pub occupancy: Arc<Occupancy>,
     /// The access log's group-commit writer.
     pub writer: AuditWriter,
     /// Refusals no per-org limit slows down, coalesced per source.
@@ -102,8 +107,9 @@ where
             ..AuditEntry::default()
         };
         let authenticator = context.authenticator.load_full();
-        match admit(&authenticator, &context.limiter, &request, &mut entry) {
-            Ok(principal) => {
+        let streaming = is_streaming(request.uri().path());
+        match admit(&authenticator, &context, &request, &mut entry) {
+            Ok((principal, slots)) => {
                 let audit = AuditContext::new(entry, context.writer.clone());
                 request.extensions_mut().insert(audit.clone());
                 if let Some(principal) = principal {
@@ -115,14 +121,22 @@ where
                     let mut pending = RecordIfDropped {
                         audit: Some(audit.clone()),
                     };
-                    let response = inner.call(request).await?;
+                    let response = if streaming {
+                        inner.call(request).await?
+                    } else {
+                        let deadline = context.limits.call_timeout();
+                        match tokio::time::timeout(deadline, inner.call(request)).await {
+                            Ok(response) => response?,
+                            Err(_) => deadline_exceeded(deadline).into_http(),
+                        }
+                    };
                     pending.audit = None;
                     if audit.is_recorded() {
-                        return Ok(response);
+                        return Ok(hold_until_sent(response, slots));
                     }
                     let record = audit.entry(&outcome_of(&response));
                     match record_detached(&context.writer, record).await {
-                        Ok(()) => Ok(response),
+                        Ok(()) => Ok(hold_until_sent(response, slots)),
                         Err(error) => {
                             tracing::error!(%error, "audit record not written; call refused");
                             Ok(audit_unavailable().into_http())
@@ -154,6 +168,25 @@ where
             }
         }
     }
+}
+
+/// The response, holding the call's slots until its body is dropped: a stream keeps its
+/// org's stream slot for as long as it is open.
+fn hold_until_sent(response: http::Response<Body>, slots: Vec<Slot>) -> http::Response<Body> {
+    use http_body_util::BodyExt;
+    response.map(|body| {
+        Body::new(body.map_frame(move |frame| {
+            let _held = &slots;
+            frame
+        }))
+    })
+}
+
+fn deadline_exceeded(deadline: std::time::Duration) -> Status {
+    Status::deadline_exceeded(format!(
+        "the call took longer than this hub's limit of {} ms (limits.call_timeout_millis)",
+        deadline.as_millis()
+    ))
 }
 
 /// Refusals that no per-org rate limit slows down are coalesced: a certificate the registry
@@ -272,10 +305,10 @@ fn peer_address(request: &http::Request<Body>) -> String {
 /// Decides whether a request may proceed; `Ok(None)` for certificate-only methods.
 fn admit(
     authenticator: &Authenticator,
-    limiter: &RateLimiter,
+    context: &GuardContext,
     request: &http::Request<Body>,
     entry: &mut AuditEntry,
-) -> Result<Option<Principal>, Status> {
+) -> Result<(Option<Principal>, Vec<Slot>), Status> {
     let path = request.uri().path();
     let certs = request
         .extensions()
@@ -289,14 +322,31 @@ fn admit(
 
     // Every call counts against the caller's org, authenticated by its certificate, before
     // any token work is done.
-    limiter
+    context
+        .limiter
         .check(&peer.id, authenticator.rate_limit(&peer.id))
         .map_err(|exhausted| rate_limited(&peer.id, exhausted))?;
+    // Then the org's caps on what it may hold at once: a stream is a call in flight too.
+    let limits = &context.limits;
+    let mut slots = vec![
+        context
+            .occupancy
+            .enter(&peer.id, Kind::Call, limits.calls_in_flight_per_org)
+            .map_err(|refused| limit_reached(&peer.id, &refused))?,
+    ];
+    if is_streaming(path) {
+        slots.push(
+            context
+                .occupancy
+                .enter(&peer.id, Kind::Stream, limits.streams_per_org)
+                .map_err(|refused| limit_reached(&peer.id, &refused))?,
+        );
+    }
 
     let capability = capability_for(path)
         .ok_or_else(|| Status::new(Code::Unimplemented, format!("unknown method {path}")))?;
     if capability == Capability::Certificate {
-        return Ok(None);
+        return Ok((None, slots));
     }
 
     let authorization = match request.headers().get(http::header::AUTHORIZATION) {
@@ -326,26 +376,53 @@ fn admit(
             held.join(", ")
         )));
     }
-    Ok(Some(principal))
+    Ok((Some(principal), slots))
 }
 
-/// RESOURCE_EXHAUSTED naming the limit, with `google.rpc.RetryInfo`.
+/// RESOURCE_EXHAUSTED naming the rate limit, with `google.rpc.RetryInfo`.
 fn rate_limited(org: &str, exhausted: crate::identity::rate::Exhausted) -> Status {
-    use tonic_types::{ErrorDetails, StatusExt};
-    // Whole milliseconds, at least one, so clients never busy-loop on a zero delay.
-    let wait = exhausted
-        .retry_after
-        .max(std::time::Duration::from_millis(1));
-    let wait =
-        std::time::Duration::from_millis(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
-    Status::with_error_details(
-        Code::ResourceExhausted,
+    let wait = whole_millis(exhausted.retry_after);
+    resource_exhausted(
         format!(
             "organisation '{org}' exceeded its rate limit of {} calls per second (burst {}); retry in {} ms",
             exhausted.limit.per_second,
             exhausted.limit.burst,
             wait.as_millis()
         ),
+        wait,
+    )
+}
+
+/// RESOURCE_EXHAUSTED naming the cap the org is at, with `google.rpc.RetryInfo`.
+fn limit_reached(org: &str, refused: &Refused) -> Status {
+    let wait = whole_millis(refused.retry_after);
+    resource_exhausted(
+        format!(
+            "organisation '{org}' is at its limit {} = {}; retry in {} ms",
+            refused.what,
+            refused.limit,
+            wait.as_millis()
+        ),
+        wait,
+    )
+}
+
+/// RESOURCE_EXHAUSTED for a limit the hub keeps in its handlers (the CPU pool's share).
+pub fn busy(org: &str, refused: &Refused) -> Status {
+    limit_reached(org, refused)
+}
+
+/// Whole milliseconds, at least one, so clients never busy-loop on a zero delay.
+fn whole_millis(wait: std::time::Duration) -> std::time::Duration {
+    let wait = wait.max(std::time::Duration::from_millis(1));
+    std::time::Duration::from_millis(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn resource_exhausted(message: String, wait: std::time::Duration) -> Status {
+    use tonic_types::{ErrorDetails, StatusExt};
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        message,
         ErrorDetails::with_retry_info(Some(wait)),
     )
 }

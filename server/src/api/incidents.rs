@@ -9,13 +9,15 @@ use slt_proto::v1::incident_service_server::IncidentService;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
-use super::guard::{audit_context, principal};
+use super::guard::{audit_context, busy, principal};
+use super::page_token;
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::anonymise::{self, OrgSecrets};
 use crate::audit::{AuditContext, summary};
 use crate::domain::{IncidentFilter, StoredIncident, Verification, Violations, validate};
 use crate::identity::{Principal, SharedOrgRegistry};
 use crate::ingest::{Ingest, IngestError, Submitter};
+use crate::limits::cpu::{CpuError, CpuPool};
 use crate::policy::{PolicyEngine, Tier};
 use crate::sealed::Sealer;
 use crate::store::{ChangeKind, ListPage, ListQuery, Store};
@@ -41,7 +43,7 @@ pub struct IncidentApi {
 
 impl IncidentApi {
     pub fn new(
-        store: Store,
+        (store, cpu): (Store, Arc<CpuPool>),
         hub_id: String,
         orgs: SharedOrgRegistry,
         policy: Arc<PolicyEngine>,
@@ -49,7 +51,12 @@ impl IncidentApi {
         sealer: Arc<Sealer>,
     ) -> Self {
         Self {
-            ingest: Ingest::new(store.clone(), hub_id, policy.clone(), secrets.clone()),
+            ingest: Ingest::new(
+                (store.clone(), cpu),
+                hub_id,
+                policy.clone(),
+                secrets.clone(),
+            ),
             store,
             orgs,
             policy,
@@ -171,45 +178,10 @@ impl IncidentApi {
     }
 }
 
+/// What list page tokens are sealed for.
+const LIST_PAGES: &str = "list-page-token";
+
 const EXPECTED_VERSION_REQUIRED: &str = "required: the version you last saw (1 or more)";
-
-/// The associated data page tokens are sealed under.
-const PAGE_TOKEN_PURPOSE: &str = "list-page-token";
-
-/// Page tokens carry the last row key and a fingerprint of the filter they were issued for,
-/// sealed: clients can neither read the row key (it would reveal how many incidents they cannot
-/// see) nor forge one.
-fn encode_page_token(sealer: &Sealer, after: i64, fingerprint: &str) -> Result<String, Status> {
-    sealer
-        .seal(
-            PAGE_TOKEN_PURPOSE,
-            format!("v1:{after}:{fingerprint}").as_bytes(),
-        )
-        .map_err(|error| {
-            tracing::error!(%error, "could not seal a page token");
-            Status::internal("internal error")
-        })
-}
-
-fn decode_page_token(
-    sealer: &Sealer,
-    token: &str,
-    fingerprint: &str,
-) -> Result<Option<i64>, Status> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let bad = || invalid_field("page_token", "not a page token issued for this filter");
-    let bytes = sealer.open(PAGE_TOKEN_PURPOSE, token).ok_or_else(bad)?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let mut parts = text.splitn(3, ':');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some("v1"), Some(after), Some(issued_for)) if issued_for == fingerprint => {
-            after.parse::<i64>().map(Some).map_err(|_| bad())
-        }
-        _ => Err(bad()),
-    }
-}
 
 /// The ids of a request that are UUIDs, normalised: the audit log never stores what a client
 /// typed into an id field (it could be anything, incident text included).
@@ -255,15 +227,6 @@ fn page_size(requested: i32) -> Result<u32, Status> {
             .unwrap_or(MAX_PAGE_SIZE)
             .min(MAX_PAGE_SIZE)),
     }
-}
-
-fn filter_fingerprint(filter: &Option<pb::IncidentFilter>) -> String {
-    let encoded = filter
-        .as_ref()
-        .map(Message::encode_to_vec)
-        .unwrap_or_default();
-    let digest = ring::digest::digest(&ring::digest::SHA256, &encoded);
-    crate::identity::keys::hex(&digest.as_ref()[..8])
 }
 
 #[tonic::async_trait]
@@ -324,6 +287,11 @@ impl IncidentService for IncidentApi {
             .map_err(|error| match error {
                 IngestError::Invalid(violations) => invalid_argument(violations),
                 IngestError::Store(error) => store_status(error),
+                IngestError::Cpu(CpuError::Busy(refused)) => busy(&submitter.org, &refused),
+                IngestError::Cpu(CpuError::Failed(error)) => {
+                    tracing::error!(%error, "anonymiser job failed");
+                    Status::internal("internal error")
+                }
             })?;
         audit.mark_recorded();
         let results = submitted
@@ -383,8 +351,8 @@ impl IncidentService for IncidentApi {
         let mut violations = Violations::new();
         let filter =
             wire::filter_from_proto(&mut violations, &request.filter.clone().unwrap_or_default());
-        let fingerprint = filter_fingerprint(&request.filter);
-        let after = decode_page_token(&self.sealer, &request.page_token, &fingerprint);
+        let fingerprint = page_token::fingerprint(&request.filter.clone().unwrap_or_default());
+        let after = page_token::decode(&self.sealer, LIST_PAGES, &request.page_token, &fingerprint);
         if let Err(status) = &after {
             violations.add("page_token", status.message().to_string());
         }
@@ -417,7 +385,7 @@ impl IncidentService for IncidentApi {
             more,
         } = self.fill_page(&principal, &filter, page);
         let next_page_token = match (more, last_row) {
-            (true, Some(row)) => encode_page_token(&self.sealer, row, &fingerprint)?,
+            (true, Some(row)) => page_token::encode(&self.sealer, LIST_PAGES, row, &fingerprint)?,
             _ => String::new(),
         };
         audit.note(|entry| {
@@ -548,28 +516,5 @@ impl IncidentService for IncidentApi {
             incident: Some(incident),
             policy_version: self.policy_version(),
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tonic::Code;
-
-    #[test]
-    fn page_tokens_are_sealed_and_bound_to_their_filter() {
-        let sealer = Sealer::new(b"test master secret, thirty-two bytes").expect("sealer");
-        let token = encode_page_token(&sealer, 42, "abcd").expect("token");
-        assert!(!token.contains("42"));
-        assert_eq!(
-            decode_page_token(&sealer, &token, "abcd").ok(),
-            Some(Some(42))
-        );
-        assert_eq!(
-            decode_page_token(&sealer, &token, "ffff").map_err(|s| s.code()),
-            Err(Code::InvalidArgument)
-        );
-        assert!(decode_page_token(&sealer, "not-base64!", "abcd").is_err());
-        assert_eq!(decode_page_token(&sealer, "", "abcd").ok(), Some(None));
     }
 }

@@ -7,6 +7,7 @@ pub mod capabilities;
 mod feed_messages;
 pub mod guard;
 pub mod incidents;
+mod page_token;
 pub mod status;
 pub mod sync;
 pub mod threat;

@@ -11,32 +11,47 @@ use slt_proto::v1::threat_service_server::ThreatService;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
-use super::guard::{audit_context, principal};
+use super::guard::{audit_context, busy, principal};
+use super::page_token;
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::anonymise;
 use crate::audit::summary;
 use crate::domain::{StoredAdvisory, Violations, validate};
 use crate::identity::Principal;
+use crate::limits::cpu::{CpuError, CpuPool};
 use crate::picture::forecast::QUARTERLY;
 use crate::picture::forecast::published::SeriesForecast;
 use crate::picture::forecast::serve;
 use crate::picture::{self, PictureError};
 use crate::policy::PolicyEngine;
-use crate::store::{AdvisoryFilter, Store, StoreError};
+use crate::sealed::Sealer;
+use crate::store::{AdvisoryFilter, MAX_ADVISORY_PAGE, Store, StoreError};
 use crate::wire::forecast::{forecast_request, forecast_to_proto};
 use crate::wire::picture::{MAX_PICTURE_COUNTRIES, picture_request, picture_to_proto};
 use crate::wire::{self, advisory_to_proto, date_text};
 
 pub struct ThreatApi {
     store: Store,
+    cpu: Arc<CpuPool>,
+    sealer: Arc<Sealer>,
     hub_id: String,
     policy: Arc<PolicyEngine>,
 }
 
+/// What advisory page tokens are sealed for.
+const ADVISORY_PAGES: &str = "advisory-page-token";
+const DEFAULT_ADVISORY_PAGE: u32 = 500;
+
 impl ThreatApi {
-    pub fn new(store: Store, hub_id: String, policy: Arc<PolicyEngine>) -> Self {
+    pub fn new(
+        (store, cpu, sealer): (Store, Arc<CpuPool>, Arc<Sealer>),
+        hub_id: String,
+        policy: Arc<PolicyEngine>,
+    ) -> Self {
         Self {
             store,
+            cpu,
+            sealer,
             hub_id,
             policy,
         }
@@ -101,9 +116,16 @@ impl ThreatService for ThreatApi {
         });
         let query = picture_request(&request).map_err(invalid_argument)?;
         let today = OffsetDateTime::now_utc().date();
-        let picture = picture::compute(&self.store, &self.policy, &principal, &query, today)
-            .await
-            .map_err(picture_status)?;
+        let picture = picture::compute(
+            &self.store,
+            &self.cpu,
+            &self.policy,
+            &principal,
+            &query,
+            today,
+        )
+        .await
+        .map_err(|error| picture_status(&principal.org, error))?;
         let suppressed = picture
             .rows
             .iter()
@@ -141,10 +163,17 @@ impl ThreatService for ThreatApi {
         let today = OffsetDateTime::now_utc().date();
         let query = forecast_request(&request, today).map_err(invalid_argument)?;
         let params = QUARTERLY;
-        let forecast =
-            serve::forecast(&self.store, &self.policy, &principal, &query, today, params)
-                .await
-                .map_err(picture_status)?;
+        let forecast = serve::forecast(
+            &self.store,
+            &self.cpu,
+            &self.policy,
+            &principal,
+            &query,
+            today,
+            params,
+        )
+        .await
+        .map_err(|error| picture_status(&principal.org, error))?;
         let withheld = forecast
             .rows
             .iter()
@@ -278,23 +307,48 @@ impl ThreatService for ThreatApi {
         if !violations.is_empty() {
             return Err(invalid_argument(violations.into_vec()));
         }
+        let page_size = match request.page_size {
+            0 => DEFAULT_ADVISORY_PAGE,
+            size => size.min(MAX_ADVISORY_PAGE),
+        };
+        let fingerprint = page_token::fingerprint(&pb::ListAdvisoriesRequest {
+            page_size: 0,
+            page_token: String::new(),
+            ..request.clone()
+        });
+        let before = page_token::decode(
+            &self.sealer,
+            ADVISORY_PAGES,
+            &request.page_token,
+            &fingerprint,
+        )?;
         let Some(scope) = self.policy.visibility_scope(&principal) else {
             return Ok(Response::new(pb::ListAdvisoriesResponse {
                 advisories: Vec::new(),
                 policy_version: self.policy_version(),
+                next_page_token: String::new(),
             }));
         };
-        let stored = self
+        let page = self
             .store
-            .list_advisories(
+            .advisories_page(
                 &scope,
                 &AdvisoryFilter {
                     countries,
                     valid_on,
                 },
+                before,
+                page_size,
             )
             .await
             .map_err(store_status)?;
+        let next_page_token = match (page.more, page.last_row) {
+            (true, Some(row)) => {
+                page_token::encode(&self.sealer, ADVISORY_PAGES, row, &fingerprint)?
+            }
+            _ => String::new(),
+        };
+        let stored = page.advisories;
         let mut fields_redacted = 0;
         let advisories: Vec<pb::Advisory> = stored
             .into_iter()
@@ -312,15 +366,21 @@ impl ThreatService for ThreatApi {
         Ok(Response::new(pb::ListAdvisoriesResponse {
             advisories,
             policy_version: self.policy_version(),
+            next_page_token,
         }))
     }
 }
 
 /// A picture or forecast error as a status.
-fn picture_status(error: PictureError) -> Status {
+fn picture_status(org: &str, error: PictureError) -> Status {
     match error {
         PictureError::Invalid("principal", reason) => Status::permission_denied(reason),
         PictureError::Invalid(field, reason) => invalid_field(field, &reason),
         PictureError::Store(error) => store_status(error),
+        PictureError::Cpu(CpuError::Busy(refused)) => busy(org, &refused),
+        PictureError::Cpu(CpuError::Failed(error)) => {
+            tracing::error!(%error, "picture computation failed");
+            Status::internal("internal error")
+        }
     }
 }

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::anonymise::{self, OrgSecrets, ScrubReport};
 use crate::audit::AuditEntry;
 use crate::domain::{FieldViolation, IncidentDraft, OrgType, StoredIncident, Violations};
+use crate::limits::cpu::{CpuError, CpuPool};
 use crate::policy::PolicyEngine;
 use crate::store::{NewIncident, Store, StoreError, SubmitOutcome};
 
@@ -24,6 +25,9 @@ pub enum IngestError {
     Invalid(Vec<FieldViolation>),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The submitter's org is at its share of the CPU pool, or the anonymiser's job failed.
+    #[error(transparent)]
+    Cpu(#[from] CpuError),
 }
 
 /// The organisation a batch is submitted for.
@@ -49,6 +53,7 @@ pub enum Submitted {
 #[derive(Clone)]
 pub struct Ingest {
     store: Store,
+    cpu: Arc<CpuPool>,
     hub_id: String,
     policy: Arc<PolicyEngine>,
     secrets: OrgSecrets,
@@ -56,13 +61,14 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn new(
-        store: Store,
+        (store, cpu): (Store, Arc<CpuPool>),
         hub_id: String,
         policy: Arc<PolicyEngine>,
         secrets: OrgSecrets,
     ) -> Self {
         Self {
             store,
+            cpu,
             hub_id,
             policy,
             secrets,
@@ -106,14 +112,28 @@ impl Ingest {
             return Err(IngestError::Invalid(violations.into_vec()));
         }
         let org_secret = self.secrets.for_org(&submitter.org);
-        let mut reports: Vec<ScrubReport> = Vec::with_capacity(drafts.len());
-        let batch: Vec<NewIncident> = drafts
+        // The anonymiser is the CPU-heavy part: it runs on the pool, within the org's share.
+        let anonymised: Vec<(IncidentDraft, String, ScrubReport)> = self
+            .cpu
+            .run(&submitter.org, move || {
+                drafts
+                    .into_iter()
+                    .map(|mut draft| {
+                        // The idempotency hash is over what the client sent, before
+                        // anonymising, so a retried batch hashes the same whatever the
+                        // anonymiser's version.
+                        let submit_hash = draft.submission_hash();
+                        let report = anonymise::anonymise_draft(&mut draft, &org_secret);
+                        (draft, submit_hash, report)
+                    })
+                    .collect()
+            })
+            .await?;
+        let mut reports: Vec<ScrubReport> = Vec::with_capacity(anonymised.len());
+        let batch: Vec<NewIncident> = anonymised
             .into_iter()
-            .map(|mut draft| {
-                // The idempotency hash is over what the client sent, before anonymising, so a
-                // retried batch hashes the same whatever the anonymiser's version.
-                let submit_hash = draft.submission_hash();
-                reports.push(anonymise::anonymise_draft(&mut draft, &org_secret));
+            .map(|(draft, submit_hash, report)| {
+                reports.push(report);
                 self.new_incident(submitter, draft, submit_hash, now)
             })
             .collect();

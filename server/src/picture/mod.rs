@@ -21,9 +21,10 @@ use uuid::Uuid;
 
 use crate::domain::{
     AreaLevel, DatePrecision, Granularity, PictureGroup, PictureQuery, SecurityLevel, Sex,
-    StaffCategory, VictimOutcome, VisibilityScope,
+    StaffCategory, StoredAdvisory, VictimOutcome, VisibilityScope,
 };
 use crate::identity::Principal;
+use crate::limits::cpu::{CpuError, CpuPool};
 use crate::policy::aggregate::{AggregateTable, CountGrid, Published, aggregate};
 use crate::policy::{PolicyEngine, Tier};
 use crate::store::{AdvisoryFilter, PictureCountRow, PictureVictimRow, Store, StoreError};
@@ -71,6 +72,9 @@ pub enum PictureError {
     Invalid(&'static str, String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The caller's org is at its share of the CPU pool, or the job failed.
+    #[error(transparent)]
+    Cpu(#[from] CpuError),
 }
 
 /// Whether a cell's incident count is unusually high (see `Alert` in threat_service.proto).
@@ -226,6 +230,7 @@ type VictimKey = (VictimOutcome, StaffCategory, Option<Sex>);
 /// Computes the picture `principal` may see.
 pub async fn compute(
     store: &Store,
+    cpu: &CpuPool,
     policy: &PolicyEngine,
     principal: &Principal,
     request: &PictureRequest,
@@ -271,16 +276,21 @@ pub async fn compute(
         k: policy.aggregate_k(),
         sex_shown: policy.sex_breakdown_at(tier),
     };
-    let tables = Tables::publish(&counts, &victims, granularity, span, publishing)?;
-    let rows = tables.rows(publishing.sex_shown);
-    let period_totals: Vec<Published> = if tables.keys.is_empty() {
-        vec![Published::Exact(0); tables.columns - BASELINE_PERIODS]
-    } else {
-        tables.incidents.column_totals()[BASELINE_PERIODS..].to_vec()
-    };
+    // Suppression and the tables' arithmetic run on the CPU pool, within the org's share.
+    let (tables, rows, period_totals, hotspots) = cpu
+        .run(&principal.org, move || {
+            let tables = Tables::publish(&counts, &victims, granularity, span, publishing)?;
+            let rows = tables.rows(publishing.sex_shown);
+            let period_totals: Vec<Published> = if tables.keys.is_empty() {
+                vec![Published::Exact(0); tables.columns - BASELINE_PERIODS]
+            } else {
+                tables.incidents.column_totals()[BASELINE_PERIODS..].to_vec()
+            };
+            let hotspots = hotspots(&rows);
+            Ok::<_, PictureError>((tables, rows, period_totals, hotspots))
+        })
+        .await??;
     let total = sum_published(period_totals.iter().copied());
-
-    let hotspots = hotspots(&rows);
     let security_levels = security_levels(store, policy, principal, request, &rows, today).await?;
     Ok(Picture {
         tier,
@@ -599,7 +609,8 @@ fn hotspots(rows: &[Row]) -> Vec<Hotspot> {
 }
 
 /// The current security level per area of the picture (and per requested country), from the
-/// advisories the caller may see.
+/// advisories the caller may see: every advisory in force today, read page by page (however
+/// many one focal point issued, nobody's are left out), keeping only the best per area.
 async fn security_levels(
     store: &Store,
     policy: &PolicyEngine,
@@ -611,21 +622,6 @@ async fn security_levels(
     let Some(scope) = policy.visibility_scope(principal) else {
         return Ok(Vec::new());
     };
-    let advisories = store
-        .list_advisories(
-            &scope,
-            &AdvisoryFilter {
-                countries: request.countries.clone(),
-                valid_on: Some(today),
-            },
-        )
-        .await?;
-    // Through the policy engine like every other egress: only what the caller may see.
-    let advisories: Vec<_> = advisories
-        .into_iter()
-        .filter_map(|advisory| policy.redact_advisory(advisory, principal))
-        .filter(|redacted| redacted.advisory.content.valid_on(today))
-        .collect();
     let mut areas: BTreeSet<(String, String)> = request
         .countries
         .iter()
@@ -634,38 +630,62 @@ async fn security_levels(
     for row in rows {
         areas.insert((row.country.clone(), row.admin1.clone()));
     }
-    let mut levels = Vec::new();
-    for (country, admin1) in areas {
-        let best = advisories
-            .iter()
-            .map(|redacted| &redacted.advisory)
-            .filter(|advisory| {
-                advisory.content.country == country
-                    && match &advisory.content.admin1 {
-                        None => true,
-                        Some(area) => {
-                            !admin1.is_empty() && area.name.trim().to_lowercase() == admin1
-                        }
-                    }
-            })
-            .max_by(|a, b| {
-                a.content
-                    .security_level
-                    .cmp(&b.content.security_level)
-                    .then_with(|| a.issued_at.cmp(&b.issued_at))
-            });
-        if let Some(advisory) = best {
-            levels.push(AreaSecurity {
-                country,
-                admin1,
-                level: advisory.content.security_level,
-                advisory_id: advisory.id,
-                advisory_version: advisory.version,
-                valid_until: advisory.content.valid_until,
-            });
+    let filter = AdvisoryFilter {
+        countries: request.countries.clone(),
+        valid_on: Some(today),
+    };
+    let mut best: BTreeMap<(String, String), StoredAdvisory> = BTreeMap::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .advisories_page(&scope, &filter, before, ADVISORY_PAGE)
+            .await?;
+        // Through the policy engine like every other egress: only what the caller may see.
+        for redacted in page
+            .advisories
+            .into_iter()
+            .filter_map(|advisory| policy.redact_advisory(advisory, principal))
+            .filter(|redacted| redacted.advisory.content.valid_on(today))
+        {
+            let advisory = redacted.advisory;
+            for area in areas.iter().filter(|area| applies_to(&advisory, area)) {
+                let better = best.get(area).is_none_or(|held| {
+                    (advisory.content.security_level, advisory.issued_at)
+                        > (held.content.security_level, held.issued_at)
+                });
+                if better {
+                    best.insert(area.clone(), advisory.clone());
+                }
+            }
+        }
+        match page.last_row {
+            Some(row) if page.more => before = Some(row),
+            _ => break,
         }
     }
-    Ok(levels)
+    Ok(best
+        .into_iter()
+        .map(|((country, admin1), advisory)| AreaSecurity {
+            country,
+            admin1,
+            level: advisory.content.security_level,
+            advisory_id: advisory.id,
+            advisory_version: advisory.version,
+            valid_until: advisory.content.valid_until,
+        })
+        .collect())
+}
+
+/// Advisories read per page for the security levels.
+const ADVISORY_PAGE: u32 = 1_000;
+
+/// Whether `advisory` speaks for the area (country, admin1 key; empty admin1: the country).
+fn applies_to(advisory: &StoredAdvisory, (country, admin1): &(String, String)) -> bool {
+    advisory.content.country == *country
+        && match &advisory.content.admin1 {
+            None => true,
+            Some(area) => !admin1.is_empty() && area.name.trim().to_lowercase() == *admin1,
+        }
 }
 
 #[cfg(test)]

@@ -21,14 +21,25 @@ pub struct AdvisoryFilter {
     pub valid_on: Option<time::Date>,
 }
 
-/// Most advisories one list returns (they are few; the newest first).
-pub const MAX_ADVISORIES: u32 = 5_000;
+/// Most advisories one page holds.
+pub const MAX_ADVISORY_PAGE: u32 = 1_000;
 
-const SELECT_ADVISORY: &str =
-    "SELECT i.id, i.version, i.origin_org, i.origin_hub, i.issued_at, i.content FROM advisories i";
+/// One page of advisories, newest first.
+#[derive(Debug, Clone)]
+pub struct AdvisoryPage {
+    pub advisories: Vec<StoredAdvisory>,
+    /// The row key of the last one (to continue after it).
+    pub last_row: Option<i64>,
+    /// Whether more match after this page.
+    pub more: bool,
+}
+
+const SELECT_ADVISORY: &str = "SELECT i.row_id, i.id, i.version, i.origin_org, i.origin_hub, \
+     i.issued_at, i.content FROM advisories i";
 
 #[derive(sqlx::FromRow)]
 struct AdvisoryRow {
+    row_id: i64,
     id: String,
     version: i64,
     origin_org: String,
@@ -129,12 +140,17 @@ impl Store {
         rows.into_iter().map(AdvisoryRow::decode).collect()
     }
 
-    /// Advisories within the scope matching the filter, newest first, at most `MAX_ADVISORIES`.
-    pub async fn list_advisories(
+    /// A page of the advisories within the scope matching the filter, newest first: those
+    /// created before row `before` (from the newest when `None`), at most `limit` (itself at
+    /// most [`MAX_ADVISORY_PAGE`]).
+    pub async fn advisories_page(
         &self,
         scope: &VisibilityScope,
         filter: &AdvisoryFilter,
-    ) -> Result<Vec<StoredAdvisory>, StoreError> {
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<AdvisoryPage, StoreError> {
+        let limit = limit.clamp(1, MAX_ADVISORY_PAGE);
         let mut sql = self.db.sql(SELECT_ADVISORY);
         sql.push(" WHERE 1 = 1");
         and_scope_on(&mut sql, scope, false);
@@ -143,10 +159,24 @@ impl Store {
             sql.push(" AND i.valid_from <= ").bind(day.to_string());
             sql.push(" AND i.valid_until >= ").bind(day.to_string());
         }
+        if let Some(before) = before {
+            sql.push(" AND i.row_id < ").bind(before);
+        }
+        // One more than asked, to know whether another page follows.
         sql.push(" ORDER BY i.row_id DESC LIMIT ")
-            .bind(i64::from(MAX_ADVISORIES));
-        let rows: Vec<AdvisoryRow> = self.db.run().fetch_all(sql).await?;
-        rows.into_iter().map(AdvisoryRow::decode).collect()
+            .bind(i64::from(limit) + 1);
+        let mut rows: Vec<AdvisoryRow> = self.db.run().fetch_all(sql).await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let last_row = rows.last().map(|row| row.row_id);
+        Ok(AdvisoryPage {
+            advisories: rows
+                .into_iter()
+                .map(AdvisoryRow::decode)
+                .collect::<Result<_, _>>()?,
+            last_row,
+            more,
+        })
     }
 }
 

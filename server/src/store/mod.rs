@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-pub use advisories::{AdvisoryFilter, MAX_ADVISORIES};
+pub use advisories::{AdvisoryFilter, AdvisoryPage, MAX_ADVISORY_PAGE};
 pub use audit::AuditFilter;
 pub use audit_tree::StoredHead;
 pub use changes::{ChangeKind, ChangeRow, Entity, SharingSnapshot};

@@ -31,6 +31,7 @@ pub(crate) async fn run(
                     .as_deref()
                     .map(|d| date("valid-on", d))
                     .transpose()?,
+                ..Default::default()
             })
             .await?
         }

@@ -10,6 +10,7 @@ use super::model::ModelParams;
 use super::published::{SeriesForecast, forecast_published};
 use crate::domain::{AreaLevel, Granularity, PictureGroup, StaffCategory, VictimOutcome};
 use crate::identity::Principal;
+use crate::limits::cpu::CpuPool;
 use crate::picture::{PictureError, PictureRequest, Row, compute, periods};
 use crate::policy::PolicyEngine;
 use crate::policy::aggregate::Published;
@@ -53,6 +54,7 @@ pub struct Forecast {
 /// Computes the forecast `principal` may see, from the periods before `today`'s.
 pub async fn forecast(
     store: &Store,
+    cpu: &CpuPool,
     policy: &PolicyEngine,
     principal: &Principal,
     request: &ForecastRequest,
@@ -78,7 +80,7 @@ pub async fn forecast(
         area_level: request.area_level,
         group_by: request.group_by,
     };
-    let picture = compute(store, policy, principal, &picture_request, today).await?;
+    let picture = compute(store, cpu, policy, principal, &picture_request, today).await?;
     let incidents: Vec<Vec<Published>> = picture
         .rows
         .iter()
