@@ -112,3 +112,56 @@ async fn a_t1_forecast_is_withheld_where_its_picture_suppresses_and_given_where_
     assert!(withheld(&t1, "NER"), "NER's 2 is suppressed at T1");
     assert!(given > 0, "some T1 row is whole and forecast");
 }
+
+/// The forecast's victims by sex exist only where the caller's picture shows sex (T2 and
+/// above): a T2 focal point gets them, a T1 analyst gets none, though both get the victims by
+/// outcome and staff of the same rows.
+#[tokio::test]
+async fn victims_by_sex_are_forecast_at_t2_and_never_given_to_a_t1_viewer() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    // 12 complete quarters of MLI, 8 incidents each, every one with 2 men and 1 woman injured
+    // (the harness's sample victims): every count is well above k.
+    let mut batch = Vec::new();
+    for back in 1..=12 {
+        let quarter = quarter_back(back);
+        batch.extend((0..8).map(|_| {
+            let mut incident = incident("MLI", quarter);
+            incident.victims = sample_incident(new_id()).victims;
+            incident
+        }));
+    }
+    reporter.submit(batch).await.expect("submit");
+
+    let mut focal_point = hub.client("undss", &[Role::FocalPoint]).await;
+    let t2 = focal_point.forecast(request(&["MLI"])).await.expect("T2");
+    let row = t2.rows.iter().find(|r| r.country == "MLI").expect("MLI");
+    let female = row
+        .victims_by_sex
+        .iter()
+        .find(|s| s.sex == pb::Sex::Female as i32)
+        .and_then(|s| s.forecast.as_ref())
+        .expect("a T2 forecast of female victims");
+    assert!(!female.withheld, "{row:?}");
+    // 8 women a quarter (the quarters before the 12 are empty, the level has moved up to 8
+    // from 0 over 12 quarters): the median is between the two.
+    let first = &female.quantiles[0];
+    assert!((1..=8).contains(&first.median), "{first:?}");
+    let male = row
+        .victims_by_sex
+        .iter()
+        .find(|s| s.sex == pb::Sex::Male as i32);
+    let male = male.and_then(|s| s.forecast.as_ref()).expect("male");
+    assert!(male.quantiles[0].median > first.median, "{male:?}");
+
+    let mut analyst = hub.client("ngo-beta", &[Role::Analyst]).await;
+    let t1 = analyst.forecast(request(&["MLI"])).await.expect("T1");
+    let row = t1.rows.iter().find(|r| r.country == "MLI").expect("MLI");
+    assert!(!row.victims_by_outcome.is_empty(), "{row:?}");
+    assert!(!row.victims_by_staff.is_empty(), "{row:?}");
+    assert!(
+        row.victims_by_sex.is_empty(),
+        "a T1 viewer is given victims by sex: {:?}",
+        row.victims_by_sex
+    );
+}
