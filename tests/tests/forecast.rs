@@ -165,3 +165,84 @@ async fn victims_by_sex_are_forecast_at_t2_and_never_given_to_a_t1_viewer() {
         row.victims_by_sex
     );
 }
+
+/// `slt forecast` prints the forecast per area and period, and `slt picture --html` over a
+/// picture that runs to today draws the forecast band and the expected vs observed view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_forecast_prints_the_intervals_and_the_report_shows_the_band() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    let mut batch = Vec::new();
+    for back in 0..=12 {
+        batch.extend((0..6).map(|_| {
+            let mut incident = incident("MLI", quarter_back(back));
+            // The current quarter's incidents on its first day, never in the future.
+            if let Some(date) = incident.occurred_on.as_mut().filter(|_| back == 0) {
+                date.day = 1;
+            }
+            incident
+        }));
+    }
+    reporter.submit(batch).await.expect("submit");
+    let profile = hub.profile_path("undss", &[Role::FocalPoint]);
+    let run = |args: &[&str]| {
+        let output = tokio::task::block_in_place(|| {
+            std::process::Command::new(slt_tests::slt_binary())
+                .arg("--profile")
+                .arg(&profile)
+                .args(args)
+                .output()
+                .expect("run slt")
+        });
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let stdout = run(&[
+        "forecast",
+        "--country",
+        "MLI",
+        "--horizon",
+        "2",
+        "--victims",
+    ]);
+    assert!(
+        stdout.contains("median") && stdout.contains("80%"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("MLI") && stdout.contains("incidents"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("victims female"), "T2 gets sex: {stdout}");
+    assert!(stdout.contains("model: negative binomial"), "{stdout}");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let html = dir.path().join("report.html");
+    let (year, month) = quarter_back(12);
+    let today = OffsetDateTime::now_utc().date();
+    let html_arg = html.to_string_lossy().to_string();
+    run(&[
+        "picture",
+        "--country",
+        "MLI",
+        "--from",
+        &format!("{year}-{month:02}-01"),
+        "--to",
+        &today.to_string(),
+        "--by",
+        "country,quarter",
+        "--group",
+        "none",
+        "--html",
+        &html_arg,
+    ]);
+    let report = std::fs::read_to_string(&html).expect("report");
+    assert!(report.contains("forecast, 80% band"), "the band is drawn");
+    assert!(report.contains("<h2>Expected vs observed</h2>"));
+    assert!(report.contains("MLI"), "the area is compared");
+}
