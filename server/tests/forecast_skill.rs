@@ -1,7 +1,7 @@
 //! The forecast's measured skill on the real AWSD 1997-2021 data (issue 21's acceptance
 //! study): country x quarter, the 20 countries with most incidents, rolling origins 2012-2021,
-//! horizons 1 and 4. Fails when the model stops beating the naive baselines or its 80%
-//! intervals stop covering 70-90% of what happened.
+//! horizons 1 and 4. Fails when the model stops beating every naive baseline (the issue's
+//! three and the last-12 ensemble) or its 80% intervals stop covering 70-90% of what happened.
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -38,7 +38,7 @@ fn the_model_beats_every_baseline_and_its_80_percent_intervals_are_calibrated() 
         // 40 quarterly origins x 20 countries at h = 1, 37 at h = 4.
         let expected = if horizon == 1 { 800 } else { 740 };
         assert_eq!(model.forecasts, expected, "h = {horizon}");
-        let skill = table.skill(horizon).expect("skill");
+        let skill = table.skill_against_all(horizon).expect("skill");
         assert!(skill > 0.0, "h = {horizon}: CRPS skill {skill:.3} <= 0");
         let coverage = model.coverage80;
         assert!(
@@ -64,10 +64,23 @@ fn the_served_quantiles_beat_every_baseline_on_pinball_loss() {
     }
 }
 
-/// Issue 21's acceptance margin. Not met yet (docs/forecast.md has the measured table): run
-/// with `--ignored` to see where the model stands.
+/// The margin the local-level model measured on these origins (+9.6% at h = 1, +7.5% at h = 4
+/// against the issue's three baselines), less a little: a guard against a change that loses
+/// the skill, not the acceptance (below).
 #[test]
-#[ignore = "issue 21's 10% CRPS margin is not met at either horizon yet"]
+fn the_model_keeps_a_five_percent_margin_over_the_issues_baselines() {
+    let table = acceptance();
+    for horizon in [1, 4] {
+        let skill = table.skill(horizon).expect("skill");
+        assert!(skill >= 0.05, "h = {horizon}: CRPS skill {skill:.3} < 0.05");
+    }
+}
+
+/// Issue 21's acceptance margin against the best of its three baselines. Not met yet
+/// (docs/forecast.md has the measured table): run with `--ignored` to see where the model
+/// stands.
+#[test]
+#[ignore = "issue 21's 10% CRPS margin is not met yet (measured +9.6% at h = 1, +7.5% at h = 4)"]
 fn the_model_is_at_least_ten_percent_better_than_the_best_baseline() {
     let table = acceptance();
     for horizon in [1, 4] {

@@ -112,3 +112,137 @@ async fn a_t1_forecast_is_withheld_where_its_picture_suppresses_and_given_where_
     assert!(withheld(&t1, "NER"), "NER's 2 is suppressed at T1");
     assert!(given > 0, "some T1 row is whole and forecast");
 }
+
+/// The forecast's victims by sex exist only where the caller's picture shows sex (T2 and
+/// above): a T2 focal point gets them, a T1 analyst gets none, though both get the victims by
+/// outcome and staff of the same rows.
+#[tokio::test]
+async fn victims_by_sex_are_forecast_at_t2_and_never_given_to_a_t1_viewer() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    // 12 complete quarters of MLI, 8 incidents each, every one with 2 men and 1 woman injured
+    // (the harness's sample victims): every count is well above k.
+    let mut batch = Vec::new();
+    for back in 1..=12 {
+        let quarter = quarter_back(back);
+        batch.extend((0..8).map(|_| {
+            let mut incident = incident("MLI", quarter);
+            incident.victims = sample_incident(new_id()).victims;
+            incident
+        }));
+    }
+    reporter.submit(batch).await.expect("submit");
+
+    let mut focal_point = hub.client("undss", &[Role::FocalPoint]).await;
+    let t2 = focal_point.forecast(request(&["MLI"])).await.expect("T2");
+    let row = t2.rows.iter().find(|r| r.country == "MLI").expect("MLI");
+    let female = row
+        .victims_by_sex
+        .iter()
+        .find(|s| s.sex == pb::Sex::Female as i32)
+        .and_then(|s| s.forecast.as_ref())
+        .expect("a T2 forecast of female victims");
+    assert!(!female.withheld, "{row:?}");
+    // 8 women a quarter (the quarters before the 12 are empty, the level has moved up to 8
+    // from 0 over 12 quarters): the median is between the two.
+    let first = &female.quantiles[0];
+    assert!((1..=8).contains(&first.median), "{first:?}");
+    let male = row
+        .victims_by_sex
+        .iter()
+        .find(|s| s.sex == pb::Sex::Male as i32);
+    let male = male.and_then(|s| s.forecast.as_ref()).expect("male");
+    assert!(male.quantiles[0].median > first.median, "{male:?}");
+
+    let mut analyst = hub.client("ngo-beta", &[Role::Analyst]).await;
+    let t1 = analyst.forecast(request(&["MLI"])).await.expect("T1");
+    let row = t1.rows.iter().find(|r| r.country == "MLI").expect("MLI");
+    assert!(!row.victims_by_outcome.is_empty(), "{row:?}");
+    assert!(!row.victims_by_staff.is_empty(), "{row:?}");
+    assert!(
+        row.victims_by_sex.is_empty(),
+        "a T1 viewer is given victims by sex: {:?}",
+        row.victims_by_sex
+    );
+}
+
+/// `slt forecast` prints the forecast per area and period, and `slt picture --html` over a
+/// picture that runs to today draws the forecast band and the expected vs observed view.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slt_forecast_prints_the_intervals_and_the_report_shows_the_band() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    let mut batch = Vec::new();
+    for back in 0..=12 {
+        batch.extend((0..6).map(|_| {
+            let mut incident = incident("MLI", quarter_back(back));
+            // The current quarter's incidents on its first day, never in the future.
+            if let Some(date) = incident.occurred_on.as_mut().filter(|_| back == 0) {
+                date.day = 1;
+            }
+            incident
+        }));
+    }
+    reporter.submit(batch).await.expect("submit");
+    let profile = hub.profile_path("undss", &[Role::FocalPoint]);
+    let run = |args: &[&str]| {
+        let output = tokio::task::block_in_place(|| {
+            std::process::Command::new(slt_tests::slt_binary())
+                .arg("--profile")
+                .arg(&profile)
+                .args(args)
+                .output()
+                .expect("run slt")
+        });
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let stdout = run(&[
+        "forecast",
+        "--country",
+        "MLI",
+        "--horizon",
+        "2",
+        "--victims",
+    ]);
+    assert!(
+        stdout.contains("median") && stdout.contains("80%"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("MLI") && stdout.contains("incidents"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("victims female"), "T2 gets sex: {stdout}");
+    assert!(stdout.contains("model: negative binomial"), "{stdout}");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let html = dir.path().join("report.html");
+    let (year, month) = quarter_back(12);
+    let today = OffsetDateTime::now_utc().date();
+    let html_arg = html.to_string_lossy().to_string();
+    run(&[
+        "picture",
+        "--country",
+        "MLI",
+        "--from",
+        &format!("{year}-{month:02}-01"),
+        "--to",
+        &today.to_string(),
+        "--by",
+        "country,quarter",
+        "--group",
+        "none",
+        "--html",
+        &html_arg,
+    ]);
+    let report = std::fs::read_to_string(&html).expect("report");
+    assert!(report.contains("forecast, 80% band"), "the band is drawn");
+    assert!(report.contains("<h2>Expected vs observed</h2>"));
+    assert!(report.contains("MLI"), "the area is compared");
+}

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use slt_proto::v1 as pb;
 
+use super::forecast::Band;
 use super::{escape, known, short};
 
 const PALETTE: &[&str] = &[
@@ -72,15 +73,30 @@ impl Plot {
     }
 }
 
-/// A line chart of one series per group over the periods; elevated points ringed in red.
-pub(super) fn trend_chart(picture: &pb::GetThreatPictureResponse) -> String {
-    let periods = picture.periods.len();
+/// A line chart of one series per group over the periods; elevated points ringed in red. With
+/// `bands`, each group's forecast follows as a shaded 80% band and a dashed median, over the
+/// forecast periods (appended to the axis where the picture ends before them).
+pub(super) fn trend_chart(
+    picture: &pb::GetThreatPictureResponse,
+    bands: &BTreeMap<String, Band>,
+) -> String {
+    let mut labels = picture.periods.clone();
+    for band in bands.values() {
+        for period in &band.periods {
+            if !labels.contains(period) {
+                labels.push(period.clone());
+            }
+        }
+    }
+    let periods = labels.len();
     let (series, elevated) = trend_series(picture);
     let (width, height, left, bottom, top, right) = (1100.0, 320.0, 50.0, 40.0, 15.0, 170.0);
+    let band_max = bands.values().flat_map(|b| b.upper.iter()).copied();
     let max = series
         .values()
         .flat_map(|line| line.iter().flatten())
         .copied()
+        .chain(band_max)
         .max()
         .unwrap_or(0)
         .max(1) as f64;
@@ -98,13 +114,65 @@ pub(super) fn trend_chart(picture: &pb::GetThreatPictureResponse) -> String {
         "<svg viewBox=\"0 0 {width} {height}\" width=\"100%\" role=\"img\" \
          aria-label=\"Incidents per period by group\">"
     );
-    trend_axes(&mut svg, &plot, &picture.periods, height - bottom + 18.0);
+    trend_axes(&mut svg, &plot, &labels, height - bottom + 18.0);
+    for (index, group) in series.keys().enumerate() {
+        if let Some(band) = bands.get(*group) {
+            forecast_band(&mut svg, &plot, index, group, band, &labels);
+        }
+    }
     for (index, (group, line)) in series.iter().enumerate() {
         let flags = elevated.get(group).map(Vec::as_slice);
-        trend_line(&mut svg, &plot, index, group, line, flags, &picture.periods);
+        trend_line(&mut svg, &plot, index, group, line, flags, &labels);
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// A group's forecast: the 80% band shaded in the group's colour, the median dashed.
+fn forecast_band(
+    svg: &mut String,
+    plot: &Plot,
+    index: usize,
+    group: &str,
+    band: &Band,
+    labels: &[String],
+) {
+    let colour = PALETTE[index % PALETTE.len()];
+    let points: Vec<(f64, usize)> = band
+        .periods
+        .iter()
+        .enumerate()
+        .filter_map(|(i, period)| Some((plot.x(labels.iter().position(|l| l == period)?), i)))
+        .collect();
+    let at = |values: &[u64], (x, i): (f64, usize)| format!("{x:.1},{:.1}", plot.y(values[i]));
+    let upper: Vec<String> = points.iter().map(|p| at(&band.upper, *p)).collect();
+    let lower: Vec<String> = points.iter().rev().map(|p| at(&band.lower, *p)).collect();
+    let median: Vec<String> = points.iter().map(|p| at(&band.median, *p)).collect();
+    let title = format!("{} forecast, 80% band", short(group, ""));
+    let _ = write!(
+        svg,
+        "<polygon fill=\"{colour}\" fill-opacity=\"0.18\" stroke=\"none\" points=\"{} {}\">\
+         <title>{}</title></polygon>\
+         <polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" \
+         stroke-dasharray=\"5,4\" points=\"{}\"/>",
+        upper.join(" "),
+        lower.join(" "),
+        escape(&title),
+        median.join(" ")
+    );
+    for (x, i) in &points {
+        let _ = write!(
+            svg,
+            "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"2\" fill=\"{colour}\">\
+             <title>{} {}: median {}, 80% band {}-{}</title></circle>",
+            plot.y(band.median[*i]),
+            escape(&short(group, "")),
+            escape(&band.periods[*i]),
+            band.median[*i],
+            band.lower[*i],
+            band.upper[*i]
+        );
+    }
 }
 
 /// The horizontal grid with its values, and the period labels (at most about 12) at `label_y`.

@@ -6,6 +6,7 @@
 //! line and said so.
 
 mod charts;
+mod forecast;
 
 use std::fmt::Write as _;
 
@@ -83,10 +84,24 @@ pub fn picture_html(
     title: &str,
     generated: &str,
 ) -> String {
+    report_html(picture, None, title, generated)
+}
+
+/// The report with the forecast of the same areas and shape (GetForecast): its band on the
+/// trend chart and the "expected vs observed" section.
+pub fn report_html(
+    picture: &pb::GetThreatPictureResponse,
+    forecast: Option<&pb::GetForecastResponse>,
+    title: &str,
+    generated: &str,
+) -> String {
     let mut html = String::new();
     head(&mut html, picture, title, generated);
     security_levels_section(&mut html, picture);
-    trend_section(&mut html, picture);
+    trend_section(&mut html, picture, forecast);
+    if let Some(forecast) = forecast {
+        forecast::expected_vs_observed_section(&mut html, picture, forecast);
+    }
     victims_sections(&mut html, picture);
     hotspots_section(&mut html, picture);
     grid_section(&mut html, picture);
@@ -168,15 +183,43 @@ fn security_levels_section(html: &mut String, picture: &pb::GetThreatPictureResp
 }
 
 /// Incidents per period: the line chart and how to read it.
-fn trend_section(html: &mut String, picture: &pb::GetThreatPictureResponse) {
+fn trend_section(
+    html: &mut String,
+    picture: &pb::GetThreatPictureResponse,
+    forecast: Option<&pb::GetForecastResponse>,
+) {
     html.push_str("<h2>Incidents per period</h2>");
-    html.push_str(&trend_chart(picture));
+    // The hub forecasts from today: a band is drawn only when the picture runs to the first
+    // forecast period, so the axis stays continuous.
+    let joined = forecast.filter(|f| {
+        f.periods
+            .first()
+            .is_some_and(|first| picture.periods.contains(first))
+    });
+    let bands = joined.map(forecast::group_bands).unwrap_or_default();
+    html.push_str(&trend_chart(picture, &bands));
     html.push_str(
         "<p class=\"note\">Lines: incidents per group, summed over the areas. Red rings: \
          <b>elevated</b> &mdash; in some area, the group's count exceeds the upper 95% bound of \
          a Poisson baseline from its 12 preceding periods (see the table). Gaps: a suppressed \
          count.</p>",
     );
+    if forecast.is_some() && joined.is_none() {
+        html.push_str(
+            "<p class=\"note\">No forecast band: the picture ends before the current period, \
+             where the hub's forecast starts.</p>",
+        );
+    }
+    if let Some(forecast) = joined {
+        let _ = write!(
+            html,
+            "<p class=\"note\">Shaded: the hub's forecast ({}), the sum of the areas' 80% \
+             bands (wider than the 80% band of the sum); dashed: the sum of their medians. A \
+             group with a forecast withheld in some area (a suppressed count in its history) has \
+             no band.</p>",
+            escape(&forecast.model)
+        );
+    }
 }
 
 /// Victims by outcome, staff category and sex (sex from T2 only).

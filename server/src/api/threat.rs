@@ -183,7 +183,7 @@ impl ThreatService for ThreatApi {
             entry.records_returned = forecast.rows.len() as u64;
             entry.fields_redacted = withheld;
         });
-        let model = format!("negative binomial, two exponentially weighted levels: {params:?}");
+        let model = format!("negative binomial, local level: {params:?}");
         Ok(Response::new(forecast_to_proto(
             forecast,
             model,

@@ -94,6 +94,14 @@ fn row_to_proto(row: ForecastRow, periods: &[String]) -> pb::ForecastRow {
                 forecast: Some(series_to_proto(forecast, periods)),
             })
             .collect(),
+        victims_by_sex: row
+            .by_sex
+            .iter()
+            .map(|(sex, forecast)| pb::SexForecast {
+                sex: sex.to_wire(),
+                forecast: Some(series_to_proto(forecast, periods)),
+            })
+            .collect(),
         country: row.country,
         admin1: row.admin1,
         group: row.group,

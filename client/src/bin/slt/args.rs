@@ -85,6 +85,9 @@ pub(crate) enum Command {
     /// The shared threat picture: counts per area, group and period, trends, alerts,
     /// hotspots and security levels (suppressed counts show as "x").
     Picture(PictureArgs),
+    /// Forecast incidents per area and group for the next periods (median and 50/80/95%
+    /// intervals; "withheld" where a count of the history is suppressed for you).
+    Forecast(ForecastArgs),
     /// Security advisories: issue (focal points), supersede, list.
     Advisory {
         #[command(subcommand)]
@@ -185,6 +188,32 @@ pub(crate) struct PictureArgs {
     /// Also write a self-contained HTML report (inline SVG charts, no scripts) to FILE.
     #[arg(long)]
     pub(crate) html: Option<PathBuf>,
+    /// Periods of forecast in the HTML report (its band on the trend chart and the expected vs
+    /// observed section); 0 for none.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) forecast_horizon: u32,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ForecastArgs {
+    /// ISO country code (alpha-3 or alpha-2); repeatable, at least one.
+    #[arg(long = "country", required = true)]
+    pub(crate) countries: Vec<String>,
+    /// Only these admin1 areas; repeatable.
+    #[arg(long)]
+    pub(crate) admin1: Vec<String>,
+    /// Area level and period, as for `picture` (e.g. `country,quarter`).
+    #[arg(long, default_value = "country,quarter")]
+    pub(crate) by: String,
+    /// Rows within an area: category, type or none.
+    #[arg(long, default_value = "none")]
+    pub(crate) group: String,
+    /// Periods ahead, 1 to 12; the first is the current, incomplete period.
+    #[arg(long, default_value_t = 4)]
+    pub(crate) horizon: u32,
+    /// Also print the victims' forecasts (by outcome, staff category and, at T2, sex).
+    #[arg(long)]
+    pub(crate) victims: bool,
 }
 
 #[derive(Subcommand)]

@@ -6,6 +6,7 @@ mod args;
 mod audit;
 mod audit_watch;
 mod feed;
+mod forecast;
 mod import;
 mod incidents;
 mod input;
@@ -84,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             heartbeat,
         } => feed::subscribe(hub, format, &cursor, filter.to_proto()?, heartbeat).await,
         Command::Picture(args) => picture::show(hub, format, &args).await,
+        Command::Forecast(args) => forecast::show(hub, format, &args).await,
         Command::Advisory { command } => advisory::run(hub, format, command).await,
         Command::Retract {
             id,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use slt_client::report::{count_text, picture_html};
+use slt_client::report::{count_text, report_html};
 use slt_client::{HubClient, json, proto as pb};
 
 use crate::args::{Format, PictureArgs};
@@ -17,9 +17,11 @@ pub(crate) async fn show(
     format: Format,
     args: &PictureArgs,
 ) -> anyhow::Result<()> {
-    let picture = hub.threat_picture(picture_request(args)?).await?;
+    let request = picture_request(args)?;
+    let picture = hub.threat_picture(request.clone()).await?;
     if let Some(path) = &args.html {
-        write_html(&picture, args, path)?;
+        let forecast = report_forecast(hub, &request, args.forecast_horizon).await;
+        write_html(&picture, forecast.as_ref(), args, path)?;
     }
     if format == Format::Json {
         println!(
@@ -38,10 +40,42 @@ pub(crate) async fn show(
     Ok(())
 }
 
-fn picture_request(args: &PictureArgs) -> anyhow::Result<pb::GetThreatPictureRequest> {
+/// The forecast of the picture's areas and shape for the report; none (and a note on stderr)
+/// when it is not asked for or the hub refuses it, so the report is still written.
+async fn report_forecast(
+    hub: &mut HubClient,
+    picture: &pb::GetThreatPictureRequest,
+    horizon: u32,
+) -> Option<pb::GetForecastResponse> {
+    if horizon == 0 {
+        return None;
+    }
+    let request = pb::GetForecastRequest {
+        countries: picture.countries.clone(),
+        admin1: picture.admin1.clone(),
+        granularity: picture.granularity,
+        area_level: picture.area_level,
+        group_by: picture.group_by,
+        horizon,
+    };
+    match hub.forecast(request).await {
+        Ok(forecast) => Some(forecast),
+        Err(error) => {
+            eprintln!("no forecast in the report: {error}");
+            None
+        }
+    }
+}
+
+/// The area level and granularity of a `--by` value such as `admin1,month`; `granularity` is
+/// the default period.
+pub(crate) fn shape(
+    by: &str,
+    granularity: pb::Granularity,
+) -> anyhow::Result<(pb::AreaLevel, pb::Granularity)> {
     let mut area_level = pb::AreaLevel::Country;
-    let mut granularity = pb::Granularity::Month;
-    for part in args.by.split(',').map(|p| p.trim().to_ascii_lowercase()) {
+    let mut granularity = granularity;
+    for part in by.split(',').map(|p| p.trim().to_ascii_lowercase()) {
         match part.as_str() {
             "country" => area_level = pb::AreaLevel::Country,
             "admin1" => area_level = pb::AreaLevel::Admin1,
@@ -55,12 +89,22 @@ fn picture_request(args: &PictureArgs) -> anyhow::Result<pb::GetThreatPictureReq
             ),
         }
     }
-    let group_by = match args.group.trim().to_ascii_lowercase().as_str() {
+    Ok((area_level, granularity))
+}
+
+/// The `--group` value as a picture grouping.
+pub(crate) fn group(value: &str) -> anyhow::Result<pb::PictureGroup> {
+    Ok(match value.trim().to_ascii_lowercase().as_str() {
         "category" | "threat_category" => pb::PictureGroup::ThreatCategory,
         "type" | "incident_type" => pb::PictureGroup::IncidentType,
         "none" | "all" => pb::PictureGroup::None,
         other => bail!("--group '{other}': expected category, type or none"),
-    };
+    })
+}
+
+fn picture_request(args: &PictureArgs) -> anyhow::Result<pb::GetThreatPictureRequest> {
+    let (area_level, granularity) = shape(&args.by, pb::Granularity::Month)?;
+    let group_by = group(&args.group)?;
     Ok(pb::GetThreatPictureRequest {
         countries: args.countries.clone(),
         admin1: args.admin1.clone(),
@@ -74,6 +118,7 @@ fn picture_request(args: &PictureArgs) -> anyhow::Result<pb::GetThreatPictureReq
 
 fn write_html(
     picture: &pb::GetThreatPictureResponse,
+    forecast: Option<&pb::GetForecastResponse>,
     args: &PictureArgs,
     path: &Path,
 ) -> anyhow::Result<()> {
@@ -86,8 +131,11 @@ fn write_html(
     let generated = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    slt_client::private_files::write_private(path, picture_html(picture, &title, &generated))
-        .with_context(|| format!("writing {}", path.display()))?;
+    slt_client::private_files::write_private(
+        path,
+        report_html(picture, forecast, &title, &generated),
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }

@@ -27,6 +27,13 @@ impl Baseline {
         Baseline::SeasonalNaivePoisson,
     ];
 
+    /// The three baselines issue 21's acceptance names (the ensemble is extra).
+    pub const ISSUE: [Baseline; 3] = [
+        Baseline::PersistencePoisson,
+        Baseline::MeanPoisson,
+        Baseline::SeasonalNaivePoisson,
+    ];
+
     /// Its name in tables.
     pub fn name(self) -> &'static str {
         match self {

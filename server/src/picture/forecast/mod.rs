@@ -15,5 +15,5 @@ pub mod study;
 
 pub use backtest::{BacktestSpec, BacktestTable, ScoreRow};
 pub use distribution::Predictive;
-pub use model::{Fit, ModelParams, QUARTERLY};
+pub use model::{Dispersion, Fit, ModelParams, QUARTERLY};
 pub use panel::{Event, Panel, PanelError};

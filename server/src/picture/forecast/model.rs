@@ -1,81 +1,78 @@
-//! The forecast model: a negative-binomial count model whose mean is a damped blend of a fast
-//! and a slow exponentially weighted level, and whose dispersion is fitted by maximum likelihood
-//! on the model's own past h-step forecasts, pooled over every series with enough history and
-//! shrunk from the pool toward each series' own fit (partial pooling). Pure: no I/O, and it
-//! only ever sees the history it is given (the caller cuts it at the forecast origin).
+//! The forecast model: a local-level negative binomial. The mean is an exponentially weighted
+//! level of the area's own counts (flat over the horizon); the dispersion is a function of
+//! that level, size = c * level^k, with (c, k) fitted per horizon by maximum likelihood on the
+//! model's own past h-step forecasts, pooled over every series with enough history. Pure: no
+//! I/O, and it only ever sees the history it is given (the caller cuts it at the origin).
 
 use super::distribution::{MIN_MEAN, Predictive, nb_log_pmf};
 
-/// The model's hyper-parameters. Fixed on rolling origins before 2012 (docs/forecast.md).
+/// The model's hyper-parameters. The level weight was chosen on rolling origins before 2012
+/// (docs/forecast.md); the dispersion is not a hyper-parameter, it is fitted at every origin.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ModelParams {
-    /// Smoothing weight of the fast level (recent periods).
-    pub fast: f64,
-    /// Smoothing weight of the slow level (the long-run mean the forecast reverts to).
-    pub slow: f64,
-    /// Per-period damping of the fast level's departure from the slow one.
-    pub damping: f64,
+    /// Smoothing weight of the level (the newest period's share).
+    pub level_weight: f64,
     /// Most recent periods whose past forecasts fit the dispersion.
     pub dispersion_window: usize,
-    /// Periods a series runs before its levels count as warmed up.
+    /// Periods a series runs before its level counts as warmed up.
     pub burn_in: usize,
     /// Incidents a series must have before the origin to enter the dispersion pool.
     pub min_history: u64,
-    /// Weight of the pull of a series' dispersion toward the pool (log-scale ridge penalty).
-    pub shrinkage: f64,
 }
 
 /// The quarterly defaults (docs/forecast.md says how they were chosen).
 pub const QUARTERLY: ModelParams = ModelParams {
-    fast: 0.35,
-    slow: 0.1,
-    damping: 0.95,
+    level_weight: 0.3,
     dispersion_window: 40,
     burn_in: 13,
     min_history: 20,
-    shrinkage: 2.0,
 };
 
-/// The negative-binomial sizes searched (variance = mean + mean^2 / size).
-const SIZES: [f64; 13] = [
-    0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 25.0, 40.0, 80.0,
-];
-
-/// The two levels after some prefix of a series.
+/// How the negative-binomial size grows with the level: size = `scale` * level^`power`
+/// (variance = mean + mean^2 / size). A power of 0 is one size for every level; a power of 1
+/// makes the variance proportional to the mean.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Levels {
-    fast: f64,
-    slow: f64,
+pub struct Dispersion {
+    pub scale: f64,
+    pub power: f64,
 }
 
-impl Levels {
-    /// The mean `horizon` periods past the last one observed.
-    pub fn mean_ahead(&self, horizon: usize, params: &ModelParams) -> f64 {
-        let pull = params
-            .damping
-            .powi(i32::try_from(horizon).unwrap_or(i32::MAX));
-        (self.slow + pull * (self.fast - self.slow)).max(MIN_MEAN)
+impl Dispersion {
+    /// Used when no series has enough history to fit one: the typical fit on the AWSD before
+    /// 2012 (about what every origin 2004-2011 chose at horizons 1-4).
+    pub const DEFAULT: Dispersion = Dispersion {
+        scale: 1.0,
+        power: 0.75,
+    };
+
+    /// The size at a mean of `mean`.
+    pub fn size(&self, mean: f64) -> f64 {
+        self.scale * mean.max(MIN_MEAN).powf(self.power)
     }
 }
 
-/// `levels[t]` = the levels after observing `history[..t]`, for t in 1..=len; `levels[0]` is
-/// the empty history's (zero).
-pub fn smooth(history: &[u32], params: &ModelParams) -> Vec<Levels> {
+/// The scales searched: 0.25 * 1.5^i, from 0.25 to about 22 (nearly Poisson at any level).
+const SCALES: usize = 12;
+/// The powers searched: 0, 0.25, .., 1.
+const POWERS: usize = 5;
+
+fn scale_at(i: usize) -> f64 {
+    0.25 * 1.5_f64.powi(i32::try_from(i).unwrap_or(0))
+}
+
+fn power_at(j: usize) -> f64 {
+    j as f64 * 0.25
+}
+
+/// `levels[t]` = the level after observing `history[..t]`, for t in 1..=len; `levels[0]` is
+/// the empty history's (zero). The level starts at the first count.
+pub fn smooth(history: &[u32], params: &ModelParams) -> Vec<f64> {
     let mut out = Vec::with_capacity(history.len() + 1);
-    out.push(Levels {
-        fast: 0.0,
-        slow: 0.0,
-    });
-    let mut current: Option<Levels> = None;
+    out.push(0.0);
+    let mut current: Option<f64> = None;
     for value in history {
         let y = f64::from(*value);
-        let next = match current {
-            None => Levels { fast: y, slow: y },
-            Some(l) => Levels {
-                fast: l.fast + params.fast * (y - l.fast),
-                slow: l.slow + params.slow * (y - l.slow),
-            },
-        };
+        let next = current.map_or(y, |l| l + params.level_weight * (y - l));
         current = Some(next);
         out.push(next);
     }
@@ -85,64 +82,43 @@ pub fn smooth(history: &[u32], params: &ModelParams) -> Vec<Levels> {
 /// The model fitted to a panel of histories that all end at the same origin.
 #[derive(Debug, Clone)]
 pub struct Fit {
-    /// Levels at the origin, per series.
-    levels: Vec<Levels>,
-    /// Dispersion size per series and horizon (index horizon - 1).
-    sizes: Vec<Vec<f64>>,
-    /// The pooled size per horizon.
-    pooled: Vec<f64>,
-    params: ModelParams,
+    /// Level at the origin, per series.
+    levels: Vec<f64>,
+    /// The fitted dispersion per horizon (index horizon - 1).
+    dispersion: Vec<Dispersion>,
 }
 
 impl Fit {
     /// Fits horizons 1..=`max_horizon` to `histories` (each cut at the origin).
     pub fn new(histories: &[&[u32]], max_horizon: usize, params: ModelParams) -> Self {
-        let paths: Vec<Vec<Levels>> = histories.iter().map(|h| smooth(h, &params)).collect();
-        let mut sizes = vec![Vec::with_capacity(max_horizon); histories.len()];
-        let mut pooled = Vec::with_capacity(max_horizon);
-        for horizon in 1..=max_horizon {
-            let pairs: Vec<Vec<(u32, f64)>> = histories
-                .iter()
-                .zip(&paths)
-                .map(|(history, path)| past_forecasts(history, path, horizon, &params))
-                .collect();
-            let pool: Vec<(u32, f64)> = pairs.iter().flatten().copied().collect();
-            let pool_size = best_size(&pool, None);
-            pooled.push(pool_size);
-            for (series, own) in pairs.iter().enumerate() {
-                let size = if own.is_empty() {
-                    pool_size
-                } else {
-                    best_size(own, Some((pool_size, params.shrinkage)))
-                };
-                sizes[series].push(size);
-            }
-        }
+        let paths: Vec<Vec<f64>> = histories.iter().map(|h| smooth(h, &params)).collect();
+        let dispersion = (1..=max_horizon)
+            .map(|horizon| {
+                let pool: Vec<(u32, f64)> = histories
+                    .iter()
+                    .zip(&paths)
+                    .flat_map(|(history, path)| past_forecasts(history, path, horizon, &params))
+                    .collect();
+                fit_dispersion(&pool)
+            })
+            .collect();
         let levels = paths
             .iter()
-            .map(|path| path.last().copied().unwrap_or(path[0]))
+            .map(|path| path.last().copied().unwrap_or(0.0))
             .collect();
-        Self {
-            levels,
-            sizes,
-            pooled,
-            params,
-        }
+        Self { levels, dispersion }
     }
 
     /// The predictive distribution of series `series`, `horizon` periods past the origin.
     pub fn predictive(&self, series: usize, horizon: usize) -> Option<Predictive> {
-        let levels = self.levels.get(series)?;
-        let size = *self.sizes.get(series)?.get(horizon.checked_sub(1)?)?;
-        Some(Predictive::negative_binomial(
-            levels.mean_ahead(horizon, &self.params),
-            size,
-        ))
+        let mean = self.levels.get(series)?.max(MIN_MEAN);
+        let dispersion = self.dispersion(horizon)?;
+        Some(Predictive::negative_binomial(mean, dispersion.size(mean)))
     }
 
-    /// The pooled dispersion size at `horizon`.
-    pub fn pooled_size(&self, horizon: usize) -> Option<f64> {
-        self.pooled.get(horizon.checked_sub(1)?).copied()
+    /// The dispersion fitted at `horizon`.
+    pub fn dispersion(&self, horizon: usize) -> Option<Dispersion> {
+        self.dispersion.get(horizon.checked_sub(1)?).copied()
     }
 }
 
@@ -150,7 +126,7 @@ impl Fit {
 /// over the last `dispersion_window` periods; none for a series with too little history.
 fn past_forecasts(
     history: &[u32],
-    path: &[Levels],
+    path: &[f64],
     horizon: usize,
     params: &ModelParams,
 ) -> Vec<(u32, f64)> {
@@ -163,31 +139,51 @@ fn past_forecasts(
         .burn_in
         .max(origin.saturating_sub(params.dispersion_window));
     (first..=origin - horizon)
-        .map(|t| {
-            (
-                history[t + horizon - 1],
-                path[t].mean_ahead(horizon, params),
-            )
-        })
+        .map(|t| (history[t + horizon - 1], path[t].max(MIN_MEAN)))
         .collect()
 }
 
-/// The size of `SIZES` with the highest log-likelihood, less a ridge on the log distance to a
-/// prior size when one is given.
-fn best_size(pairs: &[(u32, f64)], prior: Option<(f64, f64)>) -> f64 {
-    let score = |size: f64| {
-        let likelihood: f64 = pairs.iter().map(|(y, m)| nb_log_pmf(*y, *m, size)).sum();
-        let penalty = prior.map_or(0.0, |(p, weight)| weight * (size.ln() - p.ln()).powi(2));
-        likelihood - penalty
+/// The (scale, power) of the grid with the highest pooled log-likelihood: a coarse pass over
+/// every other scale and the powers 0, 0.5, 1, then the neighbours of the best cell (the
+/// likelihood is smooth in both, and a full grid would cost twice as many evaluations).
+fn fit_dispersion(pairs: &[(u32, f64)]) -> Dispersion {
+    if pairs.is_empty() {
+        return Dispersion::DEFAULT;
+    }
+    let score = |i: usize, j: usize| {
+        let dispersion = Dispersion {
+            scale: scale_at(i),
+            power: power_at(j),
+        };
+        pairs
+            .iter()
+            .map(|(y, mean)| nb_log_pmf(*y, *mean, dispersion.size(*mean)))
+            .sum::<f64>()
     };
-    SIZES
-        .iter()
-        .copied()
-        .map(|size| (score(size), size))
-        .fold((f64::NEG_INFINITY, SIZES[0]), |best, next| {
-            if next.0 > best.0 { next } else { best }
-        })
-        .1
+    let argmax = |cells: &mut dyn Iterator<Item = (usize, usize)>| {
+        cells
+            .map(|(i, j)| (score(i, j), i, j))
+            .fold((f64::NEG_INFINITY, 0, 0), |best, next| {
+                if next.0 > best.0 { next } else { best }
+            })
+    };
+    let coarse = argmax(
+        &mut (0..SCALES)
+            .step_by(2)
+            .flat_map(|i| (0..POWERS).step_by(2).map(move |j| (i, j))),
+    );
+    let (_, ci, cj) = coarse;
+    let near = |c: usize, n: usize| c.saturating_sub(1)..(c + 2).min(n);
+    let fine = argmax(
+        &mut near(ci, SCALES)
+            .flat_map(|i| near(cj, POWERS).map(move |j| (i, j)))
+            .filter(|cell| *cell != (ci, cj)),
+    );
+    let (_, i, j) = if fine.0 > coarse.0 { fine } else { coarse };
+    Dispersion {
+        scale: scale_at(i),
+        power: power_at(j),
+    }
 }
 
 #[cfg(test)]
@@ -195,27 +191,53 @@ mod tests {
     use super::*;
 
     #[test]
-    fn levels_follow_a_step_and_the_forecast_reverts() {
-        let history = [0_u32; 20]
+    fn the_level_follows_a_step() {
+        let history: Vec<u32> = [0_u32; 20]
             .iter()
             .chain([10_u32; 5].iter())
             .copied()
-            .collect::<Vec<_>>();
+            .collect();
         let path = smooth(&history, &QUARTERLY);
         let last = path[history.len()];
-        assert!(last.fast > last.slow);
-        let near = last.mean_ahead(1, &QUARTERLY);
-        let far = last.mean_ahead(12, &QUARTERLY);
-        assert!(near > far && far > last.slow - 1e-9);
+        // Five periods after the step: 10 * (1 - 0.7^5) = 8.3.
+        assert!((last - 8.319).abs() < 1e-3, "{last}");
+        let fit = Fit::new(&[&history], 4, QUARTERLY);
+        let mean = fit.predictive(0, 4).map(|p| p.mean());
+        assert!(mean.is_some_and(|m| (m - last).abs() < 1e-3), "{mean:?}");
     }
 
     #[test]
-    fn dispersion_is_wider_for_a_bursty_series() {
+    fn a_bursty_panel_gets_a_wider_dispersion() {
         let steady: Vec<u32> = (0..60).map(|i| 5 + (i % 2)).collect();
         let bursty: Vec<u32> = (0..60).map(|i| if i % 5 == 0 { 25 } else { 0 }).collect();
-        let fit = Fit::new(&[&steady, &bursty], 1, QUARTERLY);
-        let steady_size = fit.sizes[0][0];
-        let bursty_size = fit.sizes[1][0];
-        assert!(bursty_size < steady_size, "{bursty_size} vs {steady_size}");
+        let steady_fit = Fit::new(&[&steady], 1, QUARTERLY);
+        let bursty_fit = Fit::new(&[&bursty], 1, QUARTERLY);
+        let size = |fit: &Fit| fit.dispersion(1).map(|d| d.size(5.0)).unwrap_or(0.0);
+        assert!(size(&bursty_fit) < size(&steady_fit));
+        // Nearly Poisson counts reach the top of the grid.
+        assert!(size(&steady_fit) > 10.0, "{}", size(&steady_fit));
+    }
+
+    #[test]
+    fn the_grid_search_finds_the_size_that_generated_the_counts() {
+        // Counts drawn (deterministically, by inverting the cdf on a lattice) from NB(mean 8,
+        // size 2): the fit's size at the mean lands near 2.
+        let truth = Predictive::negative_binomial(8.0, 2.0);
+        let pairs: Vec<(u32, f64)> = (0..400)
+            .map(|i| {
+                let level = (f64::from(i) + 0.5) / 400.0;
+                (u32::try_from(truth.quantile(level)).unwrap_or(0), 8.0)
+            })
+            .collect();
+        let fitted = fit_dispersion(&pairs).size(8.0);
+        assert!((1.2..3.2).contains(&fitted), "{fitted}");
+    }
+
+    #[test]
+    fn no_pool_falls_back_to_the_default_dispersion() {
+        let quiet = [0_u32, 1, 0, 0, 2, 0];
+        let fit = Fit::new(&[&quiet], 2, QUARTERLY);
+        assert_eq!(fit.dispersion(2), Some(Dispersion::DEFAULT));
+        assert_eq!(fit.dispersion(3), None);
     }
 }

@@ -8,7 +8,7 @@ use time::Date;
 
 use super::model::ModelParams;
 use super::published::{SeriesForecast, forecast_published};
-use crate::domain::{AreaLevel, Granularity, PictureGroup, StaffCategory, VictimOutcome};
+use crate::domain::{AreaLevel, Granularity, PictureGroup, Sex, StaffCategory, VictimOutcome};
 use crate::identity::Principal;
 use crate::limits::cpu::CpuPool;
 use crate::picture::{PictureError, PictureRequest, Row, compute, periods};
@@ -41,6 +41,9 @@ pub struct ForecastRow {
     pub incidents: SeriesForecast,
     pub by_outcome: Vec<(VictimOutcome, SeriesForecast)>,
     pub by_staff: Vec<(StaffCategory, SeriesForecast)>,
+    /// Empty where the caller's picture has no sex breakdown (below T2): only what the picture
+    /// shows is forecast.
+    pub by_sex: Vec<(Sex, SeriesForecast)>,
 }
 
 /// The forecast as one caller may see it.
@@ -89,18 +92,21 @@ pub async fn forecast(
     let mut incidents = forecast_published(&incidents, request.horizons, params).into_iter();
     let by_outcome = by_key(&picture.rows, request.horizons, params, |c| &c.by_outcome);
     let by_staff = by_key(&picture.rows, request.horizons, params, |c| &c.by_staff);
+    let by_sex = by_key(&picture.rows, request.horizons, params, |c| &c.by_sex);
     let rows = picture
         .rows
         .iter()
         .zip(by_outcome)
         .zip(by_staff)
-        .map(|((row, by_outcome), by_staff)| ForecastRow {
+        .zip(by_sex)
+        .map(|(((row, by_outcome), by_staff), by_sex)| ForecastRow {
             country: row.country.clone(),
             admin1: row.admin1.clone(),
             group: row.group.clone(),
             incidents: incidents.next().unwrap_or(SeriesForecast::Withheld),
             by_outcome,
             by_staff,
+            by_sex,
         })
         .collect();
     let periods = (1..=request.horizons)
@@ -109,7 +115,7 @@ pub async fn forecast(
     Ok(Forecast { periods, rows })
 }
 
-/// Per row, the forecast of each key's series (victims by outcome or by staff category); a key
+/// Per row, the forecast of each key's series (victims by outcome, staff category or sex); a key
 /// missing from a period counts as suppressed there, so it is withheld rather than guessed.
 fn by_key<K: Copy + Ord>(
     rows: &[Row],
