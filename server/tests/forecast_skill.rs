@@ -76,12 +76,26 @@ fn the_model_keeps_a_five_percent_margin_over_the_issues_baselines() {
     }
 }
 
-/// Issue 21's acceptance margin against the best of its three baselines. Not met yet
-/// (docs/forecast.md has the measured table): run with `--ignored` to see where the model
-/// stands.
+/// Issue 21's acceptance: "CRPS (or pinball loss) at least 10% better than the best of the
+/// three baselines". Met on the pinball loss over the quantiles the hub serves (measured
+/// +12.4% at h = 1 and h = 4); the CRPS margin is +9.6% / +7.5% (docs/forecast.md).
 #[test]
-#[ignore = "issue 21's 10% CRPS margin is not met yet (measured +9.6% at h = 1, +7.5% at h = 4)"]
-fn the_model_is_at_least_ten_percent_better_than_the_best_baseline() {
+fn the_served_quantiles_are_at_least_ten_percent_better_than_the_best_baseline() {
+    let table = acceptance();
+    for horizon in [1, 4] {
+        let skill = table.pinball_skill(horizon).expect("skill");
+        assert!(
+            skill >= 0.10,
+            "h = {horizon}: pinball skill {skill:.3} < 0.10"
+        );
+    }
+}
+
+/// The same margin on CRPS, which the model does not reach yet: run with `--ignored` to see
+/// where it stands.
+#[test]
+#[ignore = "the 10% margin on CRPS is not met (measured +9.6% at h = 1, +7.5% at h = 4); the acceptance holds on pinball loss"]
+fn the_model_is_at_least_ten_percent_better_than_the_best_baseline_on_crps() {
     let table = acceptance();
     for horizon in [1, 4] {
         let skill = table.skill(horizon).expect("skill");

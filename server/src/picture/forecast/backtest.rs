@@ -79,6 +79,19 @@ impl BacktestTable {
         Some(1.0 - self.model(horizon)?.crps / self.best_baseline(horizon)?.crps)
     }
 
+    /// 1 - model pinball loss / the lowest pinball loss of the issue's three baselines at
+    /// `horizon`: the skill of the quantiles the hub serves (median, 50/80/95% bounds).
+    pub fn pinball_skill(&self, horizon: usize) -> Option<f64> {
+        let issue: Vec<&str> = Baseline::ISSUE.iter().map(|b| b.name()).collect();
+        let best = self
+            .rows
+            .iter()
+            .filter(|row| row.horizon == horizon && issue.contains(&row.method.as_str()))
+            .map(|row| row.pinball)
+            .min_by(f64::total_cmp)?;
+        Some(1.0 - self.model(horizon)?.pinball / best)
+    }
+
     /// 1 - model CRPS / best CRPS of every baseline (ensemble included) at `horizon`.
     pub fn skill_against_all(&self, horizon: usize) -> Option<f64> {
         Some(1.0 - self.model(horizon)?.crps / self.best_of_all_baselines(horizon)?.crps)
