@@ -499,6 +499,38 @@ impl Drop for TestHub {
     }
 }
 
+/// `message` as a request carrying `token` as its bearer token (for raw clients).
+pub fn authorised<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("metadata"),
+    );
+    request
+}
+
+/// A one-incident ListIncidents request carrying `token` (for raw clients).
+pub fn list_request(token: &str) -> tonic::Request<pb::ListIncidentsRequest> {
+    authorised(
+        pb::ListIncidentsRequest {
+            filter: None,
+            page_size: 1,
+            page_token: String::new(),
+        },
+        token,
+    )
+}
+
+/// Gives `org` its own rate limit in `config` (tests of limits).
+pub fn limit_org(config: &mut HubConfig, org: &str, per_second: f64, burst: u32) {
+    config
+        .orgs
+        .iter_mut()
+        .find(|entry| entry.id == org)
+        .expect("a dev org")
+        .rate_limit = Some(slt_hub::identity::rate::RateLimit { per_second, burst });
+}
+
 /// Writes the built-in policy with `live_feed.batch_seconds` set, into `dir`; its path.
 pub fn write_policy(dir: &Path, batch_seconds: u64) -> PathBuf {
     let text = slt_hub::policy::rules::DEFAULT_POLICY_TOML.replace(

@@ -11,19 +11,10 @@ use slt_hub::identity::Role;
 use slt_proto::google::r#type::Date;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
 use slt_proto::v1::sync_service_client::SyncServiceClient;
-use slt_tests::{TestHub, new_id, sample_incident};
+use slt_tests::{TestHub, authorised, list_request, new_id, sample_incident};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
-
-fn authorised<T>(message: T, token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("metadata"),
-    );
-    request
-}
 
 async fn subscribe(
     sync: &mut SyncServiceClient<Channel>,
@@ -81,18 +72,8 @@ async fn an_org_cannot_hold_more_streams_or_calls_than_its_caps() {
 
     // The two open streams hold two of ngo-beta's three calls in flight: a unary call fits.
     let mut incidents = IncidentServiceClient::new(hub.raw_channel("ngo-beta").await);
-    let list = || {
-        authorised(
-            pb::ListIncidentsRequest {
-                filter: None,
-                page_size: 1,
-                page_token: String::new(),
-            },
-            &token,
-        )
-    };
     incidents
-        .list_incidents(list())
+        .list_incidents(list_request(&token))
         .await
         .expect("a third call in flight fits");
 
@@ -128,14 +109,7 @@ async fn streams_count_as_calls_in_flight() {
     let _second = subscribe(&mut sync, &token).await.expect("second");
     let mut incidents = IncidentServiceClient::new(hub.raw_channel("ngo-beta").await);
     let refused = incidents
-        .list_incidents(authorised(
-            pb::ListIncidentsRequest {
-                filter: None,
-                page_size: 1,
-                page_token: String::new(),
-            },
-            &token,
-        ))
+        .list_incidents(list_request(&token))
         .await
         .expect_err("two open streams fill two calls in flight");
     assert_exhausted(&refused, "limits.calls_in_flight_per_org");

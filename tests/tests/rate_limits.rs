@@ -3,10 +3,8 @@
 
 use slt_client::HubClient;
 use slt_hub::identity::Role;
-use slt_hub::identity::rate::RateLimit;
-use slt_proto::v1 as pb;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
-use slt_tests::TestHub;
+use slt_tests::{TestHub, limit_org, list_request};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -15,34 +13,10 @@ async fn raw_incidents(hub: &TestHub, org: &str) -> IncidentServiceClient<Channe
     IncidentServiceClient::new(hub.raw_channel(org).await)
 }
 
-fn list_request(token: &str) -> tonic::Request<pb::ListIncidentsRequest> {
-    let mut request = tonic::Request::new(pb::ListIncidentsRequest {
-        filter: None,
-        page_size: 1,
-        page_token: String::new(),
-    });
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("metadata"),
-    );
-    request
-}
-
 #[tokio::test]
 async fn a_burst_from_one_org_is_limited_while_another_org_is_served() {
     // ngo-beta: 3 calls, then one every 100 s; everyone else: the harness's generous default.
-    let hub = TestHub::start_with(|config, _| {
-        let beta = config
-            .orgs
-            .iter_mut()
-            .find(|org| org.id == "ngo-beta")
-            .expect("ngo-beta");
-        beta.rate_limit = Some(RateLimit {
-            per_second: 0.01,
-            burst: 3,
-        });
-    })
-    .await;
+    let hub = TestHub::start_with(|config, _| limit_org(config, "ngo-beta", 0.01, 3)).await;
     let beta_token = hub.token("ngo-beta", &[Role::Analyst]);
     let mut beta = raw_incidents(&hub, "ngo-beta").await;
     let mut alpha = hub.client("ngo-alpha", &[Role::Analyst]).await;

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use slt_client::{HubClient, proto as pb};
 use slt_hub::identity::Role;
-use slt_hub::identity::rate::RateLimit;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
-use slt_tests::{TestHub, new_id, sample_incident};
+use slt_tests::{TestHub, limit_org, list_request, new_id, sample_incident};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -27,18 +26,9 @@ async fn records(auditor: &mut HubClient, org: &str) -> Vec<pb::AuditRecord> {
     records
 }
 
-/// ListIncidents with `org`'s token over a raw channel; the status code it got.
+/// ListIncidents with `token` over a raw channel; the status it got.
 async fn list(client: &mut IncidentServiceClient<Channel>, token: &str) -> tonic::Status {
-    let mut request = tonic::Request::new(pb::ListIncidentsRequest {
-        filter: None,
-        page_size: 1,
-        page_token: String::new(),
-    });
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("metadata"),
-    );
-    match client.list_incidents(request).await {
+    match client.list_incidents(list_request(token)).await {
         Ok(_) => tonic::Status::ok(""),
         Err(status) => status,
     }
@@ -116,15 +106,7 @@ async fn a_loop_of_refusals_from_an_unknown_certificate_is_coalesced_while_write
 async fn an_org_over_its_rate_limit_is_recorded_once_per_window_with_the_count() {
     let hub = TestHub::start_with(|config, _| {
         config.audit_coalesce_seconds = COALESCE_SECONDS;
-        let beta = config
-            .orgs
-            .iter_mut()
-            .find(|org| org.id == "ngo-beta")
-            .expect("ngo-beta");
-        beta.rate_limit = Some(RateLimit {
-            per_second: 0.01,
-            burst: 2,
-        });
+        limit_org(config, "ngo-beta", 0.01, 2);
     })
     .await;
     let token = hub.token("ngo-beta", &[Role::Analyst]);
