@@ -397,3 +397,39 @@ async fn advisories_carry_their_origins_signature() {
     .await;
     drop(c);
 }
+
+/// A hub with agreements but no `federation_signing_key` would serve records no peer can
+/// verify: it refuses to start, naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_federating_hub_without_a_federation_key_does_not_start() {
+    let root = TempDir::new().expect("tempdir");
+    let (a, b, _c) = chain(root.path()).await;
+    let config = a.dir.join("hub.toml");
+    let text = std::fs::read_to_string(&config).expect("hub.toml");
+    let without: String = text
+        .lines()
+        .filter(|line| !line.starts_with("federation_signing_key"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_ne!(text, without, "dev hubs have a federation key");
+    std::fs::write(&config, without).expect("write");
+    let config = config.clone();
+    let (binary, database_url) = (slt_tests::slt_hub_binary(), a.database_url.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(binary)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("SLT_HUB_DATABASE_URL", database_url)
+            .output()
+    });
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+        .await
+        .expect("the hub exits instead of serving")
+        .expect("join")
+        .expect("run slt-hub");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("federation_signing_key"), "{stderr}");
+    drop(b);
+}
