@@ -433,3 +433,34 @@ async fn a_federating_hub_without_a_federation_key_does_not_start() {
     assert!(stderr.contains("federation_signing_key"), "{stderr}");
     drop(b);
 }
+
+/// hub-b holds hub-a's incident at T2 and serves hub-c at T1: it cannot re-render hub-a's T2
+/// rendering to T1 without breaking hub-a's signature, so the copy does not go on (counted as
+/// withheld at egress), while hub-b's own incidents reach hub-c signed at T1. Before: hub-b
+/// re-rendered it to T1 and hub-c took it on hub-b's word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_forwards_only_at_the_tier_it_was_signed_for() {
+    let root = TempDir::new().expect("tempdir");
+    let (mut a, mut b, mut c) = chain(root.path()).await;
+    b.set_peers(&[
+        a.as_peer(true, PeerTier::T2, true),
+        c.as_peer(false, PeerTier::T1, true),
+    ]);
+    a.start();
+    b.start();
+    c.start();
+    let mut reporter = a.client("ngo-alpha.reporter").await;
+    let id = submit(&mut reporter, &federated("Tiermarker: from hub a at T2.")).await;
+    eventually("hub-b holds hub-a's incident", || async {
+        b.writes_of(id).await > 0
+    })
+    .await;
+    control(&b, &c).await;
+    assert_eq!(c.writes_of(id).await, 0, "a T2 rendering went out at T1");
+    assert!(b.peer_state("hub-c").await.withheld_egress_total >= 1);
+    assert_eq!(
+        withheld_from(&c, "hub-b").await,
+        0,
+        "nothing forged arrived"
+    );
+}
