@@ -5,8 +5,9 @@
 //! this hub's token key; the peer verifies it with the public key in its agreement for us),
 //! connects with this hub's own certificate (the peer's CA from the agreement verifies the
 //! peer's server certificate), and pulls the change feed from the cursor stored for the peer.
-//! Every page is decoded, checked and applied together with the cursor after it in one store
-//! transaction. Failures back off exponentially with jitter up to the agreement's maximum;
+//! Every record's origin signature is verified against its origin hub's key from the
+//! agreements (no key or no valid signature: refused, counted as withheld); every page is
+//! decoded, checked and applied together with the cursor after it in one store transaction. Failures back off exponentially with jitter up to the agreement's maximum;
 //! after an outage the worker resumes from its cursor. A cursor the peer refuses (it lost its
 //! database) is forgotten: the worker starts over, and idempotent applying keeps that from
 //! duplicating anything.
