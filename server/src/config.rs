@@ -47,6 +47,11 @@ pub struct HubConfig {
     /// public half.
     pub audit_signing_key: PathBuf,
     pub audit_public_key: PathBuf,
+    /// The Ed25519 private key (PKCS#8 PEM) that signs this hub's incidents and advisories
+    /// for peer hubs (origin signatures, docs/federation.md); peers hold the public half as
+    /// `origin_key`. Required once `peers` or `peer_registry` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federation_signing_key: Option<PathBuf>,
     /// Seconds between signed checkpoints (one is also signed at shutdown).
     #[serde(default = "default_checkpoint_seconds")]
     pub audit_checkpoint_seconds: u64,
@@ -186,6 +191,9 @@ impl HubConfig {
         resolve(&mut self.pseudonym_key);
         resolve(&mut self.audit_signing_key);
         resolve(&mut self.audit_public_key);
+        if let Some(key) = self.federation_signing_key.as_mut() {
+            resolve(key);
+        }
         if let Some(policy) = self.policy.as_mut() {
             resolve(policy);
         }

@@ -199,6 +199,18 @@ pub fn create_hub(
         &audit_keys.public_pem,
     )?;
 
+    // Signs this hub's incidents and advisories for peers; peers hold the public half as
+    // `origin_key` (docs/federation.md#origin-signatures).
+    let federation_keys = keys::generate_ed25519()?;
+    pki::write_secret(
+        &pki_dir.join("federation-signing.key"),
+        &federation_keys.private_pem,
+    )?;
+    pki::write_public(
+        &pki_dir.join("federation-signing.pub.pem"),
+        &federation_keys.public_pem,
+    )?;
+
     pki::write_secret(
         &pki_dir.join("pseudonym.key"),
         &keys::generate_secret_hex()?,
@@ -300,6 +312,7 @@ fn dev_config(
         pseudonym_key: "pki/pseudonym.key".into(),
         audit_signing_key: "pki/audit-signing.key".into(),
         audit_public_key: "pki/audit-signing.pub.pem".into(),
+        federation_signing_key: Some("pki/federation-signing.key".into()),
         audit_checkpoint_seconds: 60,
         audit_coalesce_seconds: 60,
         limits: Default::default(),
@@ -380,6 +393,7 @@ pub fn peer_agreement(
         &format!("https://{peer_listen}"),
         pki_dir.join("token-signing.pub.pem"),
     );
+    agreement.origin_key = Some(pki_dir.join("federation-signing.pub.pem"));
     agreement.ca = Some(pki_dir.join("ca.pem"));
     agreement.crl = Some(pki_dir.join("crl.pem"));
     agreement.trust_domain = Some(peer_trust_domain.to_string());

@@ -163,6 +163,7 @@ impl Hub {
             &config.hub_id,
             audit::checkpoints::state_path(&config.audit_signing_key),
         )?);
+        let origin_signer = load_origin_signer(&config)?;
         let (stopping, stopping_receiver) = tokio::sync::watch::channel(false);
         let horizon = feed::Horizon::new(policy.rules().live_batch_seconds);
         let services = Services::new(
@@ -171,7 +172,7 @@ impl Hub {
             &reloader,
             &policy,
             (secrets, sealer),
-            &signer,
+            (&signer, origin_signer),
             (stopping_receiver, horizon.clone()),
         );
         Ok(Hub {
@@ -297,7 +298,10 @@ impl Services {
         reloader: &identity::reload::Reloader,
         policy: &Arc<policy::PolicyEngine>,
         (secrets, sealer): (anonymise::OrgSecrets, Arc<sealed::Sealer>),
-        signer: &Arc<audit::checkpoints::CheckpointSigner>,
+        (signer, origin_signer): (
+            &Arc<audit::checkpoints::CheckpointSigner>,
+            Option<Arc<wire::origin_seal::OriginSigner>>,
+        ),
         (stopping, horizon): (tokio::sync::watch::Receiver<bool>, Arc<feed::Horizon>),
     ) -> Services {
         // One pool for the CPU-heavy work of every service, each org within its share.
@@ -320,7 +324,7 @@ impl Services {
                 config.hub_id.clone(),
                 reloader.peers.clone(),
             )),
-            sync: SyncServiceServer::new(SyncApi::new(feed, horizon, stopping))
+            sync: SyncServiceServer::new(SyncApi::new(feed, horizon, stopping, origin_signer))
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
             threat: ThreatServiceServer::new(ThreatApi::new(
                 (store.clone(), cpu.clone(), sealer.clone()),
@@ -350,6 +354,34 @@ impl Services {
         health.set_serving::<ThreatServiceServer<ThreatApi>>().await;
         health.set_serving::<AdminServiceServer<AdminApi>>().await;
     }
+}
+
+/// The key that signs this hub's records for peers. Federation without one would serve
+/// records no peer can verify, so a hub with agreements (or a peer registry) refuses to start.
+fn load_origin_signer(
+    config: &HubConfig,
+) -> Result<Option<Arc<wire::origin_seal::OriginSigner>>, HubError> {
+    let federates = !config.peers.is_empty() || config.peer_registry.is_some();
+    let Some(path) = &config.federation_signing_key else {
+        if federates {
+            return Err(HubError::Config(
+                "federation (peers or peer_registry) needs federation_signing_key: the Ed25519 \
+                 key that signs this hub's incidents and advisories for its peers (slt-hub pki \
+                 issue-hub and slt-hub dev generate one)"
+                    .into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let pem = identity::keys::read_key_file(path)?;
+    let signer =
+        wire::origin_seal::OriginSigner::from_pem(&config.hub_id, &pem).map_err(|error| {
+            HubError::Config(format!(
+                "federation_signing_key {}: {error}",
+                path.display()
+            ))
+        })?;
+    Ok(Some(Arc::new(signer)))
 }
 
 /// Server reflection, v1 and v1alpha, over the hub's protos and the health protocol.

@@ -132,7 +132,8 @@ enum PkiCommand {
         #[arg(long, default_value_t = 365)]
         days: u32,
     },
-    /// Issue a hub's certificate into DIR/hubs/<HUB>/ (cert.pem, key.pem).
+    /// Issue a hub's certificate into DIR/hubs/<HUB>/ (cert.pem, key.pem), and its federation
+    /// key pair (federation-signing.key, federation-signing.pub.pem) unless it has one.
     IssueHub {
         #[arg(long)]
         dir: PathBuf,
@@ -469,6 +470,11 @@ fn run_pki(command: PkiCommand) -> anyhow::Result<()> {
             let mut pki = PkiDir::open(&dir)?;
             let out = pki.issue_hub(&hub, &dns, &ip, days)?;
             print_issued(&out)?;
+            println!(
+                "  federation key (0600, hub.toml federation_signing_key): {}\n  its public half (peers' origin_key): {}",
+                out.join("federation-signing.key").display(),
+                out.join("federation-signing.pub.pem").display()
+            );
         }
         PkiCommand::Revoke { dir, serial, cert } => {
             let mut pki = PkiDir::open(&dir)?;

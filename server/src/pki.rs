@@ -34,6 +34,19 @@ pub enum PkiError {
     Invalid(String),
 }
 
+/// Writes the hub's federation key pair (`federation-signing.key`, `federation-signing.pub.pem`)
+/// into `out` unless it holds one: peers keep its public half in their agreements, so
+/// renewing the certificate must not change it.
+pub fn ensure_federation_key(out: &Path) -> Result<(), PkiError> {
+    let private = out.join("federation-signing.key");
+    if private.exists() {
+        return Ok(());
+    }
+    let pair = crate::identity::keys::generate_ed25519().map_err(|_| PkiError::Random)?;
+    write_public(&out.join("federation-signing.pub.pem"), &pair.public_pem)?;
+    write_secret(&private, &pair.private_pem)
+}
+
 /// A certificate and its private key, PEM.
 #[derive(Debug, Clone)]
 pub struct IssuedCert {
@@ -441,7 +454,9 @@ impl PkiDir {
         let names: Vec<&str> = dns_names.iter().map(String::as_str).collect();
         let mut spec = LeafSpec::hub(&self.state.trust_domain, hub, &names, ips);
         spec.not_after = OffsetDateTime::now_utc() + Duration::days(i64::from(days.max(1)));
-        self.issue_into(&spec, self.dir.join("hubs").join(hub))
+        let out = self.issue_into(&spec, self.dir.join("hubs").join(hub))?;
+        ensure_federation_key(&out)?;
+        Ok(out)
     }
 
     fn issue_into(

@@ -203,6 +203,17 @@ impl TestHub {
         let audit_keys = keys::generate_ed25519().expect("keys");
         pki::write_secret(&pki_dir.join("audit.key"), &audit_keys.private_pem).expect("write");
         pki::write_public(&pki_dir.join("audit.pub.pem"), &audit_keys.public_pem).expect("write");
+        let federation_keys = keys::generate_ed25519().expect("keys");
+        pki::write_secret(
+            &pki_dir.join("federation.key"),
+            &federation_keys.private_pem,
+        )
+        .expect("write");
+        pki::write_public(
+            &pki_dir.join("federation.pub.pem"),
+            &federation_keys.public_pem,
+        )
+        .expect("write");
         pki::write_secret(
             &pki_dir.join("pseudonym.key"),
             &keys::generate_secret_hex().expect("secret"),
@@ -237,6 +248,7 @@ impl TestHub {
             pseudonym_key: pki_dir.join("pseudonym.key"),
             audit_signing_key: pki_dir.join("audit.key"),
             audit_public_key: pki_dir.join("audit.pub.pem"),
+            federation_signing_key: Some(pki_dir.join("federation.key")),
             audit_checkpoint_seconds: 60,
             audit_coalesce_seconds: 60,
             limits: Default::default(),

@@ -34,7 +34,11 @@ async fn chain_converges_exactly_once_never_leaks_and_propagates_retract_and_nar
         a.as_peer(true, PeerTier::T1, true),
         c.as_peer(true, PeerTier::T2, true),
     ]);
-    c.set_peers(&[b.as_peer(true, PeerTier::T2, true)]);
+    // C hears of A only through B: its key-only agreement (no pull) gives A's origin key.
+    c.set_peers(&[
+        b.as_peer(true, PeerTier::T2, true),
+        a.as_peer(false, PeerTier::T1, true),
+    ]);
     a.start();
     b.start();
     c.start();

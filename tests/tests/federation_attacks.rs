@@ -4,7 +4,7 @@
 
 mod federation_hubs;
 
-use federation_hubs::{Hub, eventually, incident, submit};
+use federation_hubs::{Hub, eventually, incident, pull_as_peer, submit};
 use slt_client::proto as pb;
 use slt_hub::federation::agreement::PeerTier;
 use slt_hub::pki::{self, CertificateAuthority, LeafSpec};
@@ -226,37 +226,6 @@ async fn a_foreign_narrative_is_scrubbed_again_on_arrival() {
         copy.narrative
     );
     assert!(!a.database_contains(address).await);
-}
-
-/// Everything hub-b's feed gives `peer` (pulling as that peer hub itself: its hub certificate
-/// and a token it issued for hub-b), from the start.
-async fn pull_as_peer(serving: &Hub, peer: &Hub) -> Vec<pb::Change> {
-    use slt_hub::identity::{Role, keys, token::TokenIssuer};
-    let private = read(peer.dir.join("pki/token-signing.key"));
-    let public = read(peer.dir.join("pki/token-signing.pub.pem"));
-    let kid = keys::key_id(&keys::public_key_bytes(&public, "key").expect("key"));
-    let token = TokenIssuer::external(&peer.id, &serving.id, &private, &kid)
-        .expect("issuer")
-        .issue(&peer.id, &format!("hub:{}", peer.id), &[Role::PeerHub], 300)
-        .expect("token");
-    let mut client = slt_client::HubClient::connect_with(slt_client::Credentials {
-        endpoint: format!("https://{}", serving.listen),
-        ca_pem: read(serving.dir.join("pki/ca.pem")),
-        cert_pem: read(peer.dir.join("pki/hub.pem")),
-        key_pem: read(peer.dir.join("pki/hub.key")),
-        token,
-    })
-    .await
-    .expect("connect as the peer");
-    let mut stream = client
-        .pull("", pb::SyncFilter::default(), 500)
-        .await
-        .expect("pull");
-    let mut changes = Vec::new();
-    while let Some(page) = tokio_stream::StreamExt::next(&mut stream).await {
-        changes.extend(page.expect("page").changes);
-    }
-    changes
 }
 
 fn advisory(country: &str, summary: &str) -> pb::Advisory {

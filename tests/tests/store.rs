@@ -471,9 +471,14 @@ async fn foreign_copies_follow_the_rules_and_revocations_on_every_backend() {
         let mut foreign = incident("org-far", content("SSD", "Jonglei", date!(2024 - 05 - 01)));
         foreign.origin_hub = "hub-a".into();
         foreign.private = None;
+        // The origin's seal round-trips as bytes (NUL and high bytes included).
         foreign.received = Some(Received {
             from_hub: "hub-b".into(),
             tier: Tier::T1,
+            seal: Some(slt_hub::domain::OriginSeal {
+                rendering: vec![0x0a, 0x00, 0xff, 0x80, 0x01],
+                signature: vec![0x5a; 64],
+            }),
         });
         let page = |changes: Vec<FederatedChange>, peer: &'static str| FederatedPage {
             local_hub: "hub-local",
@@ -506,6 +511,7 @@ async fn foreign_copies_follow_the_rules_and_revocations_on_every_backend() {
         from_c.received = Some(Received {
             from_hub: "hub-c".into(),
             tier: Tier::T1,
+            seal: None,
         });
         let stats = store
             .apply_federated(&page(vec![upsert(&from_c)], "hub-c"))

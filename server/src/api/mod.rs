@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod capabilities;
+mod egress;
 mod feed_messages;
 pub mod guard;
 pub mod incidents;

@@ -21,15 +21,16 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::egress::Egress;
 use super::feed_messages::Pending;
 use super::guard::{principal, record_page};
 use super::status::{invalid_argument, invalid_field, store_status};
 use crate::audit::AuditContext;
 use crate::domain::Violations;
-use crate::feed::{Feed, FeedChange, FeedError, FeedFilter, FeedPage, Horizon};
+use crate::feed::{Feed, FeedError, FeedFilter, Horizon};
 use crate::identity::token::unix_now;
 use crate::identity::{PeerKind, Principal};
-use crate::wire::{self, incident_to_proto};
+use crate::wire::{self, origin_seal::OriginSigner};
 
 /// Default and largest number of change-log entries per page.
 pub const DEFAULT_SYNC_PAGE: u32 = 500;
@@ -47,14 +48,22 @@ pub struct SyncApi {
     /// Turns true when the hub shuts down: live subscriptions end so that shutdown does not
     /// wait on them (subscribers reconnect to the next hub process from their cursor).
     stopping: watch::Receiver<bool>,
+    /// Signs this hub's records for peer hubs (none: peers get nothing signable).
+    origin_signer: Option<Arc<OriginSigner>>,
 }
 
 impl SyncApi {
-    pub fn new(feed: Feed, horizon: Arc<Horizon>, stopping: watch::Receiver<bool>) -> Self {
+    pub fn new(
+        feed: Feed,
+        horizon: Arc<Horizon>,
+        stopping: watch::Receiver<bool>,
+        origin_signer: Option<Arc<OriginSigner>>,
+    ) -> Self {
         Self {
             feed,
             horizon,
             stopping,
+            origin_signer,
         }
     }
 }
@@ -103,42 +112,6 @@ fn identity(feed: &Feed, principal: &Principal) -> pb::FeedIdentity {
             .map(|role| role.to_string())
             .collect(),
     }
-}
-
-fn changes_to_proto(page: FeedPage) -> Vec<pb::Change> {
-    page.changes
-        .into_iter()
-        .map(|change| match change {
-            FeedChange::Upsert(redacted) => pb::Change {
-                r#type: pb::ChangeType::Upsert as i32,
-                incident_id: redacted.incident.id.to_string(),
-                incident: Some(incident_to_proto(redacted)),
-                ..Default::default()
-            },
-            FeedChange::Retract(redacted) => pb::Change {
-                r#type: pb::ChangeType::Retract as i32,
-                incident_id: redacted.incident.id.to_string(),
-                incident: Some(incident_to_proto(redacted)),
-                ..Default::default()
-            },
-            FeedChange::Revoke(id) => pb::Change {
-                r#type: pb::ChangeType::Revoke as i32,
-                incident_id: id.to_string(),
-                ..Default::default()
-            },
-            FeedChange::UpsertAdvisory(redacted) => pb::Change {
-                r#type: pb::ChangeType::Upsert as i32,
-                advisory_id: redacted.advisory.id.to_string(),
-                advisory: Some(wire::advisory_to_proto(redacted)),
-                ..Default::default()
-            },
-            FeedChange::RevokeAdvisory(id) => pb::Change {
-                r#type: pb::ChangeType::Revoke as i32,
-                advisory_id: id.to_string(),
-                ..Default::default()
-            },
-        })
-        .collect()
 }
 
 /// The incident (or advisory) ids a message of changes carries, for its audit record.
@@ -199,6 +172,7 @@ impl SyncService for SyncApi {
 
         let (sender, receiver) = mpsc::channel(2);
         let pull = PullStream {
+            egress: Egress::for_principal(&principal, &self.origin_signer),
             feed: self.feed.clone(),
             audit,
             principal,
@@ -235,6 +209,7 @@ impl SyncService for SyncApi {
 
         let (sender, receiver) = mpsc::channel(2);
         let subscription = Subscription {
+            egress: Egress::for_principal(&principal, &self.origin_signer),
             identity: identity(&self.feed, &principal),
             feed: self.feed.clone(),
             audit,
@@ -263,6 +238,7 @@ fn heartbeat_seconds(requested: i32) -> Result<u64, Status> {
 /// One Pull stream: pages up to `up_to` (the log as it stood when the call came).
 struct PullStream {
     feed: Feed,
+    egress: Egress,
     audit: AuditContext,
     principal: Principal,
     filter: FeedFilter,
@@ -326,7 +302,9 @@ impl PullStream {
             *withheld += u64::try_from(page.withheld).unwrap_or(0);
             after = page.cursor_seq;
             let complete = page.scanned == 0 || after >= up_to;
-            pending.push_page(changes_to_proto(page), before, after);
+            let (changes, unsigned) = self.egress.changes(page);
+            *withheld += unsigned;
+            pending.push_page(changes, before, after);
             while let Some(out) = pending.next(group, complete) {
                 if !out.changes.is_empty() {
                     // Recorded before it is sent: no page leaves without its trail.
@@ -385,6 +363,7 @@ impl Wake {
 /// One live Subscribe stream.
 struct Subscription {
     feed: Feed,
+    egress: Egress,
     audit: AuditContext,
     /// Pages delivered so far (each recorded in the access log before it is sent).
     pages: AtomicU64,
@@ -503,7 +482,8 @@ impl Subscription {
                 .map_err(feed_status)?;
             let done = page.scanned == 0;
             after = page.cursor_seq;
-            pending.push_page(changes_to_proto(page), before, after);
+            let (changes, _unsigned) = self.egress.changes(page);
+            pending.push_page(changes, before, after);
             while let Some(out) = pending.next(group, done) {
                 if !out.changes.is_empty() {
                     let page = self.pages.fetch_add(1, Ordering::Relaxed) + 1;

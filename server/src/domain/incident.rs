@@ -361,6 +361,17 @@ pub struct Received {
     pub from_hub: String,
     /// The tier the peer gave us: no local viewer ever gets more.
     pub tier: Tier,
+    /// The origin hub's signed rendering at `tier`, as it arrived (verified): what we forward.
+    /// `None` for copies applied before origin signatures, which are never forwarded.
+    pub seal: Option<OriginSeal>,
+}
+
+/// What an origin hub signed for one tier of one version: the canonical rendering and its
+/// Ed25519 signature (docs/federation.md#origin-signatures).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginSeal {
+    pub rendering: Vec<u8>,
+    pub signature: Vec<u8>,
 }
 
 /// An incident as the hub holds it.

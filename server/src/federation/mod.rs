@@ -6,6 +6,8 @@
 //! - [`channel`]: the connection to a peer (the peer's SPIFFE id pinned in the handshake,
 //!   connect timeout);
 //! - [`copies`]: which foreign copy wins (pure rules the store carries out);
+//! - [`origin_keys`]: the origin hubs' federation keys from the agreements, against which
+//!   every incoming record's origin signature is verified;
 //! - [`worker`]: one pull task per agreement, through the client SDK with this hub's own
 //!   certificate and a token it issues itself for the peer, applying each page and the cursor
 //!   after it in one store transaction, backing off with jitter on failure.
@@ -16,4 +18,5 @@
 pub use crate::identity::agreement;
 pub mod channel;
 pub mod copies;
+pub mod origin_keys;
 pub mod worker;

@@ -5,8 +5,9 @@
 //! this hub's token key; the peer verifies it with the public key in its agreement for us),
 //! connects with this hub's own certificate (the peer's CA from the agreement verifies the
 //! peer's server certificate), and pulls the change feed from the cursor stored for the peer.
-//! Every page is decoded, checked and applied together with the cursor after it in one store
-//! transaction. Failures back off exponentially with jitter up to the agreement's maximum;
+//! Every record's origin signature is verified against its origin hub's key from the
+//! agreements (no key or no valid signature: refused, counted as withheld); every page is
+//! decoded, checked and applied together with the cursor after it in one store transaction. Failures back off exponentially with jitter up to the agreement's maximum;
 //! after an outage the worker resumes from its cursor. A cursor the peer refuses (it lost its
 //! database) is forgotten: the worker starts over, and idempotent applying keeps that from
 //! duplicating anything.
@@ -26,10 +27,12 @@ use super::agreement::PeerAgreement;
 use super::channel::{self, Bearer, ConnectError, OwnTls, PeerSync, bearer_value};
 use crate::anonymise;
 use crate::federation::copies::FederationRules;
+use crate::federation::origin_keys::OriginKeys;
 use crate::identity::Role;
 use crate::identity::keys::{self, read_key_file};
 use crate::identity::token::TokenIssuer;
 use crate::store::{FederatedChange, FederatedPage, Store};
+use crate::wire::origin_seal::{self, SealError};
 use crate::wire::{ForeignRefusal, foreign_from_proto};
 
 /// Lifetime of the tokens a hub issues itself for a peer.
@@ -275,6 +278,23 @@ async fn pull_round(
     Ok(())
 }
 
+/// Verifies a peer's advisory against its origin's key. Advisories are not stored by a pulling
+/// hub yet (each counts as withheld), so this only tells a forged one apart in the log.
+fn check_advisory(agreement: &PeerAgreement, keys: &mut OriginKeys<'_>, advisory: &pb::Advisory) {
+    let verified = match keys.key(&advisory.origin_hub) {
+        Some(key) => origin_seal::verify_advisory(advisory, &key),
+        None => Err(SealError::UnknownOrigin(advisory.origin_hub.clone())),
+    };
+    match verified {
+        Ok(()) => {
+            tracing::debug!(peer = %agreement.hub_id, "advisory verified; not stored (advisories do not federate yet)");
+        }
+        Err(error) => {
+            tracing::warn!(peer = %agreement.hub_id, origin = %advisory.origin_hub, reason = %error, "advisory from peer refused: origin signature");
+        }
+    }
+}
+
 /// Decodes one page and applies it with its cursor.
 async fn apply_page(
     context: &FederationContext,
@@ -284,19 +304,41 @@ async fn apply_page(
     let now = OffsetDateTime::now_utc();
     let mut changes = Vec::with_capacity(message.changes.len());
     let mut withheld = 0u64;
+    let agreements = context.peers.load();
+    let mut keys = OriginKeys::new(&agreements);
     for change in &message.changes {
         match pb::ChangeType::try_from(change.r#type) {
             Ok(pb::ChangeType::Upsert | pb::ChangeType::Retract) => {
                 let Some(incident) = &change.incident else {
+                    if let Some(advisory) = &change.advisory {
+                        check_advisory(agreement, &mut keys, advisory);
+                    }
                     withheld += 1;
                     continue;
+                };
+                // Before anything else: only what its origin signed is applied.
+                let seal = match keys.key(&incident.origin_hub) {
+                    Some(key) => origin_seal::verify_incident(incident, &key),
+                    None => Err(SealError::UnknownOrigin(incident.origin_hub.clone())),
+                };
+                let seal = match seal {
+                    Ok(seal) => seal,
+                    Err(error) => {
+                        withheld += 1;
+                        tracing::warn!(peer = %agreement.hub_id, origin = %incident.origin_hub, reason = %error, "record from peer withheld: origin signature");
+                        continue;
+                    }
                 };
                 match foreign_from_proto(incident, &agreement.hub_id, agreement.transitive, now) {
                     Ok(mut foreign) => {
                         let scrubbed = anonymise::scrub_foreign(&mut foreign).total();
                         if scrubbed > 0 {
-                            // A count only: never the text.
-                            tracing::warn!(peer = %agreement.hub_id, scrubbed, "personal data scrubbed from a peer's incident");
+                            // A count only: never the text. What we scrubbed is kept scrubbed
+                            // and not relayed: the signed rendering still holds it, and we
+                            // neither store nor pass on what our own standard removes.
+                            tracing::warn!(peer = %agreement.hub_id, scrubbed, "personal data scrubbed from a peer's incident; this copy is not relayed");
+                        } else if let Some(received) = foreign.received.as_mut() {
+                            received.seal = Some(seal);
                         }
                         changes.push(FederatedChange::Upsert(Box::new(foreign)));
                     }

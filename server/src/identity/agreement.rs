@@ -53,6 +53,13 @@ pub struct PeerAgreement {
     /// The peer's token public key (Ed25519 PEM): tokens it issues for itself (`iss` = its hub
     /// id, `aud` = our hub id, role `peer_hub`) verify with it.
     pub token_public_key: PathBuf,
+    /// The peer's federation public key (Ed25519 PEM, the public half of its
+    /// `federation_signing_key`): incidents and advisories whose origin is this hub, from
+    /// whichever peer they arrive, must carry its signature. Absent: records of that origin
+    /// are refused (an agreement with `pull = false` can name an origin we only hear of
+    /// through relays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_key: Option<PathBuf>,
     /// The tier the peer gets from us.
     #[serde(default)]
     pub tier: PeerTier,
@@ -124,6 +131,7 @@ impl PeerAgreement {
             crl: None,
             trust_domain: None,
             token_public_key,
+            origin_key: None,
             tier: PeerTier::T1,
             countries: Vec::new(),
             categories: Vec::new(),
@@ -150,6 +158,7 @@ impl PeerAgreement {
     pub fn resolve_paths(&mut self, base: &Path) {
         for path in [
             Some(&mut self.token_public_key),
+            self.origin_key.as_mut(),
             self.ca.as_mut(),
             self.crl.as_mut(),
         ]

@@ -385,7 +385,7 @@ proptest! {
         let received = if t2 { Tier::T2 } else { Tier::T1 };
         let mut foreign = incident;
         foreign.private = None;
-        foreign.received = Some(crate::domain::Received { from_hub: "hub-c".into(), tier: received });
+        foreign.received = Some(crate::domain::Received { from_hub: "hub-c".into(), tier: received, seal: None });
         if let Some(tier) = engine.tier_for(&principal, &foreign) {
             prop_assert!(tier <= received);
         }

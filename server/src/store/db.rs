@@ -36,6 +36,14 @@ pub(super) enum Arg {
     Bool(bool),
     /// A text array (PostgreSQL's `= ANY($n)`); on SQLite it binds as a JSON array.
     TextList(Vec<String>),
+    /// A BLOB (SQLite) or BYTEA (PostgreSQL).
+    Bytes(Option<Vec<u8>>),
+}
+
+impl From<Option<Vec<u8>>> for Arg {
+    fn from(value: Option<Vec<u8>>) -> Arg {
+        Arg::Bytes(value)
+    }
 }
 
 impl From<i64> for Arg {
@@ -209,6 +217,7 @@ impl Sql {
                 Arg::Text(value) => args.add(value),
                 Arg::Bool(value) => args.add(value),
                 Arg::TextList(values) => args.add(encode_json(&values)?),
+                Arg::Bytes(value) => args.add(value),
             };
             added.map_err(|error| StoreError::Database(sqlx::Error::Encode(error)))?;
         }
@@ -223,6 +232,7 @@ impl Sql {
                 Arg::Text(value) => args.add(value),
                 Arg::Bool(value) => args.add(value),
                 Arg::TextList(values) => args.add(values),
+                Arg::Bytes(value) => args.add(value),
             };
             added.map_err(|error| StoreError::Database(sqlx::Error::Encode(error)))?;
         }

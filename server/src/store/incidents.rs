@@ -16,18 +16,19 @@ use super::db::{Sql, Tx};
 use super::scope::{and_scope, shown_date};
 use super::{Store, StoreError};
 use crate::domain::{
-    AuditEntry, DatePrecision, IncidentFilter, OrgType, Received, StoredIncident, Tier,
+    AuditEntry, DatePrecision, IncidentFilter, OrgType, OriginSeal, Received, StoredIncident, Tier,
     Verification, VisibilityScope,
 };
 
 /// Rows per multi-row INSERT: well under either backend's bind-parameter limit (SQLite 32,766,
-/// PostgreSQL 65,535) at 23 columns.
+/// PostgreSQL 65,535) at 25 columns.
 pub(super) const INSERT_CHUNK: usize = 500;
 
 /// The columns an incident is read back from (`i` the incident, `p` its private annex).
 pub(super) const SELECT_INCIDENT: &str = "SELECT i.row_id, i.id, i.version, i.origin_org, \
      i.origin_hub, i.origin_org_type, i.reported_at, i.updated_at, i.retraction_reason, \
-     i.content, i.received_from, i.received_tier, p.content AS private_content \
+     i.content, i.received_from, i.received_tier, i.origin_rendering, i.origin_signature, \
+     p.content AS private_content \
      FROM incidents i LEFT JOIN incident_private p ON p.incident_id = i.id";
 
 /// What a submit did with one incident.
@@ -86,6 +87,8 @@ pub(super) struct IncidentRow {
     content: String,
     received_from: Option<String>,
     received_tier: Option<String>,
+    origin_rendering: Option<Vec<u8>>,
+    origin_signature: Option<Vec<u8>>,
     private_content: Option<String>,
 }
 
@@ -95,6 +98,14 @@ impl IncidentRow {
             (Some(from_hub), Some(tier)) => Some(Received {
                 from_hub,
                 tier: parse_enum(&tier, Tier::parse, "received tier")?,
+                seal: match (self.origin_rendering, self.origin_signature) {
+                    (Some(rendering), Some(signature)) => Some(OriginSeal {
+                        rendering,
+                        signature,
+                    }),
+                    // Applied before origin signatures: kept, never forwarded.
+                    _ => None,
+                },
             }),
             (None, None) => None,
             _ => return Err(StoreError::Corrupt("half-recorded foreign origin".into())),
@@ -376,6 +387,11 @@ pub(super) async fn update_row(
             .bind(timestamp_text(incident.reported_at)?);
         sql.push(", received_from = ").bind(&received.from_hub);
         sql.push(", received_tier = ").bind(received.tier.as_str());
+        let seal = received.seal.as_ref();
+        sql.push(", origin_rendering = ")
+            .bind(seal.map(|seal| seal.rendering.clone()));
+        sql.push(", origin_signature = ")
+            .bind(seal.map(|seal| seal.signature.clone()));
     }
     sql.push(", updated_at = ")
         .bind(timestamp_text(incident.updated_at)?);
@@ -434,7 +450,7 @@ pub(super) async fn insert_incidents(
          reported_at, updated_at, country, admin1_key, occurred_on, occurred_week, \
          occurred_month, occurred_year, threat_category, verification, distribution, \
          sharing_group, tlp, retraction_reason, submit_hash, content, received_from, \
-         received_tier)",
+         received_tier, origin_rendering, origin_signature)",
     );
     let mut encoded = Vec::with_capacity(batch.len());
     for item in batch {
@@ -474,7 +490,9 @@ pub(super) async fn insert_incidents(
                 .bind(&item.submit_hash)
                 .bind(content_json)
                 .bind(received.map(|r| r.from_hub.clone()))
-                .bind(received.map(|r| r.tier.as_str()));
+                .bind(received.map(|r| r.tier.as_str()))
+                .bind(received.and_then(|r| r.seal.as_ref().map(|seal| seal.rendering.clone())))
+                .bind(received.and_then(|r| r.seal.as_ref().map(|seal| seal.signature.clone())));
         },
     );
     sql.push(" RETURNING row_id, id");

@@ -133,5 +133,7 @@ pub fn advisory_to_proto(redacted: RedactedAdvisory) -> pb::Advisory {
         issued_at,
         redacted_fields,
         viewer_tier,
+        // Only peer hubs get one (`origin_seal::advisory_for_peer`).
+        origin_signature: Vec::new(),
     }
 }

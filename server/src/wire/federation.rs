@@ -104,6 +104,8 @@ pub fn foreign_from_proto(
         received: Some(domain::Received {
             from_hub: peer.to_string(),
             tier,
+            // The worker attaches the verified seal once it has scrubbed the copy.
+            seal: None,
         }),
     })
 }

@@ -272,6 +272,8 @@ pub fn incident_to_proto(redacted: RedactedIncident) -> pb::Incident {
         redacted_fields,
         redactions,
         viewer_tier,
+        // Only peer hubs get one (`origin_seal::incident_for_peer`).
+        origin_signature: Vec::new(),
     };
     for field in removed {
         clear_field(&mut message, field);

@@ -10,6 +10,7 @@ pub mod advisory;
 pub mod federation;
 pub mod forecast;
 pub mod incident;
+pub mod origin_seal;
 pub mod picture;
 pub mod query;
 
