@@ -464,3 +464,49 @@ async fn a_relay_forwards_only_at_the_tier_it_was_signed_for() {
         "nothing forged arrived"
     );
 }
+
+/// A hostile relay's other moves, refused as the record arrives (before anything is stored):
+/// widening a one-hop record (COMMUNITY, which only its origin may hand over) and fields only a
+/// peer sets, made large enough to stall every feed that would later serve the copy.
+#[test]
+fn a_relay_cannot_widen_a_one_hop_record_or_send_unbounded_fields() {
+    use slt_hub::wire::federation::{ForeignRefusal, foreign_from_proto};
+    let now = time::OffsetDateTime::now_utc();
+    let mut record = slt_tests::sample_incident(slt_tests::new_id());
+    record.private = None;
+    record.origin_hub = "hub-a".into();
+    record.origin_org = "ngo-alpha".into();
+    record.origin_org_type = pb::OrgType::Ingo as i32;
+    record.version = 1;
+    record.viewer_tier = pb::AccessTier::T2 as i32;
+    record.distribution = pb::Distribution::Community as i32;
+    assert!(
+        foreign_from_proto(&record, "hub-a", true, now).is_ok(),
+        "from its origin"
+    );
+    assert!(matches!(
+        foreign_from_proto(&record, "hub-b", true, now),
+        Err(ForeignRefusal::NotFederable(reason)) if reason.contains("one-hop")
+    ));
+    // Widening it to FEDERATION breaks the origin's signature (distribution is signed).
+    let origin =
+        OriginSigner::from_pem("hub-a", &keys::generate_ed25519().expect("key").private_pem)
+            .expect("signer");
+    origin.sign_incident(&mut record).expect("signs");
+    record.distribution = pb::Distribution::Federation as i32;
+    assert!(origin_seal::verify_incident(&record, &origin.public_key()).is_err());
+
+    let mut huge = record.clone();
+    huge.origin_org = "x".repeat(10 << 20);
+    let mut reason = record;
+    reason.retraction_reason = "y".repeat(10 << 20);
+    for oversized in [huge, reason] {
+        match foreign_from_proto(&oversized, "hub-a", true, now) {
+            Err(ForeignRefusal::Invalid(problems)) => assert!(
+                problems.iter().all(|problem| problem.len() < 200),
+                "field paths and reasons, never the value"
+            ),
+            _ => panic!("an oversized peer field must be refused"),
+        }
+    }
+}

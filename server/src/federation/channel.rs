@@ -18,8 +18,9 @@ use tonic::transport::{Channel, Endpoint};
 use super::agreement::PeerAgreement;
 use crate::identity::peer_tls::{ExpectedPeer, PeerTlsFiles, peer_client_config};
 
-/// Largest Pull page we decode (the SDK's bound).
-const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest Pull page we decode: twice what any hub sends (`MAX_MESSAGE_BYTES` of the server),
+/// so a peer cannot make us hold more.
+const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why connecting to a peer failed (no credentials or content in the message).
 #[derive(Debug, thiserror::Error)]

@@ -281,6 +281,10 @@ async fn pull_round(
 /// Verifies a peer's advisory against its origin's key. Advisories are not stored by a pulling
 /// hub yet (each counts as withheld), so this only tells a forged one apart in the log.
 fn check_advisory(agreement: &PeerAgreement, keys: &mut OriginKeys<'_>, advisory: &pb::Advisory) {
+    if !crate::identity::peer::is_valid_id(&advisory.origin_hub) {
+        tracing::warn!(peer = %agreement.hub_id, "advisory from peer refused: its origin hub is not a hub id");
+        return;
+    }
     let verified = match keys.key(&advisory.origin_hub) {
         Some(key) => origin_seal::verify_advisory(advisory, &key),
         None => Err(SealError::UnknownOrigin(advisory.origin_hub.clone())),
@@ -316,6 +320,12 @@ async fn apply_page(
                     withheld += 1;
                     continue;
                 };
+                // A peer's string is never logged before it is checked.
+                if !crate::identity::peer::is_valid_id(&incident.origin_hub) {
+                    withheld += 1;
+                    tracing::warn!(peer = %agreement.hub_id, "record from peer withheld: its origin hub is not a hub id");
+                    continue;
+                }
                 // Before anything else: only what its origin signed is applied.
                 let seal = match keys.key(&incident.origin_hub) {
                     Some(key) => origin_seal::verify_incident(incident, &key),

@@ -52,6 +52,17 @@ pub fn foreign_from_proto(
     if incident.version == 0 {
         violations.add("incident.version", "must be at least 1");
     }
+    // Fields only a peer sets are bounded like a partner's: a copy we store is a copy we serve.
+    violations.check_text(
+        "incident.origin_org".into(),
+        &incident.origin_org,
+        domain::validate::MAX_NAME_CHARS,
+    );
+    violations.check_bytes(
+        "incident.retraction_reason".into(),
+        &incident.retraction_reason,
+        domain::validate::MAX_REASON_BYTES,
+    );
     let org_type = domain::OrgType::from_wire(incident.origin_org_type);
     if org_type.is_none() {
         violations.add("incident.origin_org_type", "required");
@@ -80,6 +91,12 @@ pub fn foreign_from_proto(
     match draft.content.distribution {
         Distribution::Community | Distribution::Federation => {}
         _ => return Err(ForeignRefusal::NotFederable("distribution")),
+    }
+    // COMMUNITY (signed by the origin) is one hop: only the origin itself may hand it to us.
+    if draft.content.distribution == Distribution::Community && incident.origin_hub != peer {
+        return Err(ForeignRefusal::NotFederable(
+            "distribution: a one-hop (COMMUNITY) record relayed by a hub that is not its origin",
+        ));
     }
     if matches!(draft.content.tlp, Tlp::Red | Tlp::AmberStrict) {
         return Err(ForeignRefusal::NotFederable("tlp"));

@@ -88,11 +88,12 @@ impl OriginSigner {
 
 /// An incident's canonical rendering: its proto3 encoding (prost: fields in number order,
 /// defaults omitted, packed repeated scalars, no unknown fields) with the per-hop fields
-/// cleared: `distribution` (downgraded per hop), `redacted_fields` and `redactions` (the
-/// relay's own account), `viewer_tier` (signed separately) and `origin_signature`.
+/// cleared: `redacted_fields` and `redactions` (the relay's own account), `viewer_tier` (signed
+/// separately) and `origin_signature`. `distribution` stays signed: it is what the origin
+/// allowed (COMMUNITY: one hop, to the peer it served), so a relay cannot widen it; a receiver
+/// narrows it under its own agreement.
 pub fn incident_rendering(incident: &pb::Incident) -> Vec<u8> {
     let mut shared = incident.clone();
-    shared.distribution = 0;
     shared.redacted_fields.clear();
     shared.redactions.clear();
     shared.viewer_tier = 0;
@@ -100,11 +101,10 @@ pub fn incident_rendering(incident: &pb::Incident) -> Vec<u8> {
     shared.encode_to_vec()
 }
 
-/// An advisory's canonical rendering, as for incidents (`distribution`, `redacted_fields`,
-/// `viewer_tier`, `origin_signature` cleared).
+/// An advisory's canonical rendering, as for incidents (`redacted_fields`, `viewer_tier`,
+/// `origin_signature` cleared; `distribution` signed).
 pub fn advisory_rendering(advisory: &pb::Advisory) -> Vec<u8> {
     let mut shared = advisory.clone();
-    shared.distribution = 0;
     shared.redacted_fields.clear();
     shared.viewer_tier = 0;
     shared.origin_signature.clear();
@@ -192,7 +192,9 @@ pub fn incident_for_peer(
     {
         return None;
     }
-    forwarded.distribution = message.distribution;
+    // The distribution stays as the origin signed it (the next hub narrows it under its own
+    // agreement); only a FEDERATION copy is ever forwarded, as our policy shows peers nothing
+    // else.
     forwarded.redacted_fields = message.redacted_fields;
     forwarded.redactions = message.redactions;
     forwarded.viewer_tier = message.viewer_tier;
@@ -270,13 +272,17 @@ mod tests {
     }
 
     fn signed(signer: &OriginSigner) -> pb::Incident {
+        signed_with(signer, pb::Distribution::Federation)
+    }
+
+    fn signed_with(signer: &OriginSigner, distribution: pb::Distribution) -> pb::Incident {
         let mut incident = pb::Incident {
             id: uuid::Uuid::new_v4().to_string(),
             version: 3,
             origin_hub: signer.hub_id().into(),
             narrative: "road blocked".into(),
             viewer_tier: pb::AccessTier::T1 as i32,
-            distribution: pb::Distribution::Federation as i32,
+            distribution: distribution as i32,
             ..Default::default()
         };
         signer.sign_incident(&mut incident).expect("signs");
@@ -287,7 +293,6 @@ mod tests {
     fn a_genuine_rendering_verifies_whatever_the_hop_changed() {
         let origin = signer("hub-a");
         let mut incident = signed(&origin);
-        incident.distribution = pb::Distribution::Community as i32;
         incident.redacted_fields = vec!["narrative".into()];
         let seal = verify_incident(&incident, &origin.public_key()).expect("verifies");
         let decoded = pb::Incident::decode(seal.rendering.as_slice()).expect("decodes");
@@ -307,7 +312,10 @@ mod tests {
         moved.origin_hub = "hub-x".into();
         let mut raised = genuine.clone();
         raised.viewer_tier = pb::AccessTier::T2 as i32;
-        for forged in [shadow, edited, moved, raised] {
+        // A relay cannot widen a one-hop record: the distribution is signed.
+        let mut widened = signed_with(&origin, pb::Distribution::Community);
+        widened.distribution = pb::Distribution::Federation as i32;
+        for forged in [shadow, edited, moved, raised, widened] {
             assert!(verify_incident(&forged, &key).is_err(), "{forged:?}");
         }
         let mut unsigned = genuine;
