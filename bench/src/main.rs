@@ -6,6 +6,9 @@
 //! ```sh
 //! cargo build --release -p slt-hub -p slt-bench
 //! target/release/slt-bench sync --incidents 100000
+//! # The access log (issue 16; `slt-bench audit*` need `cargo build --release -p slt-client` too):
+//! target/release/slt-bench audit --calls 4000
+//! target/release/slt-bench audit-export --records 10000000
 //! # PostgreSQL, 1 and 2 replicas in one run (a durable throwaway cluster):
 //! eval "$(PG_DURABLE=1 scripts/pg-test-cluster.sh start)"
 //! target/release/slt-bench pg-scale --incidents 50000 --admin-url "$SLT_TEST_POSTGRES_URL"
@@ -17,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+mod audit;
 mod forecast;
 
 use clap::{Parser, Subcommand};
@@ -126,12 +130,50 @@ enum Scenario {
         #[arg(long, default_value = "AF")]
         country: String,
     },
-    /// The cost of auditing: GetIncident end to end (audited, as shipped), and the same read
-    /// in-process with and without the audit append, in one run.
+    /// The cost of auditing: audited GetIncident end to end against a bare tonic server over
+    /// the same mTLS stack, at 1, 16 and 64 calls in flight; then the in-process read path with
+    /// and without the audit append (group commit), at 1 and 64 concurrent tasks.
     Audit {
         /// Calls per measurement.
         #[arg(long, default_value_t = 5_000)]
         calls: usize,
+        /// HTTP/2 connections the calls are spread over (the SDK multiplexes a client's clones
+        /// on one), the same for both servers.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Each measurement is repeated this many times, bare and audited alternating; the
+        /// median is reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
+    /// A long access log exported and verified: N records appended through the store, signed
+    /// by a fresh hub process on start, exported with `slt audit export` and checked with
+    /// `slt audit verify`; beside a raw SELECT of the rows and a SHA-256 of the file.
+    AuditExport {
+        /// Records to append.
+        #[arg(long, default_value_t = 100_000)]
+        records: u64,
+        /// Records per `record_audit_batch` transaction while filling.
+        #[arg(long, default_value_t = 5_000)]
+        batch: usize,
+        /// Where the temporary hub lives (it needs ~1.5 KB per record); default: the system's
+        /// temp dir.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// The bare server of `audit` (its own process, like the hub): the IncidentService over
+    /// the hub's TLS stack, GetIncident answering a fixed incident, nothing else.
+    #[command(hide = true)]
+    BareServer {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        port: u16,
+        /// The incident to answer (protobuf bytes) and the policy version to send with it.
+        #[arg(long)]
+        incident: PathBuf,
+        #[arg(long)]
+        policy_version: String,
     },
 }
 
@@ -145,7 +187,22 @@ async fn main() -> anyhow::Result<()> {
             batch,
             page,
         } => sync_scenario(incidents, &csv, batch, page).await,
-        Scenario::Audit { calls } => audit_scenario(calls).await,
+        Scenario::Audit {
+            calls,
+            connections,
+            rounds,
+        } => audit::audit_scenario(calls, connections, rounds).await,
+        Scenario::AuditExport {
+            records,
+            batch,
+            dir,
+        } => audit::export_scenario(records, batch, dir.as_deref()).await,
+        Scenario::BareServer {
+            data,
+            port,
+            incident,
+            policy_version,
+        } => audit::bare_server(&data, port, &incident, policy_version).await,
         Scenario::Forecast {
             incidents,
             csv,
@@ -175,12 +232,12 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// A dev-mode hub in its own process.
-struct HubProcess {
+pub(crate) struct HubProcess {
     child: Child,
 }
 
 impl HubProcess {
-    fn start(data_dir: &Path, port: u16) -> anyhow::Result<HubProcess> {
+    pub(crate) fn start(data_dir: &Path, port: u16) -> anyhow::Result<HubProcess> {
         HubProcess::start_on(data_dir, port, None)
     }
 
@@ -233,17 +290,15 @@ impl HubProcess {
     }
 
     /// Peak resident memory so far (VmHWM), in MiB.
-    fn peak_mib(&self) -> anyhow::Result<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib: f64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmHWM")?;
-        Ok(kib / 1024.0)
+    pub(crate) fn peak_mib(&self) -> anyhow::Result<f64> {
+        peak_mib_of(self.child.id())
     }
 
-    fn stop(self) {}
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub(crate) fn stop(self) {}
 }
 
 impl Drop for HubProcess {
@@ -253,8 +308,19 @@ impl Drop for HubProcess {
     }
 }
 
+/// Peak resident memory so far (VmHWM) of process `pid`, in MiB.
+pub(crate) fn peak_mib_of(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM")?;
+    Ok(kib / 1024.0)
+}
+
 /// Connects once the hub has written its dev environment and is serving.
-async fn connect(path: &Path) -> anyhow::Result<HubClient> {
+pub(crate) async fn connect(path: &Path) -> anyhow::Result<HubClient> {
     for _ in 0..200 {
         if let Ok(profile) = Profile::load(path) {
             if let Ok(client) = HubClient::connect(&profile).await {
@@ -266,7 +332,7 @@ async fn connect(path: &Path) -> anyhow::Result<HubClient> {
     Ok(HubClient::connect(&Profile::load(path)?).await?)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -344,107 +410,6 @@ async fn sync_scenario(total: usize, csv: &Path, batch: usize, page: i32) -> any
         stats.upserts,
         sync_peak,
         baseline
-    );
-    Ok(())
-}
-
-async fn audit_scenario(calls: usize) -> anyhow::Result<()> {
-    use slt_hub::audit::AuditEntry;
-    let dir = tempfile::tempdir()?;
-    let data = dir.path().join("slt-data");
-    let port = free_port()?;
-    let hub = HubProcess::start(&data, port)?;
-    let mut reporter = connect(&data.join("profiles/ngo-alpha.reporter.toml")).await?;
-    let incident = {
-        let example = std::fs::read_to_string(data.join("examples/incident.json"))?;
-        slt_client::json::incidents_from_json(&example)?.remove(0)
-    };
-    reporter.submit(vec![incident.clone()]).await?;
-    let mut analyst = connect(&data.join("profiles/ngo-beta.analyst.toml")).await?;
-
-    // End to end, one connection, sequential: every call writes its audit record first.
-    let started = Instant::now();
-    for _ in 0..calls {
-        analyst.get(&incident.id).await?;
-    }
-    let end_to_end = calls as f64 / started.elapsed().as_secs_f64();
-    // End to end, 16 calls in flight.
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let mut client = analyst.clone();
-        let id = incident.id.clone();
-        let share = calls / 16;
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..share {
-                client.get(&id).await?;
-            }
-            Ok::<_, slt_client::ClientError>(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-    let concurrent = (calls / 16 * 16) as f64 / started.elapsed().as_secs_f64();
-    hub.stop();
-
-    // In-process on the same database: the read path without and with the audit append.
-    let config = slt_hub::config::HubConfig::load(&data.join("hub.toml"))?;
-    let store = slt_hub::store::Store::open(&config.database_url).await?;
-    let policy = slt_hub::load_policy(&config)?;
-    let id = uuid::Uuid::parse_str(&incident.id)?;
-    let principal = slt_hub::identity::Principal {
-        org: "ngo-beta".into(),
-        kind: slt_hub::identity::PeerKind::Org,
-        subject: "bench".into(),
-        roles: [slt_hub::identity::Role::Analyst].into_iter().collect(),
-        cert_sha256: String::new(),
-        expires_at: u64::MAX,
-        federation: None,
-    };
-    let read = |store: slt_hub::store::Store| {
-        let policy = policy.clone();
-        let principal = principal.clone();
-        async move {
-            let stored = store.get(id).await?.context("incident")?;
-            policy.redact(stored, &principal).context("visible")?;
-            anyhow::Ok(())
-        }
-    };
-    let started = Instant::now();
-    for _ in 0..calls {
-        read(store.clone()).await?;
-    }
-    let without = calls as f64 / started.elapsed().as_secs_f64();
-    let entry = AuditEntry {
-        time: slt_hub::audit::now_text(),
-        hub_id: "dev-hub".into(),
-        org: "ngo-beta".into(),
-        subject: "bench".into(),
-        roles: vec!["analyst".into()],
-        method: "/slt.v1.IncidentService/GetIncident".into(),
-        request_summary: "{}".into(),
-        outcome: "OK".into(),
-        records_returned: 1,
-        incident_ids: vec![incident.id.clone()],
-        ..AuditEntry::default()
-    };
-    let started = Instant::now();
-    for _ in 0..calls {
-        read(store.clone()).await?;
-        store.record_audit(&entry).await?;
-    }
-    let with = calls as f64 / started.elapsed().as_secs_f64();
-    store.close().await;
-
-    println!("calls: {calls}");
-    println!("GetIncident end to end (audited), 1 in flight:  {end_to_end:.0} calls/s");
-    println!("GetIncident end to end (audited), 16 in flight: {concurrent:.0} calls/s");
-    println!("read path in-process without the audit append: {without:.0} reads/s");
-    println!("read path in-process with the audit append:    {with:.0} reads/s");
-    println!(
-        "audit append cost: {:.0} us per call",
-        (1.0 / with - 1.0 / without) * 1_000_000.0
     );
     Ok(())
 }
@@ -707,7 +672,7 @@ async fn bulk_insert(data: &Path, csv: &Path, total: usize) -> anyhow::Result<()
 }
 
 /// Percentile of sorted samples.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

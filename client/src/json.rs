@@ -8,9 +8,15 @@ use slt_proto::v1 as pb;
 
 use crate::ClientError;
 
+/// The API's descriptors, decoded once per process: decoding the set costs far more than
+/// converting one message, and an audit export converts every record (a clone is an `Arc`).
 fn pool() -> Result<DescriptorPool, ClientError> {
-    DescriptorPool::decode(slt_proto::FILE_DESCRIPTOR_SET)
-        .map_err(|error| ClientError::Json(format!("descriptor set: {error}")))
+    static POOL: std::sync::OnceLock<Result<DescriptorPool, String>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(slt_proto::FILE_DESCRIPTOR_SET).map_err(|error| error.to_string())
+    })
+    .clone()
+    .map_err(|error| ClientError::Json(format!("descriptor set: {error}")))
 }
 
 /// Parses one Incident or a JSON array of them.
