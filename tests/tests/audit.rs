@@ -410,9 +410,12 @@ async fn the_offline_verifier_names_the_first_tampered_record() {
             "does not start at record 1",
         ),
         (
+            // The restarted hub appends records of its own (the export's) where the tail was:
+            // depending on how many it wrote before the export read the log, the verifier sees
+            // the export end before the head, or other records under it. Either names the head.
             "the tail after a checkpoint truncated",
             &["DELETE FROM audit_log WHERE seq > (SELECT max(size) FROM audit_heads) - 3"],
-            "checkpoint at",
+            "checkpoint at|signed tree head at size",
         ),
     ];
     for (case, statements, expected) in cases {
@@ -425,7 +428,7 @@ async fn the_offline_verifier_names_the_first_tampered_record() {
         let (ok, output) = tokio::task::block_in_place(|| export_and_verify(&hub, dir.path()));
         assert_eq!(ok, statements.is_empty(), "{case}: {output}");
         assert!(
-            output.contains(expected),
+            expected.split('|').any(|one| output.contains(one)),
             "{case}: expected '{expected}' in: {output}"
         );
     }
