@@ -32,10 +32,13 @@ check() { # check NAME COMMAND...: the command must succeed
 
 profiles="$data/slt-data/profiles"
 example="$data/slt-data/examples/incident.json"
-id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$example")
+submitted_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$example")
 reporter=(--profile "$profiles/ngo-alpha.reporter.toml")
 
-check "submit creates" bash -c "'$slt_bin' ${reporter[*]} submit '$example' | grep -q CREATED"
+check "submit creates" bash -c "'$slt_bin' ${reporter[*]} --format json submit '$example' > '$data/submitted.json' && grep -q CREATED '$data/submitted.json'"
+# The hub's id (in ngo-alpha's own id space), as every reader names the incident.
+id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$data/submitted.json")
+check "the submitter may still use its submitted id" bash -c "'$slt_bin' ${reporter[*]} --format json get '$submitted_id' | grep -q '\"$id\"'"
 check "resubmit is unchanged" bash -c "'$slt_bin' ${reporter[*]} submit '$example' | grep -q UNCHANGED"
 check "list shows it" bash -c "'$slt_bin' ${reporter[*]} list | grep -q '$id'"
 check "get (json) has the narrative" bash -c "'$slt_bin' ${reporter[*]} --format json get '$id' | grep -q '\"narrative\"'"

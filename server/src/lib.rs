@@ -330,6 +330,7 @@ impl Services {
                 (store.clone(), cpu.clone(), sealer.clone()),
                 config.hub_id.clone(),
                 policy.clone(),
+                ingest::ids::IdSpace::new(secrets.clone(), config.hub_id.clone()),
             ))
             .max_encoding_message_size(MAX_MESSAGE_BYTES),
             incidents: IncidentServiceServer::new(IncidentApi::new(

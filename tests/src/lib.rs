@@ -327,6 +327,20 @@ impl TestHub {
         }
     }
 
+    /// The hub's id of the incident (or advisory) `org` submitted as `submitted`: each org
+    /// submits into its own id space (`slt_hub::ingest::ids`). Computed here from the hub's
+    /// master secret, as the hub does, so tests can name a record another org submitted.
+    pub fn stored_id(&self, org: &str, submitted: &str) -> String {
+        let master = slt_hub::identity::keys::read_secret_hex(&self.config.pseudonym_key)
+            .expect("master secret");
+        let ids = slt_hub::ingest::ids::IdSpace::new(
+            slt_hub::anonymise::OrgSecrets::new(&master),
+            self.config.hub_id.clone(),
+        );
+        ids.own(org, uuid::Uuid::parse_str(submitted).expect("uuid"))
+            .to_string()
+    }
+
     pub fn endpoint(&self) -> String {
         format!("https://{}", self.addr)
     }
@@ -635,6 +649,38 @@ pub fn sample_incident(id: uuid::Uuid) -> pb::Incident {
         }),
         distribution: Distribution::Community as i32,
         tlp: Tlp::Amber as i32,
+        ..Default::default()
+    }
+}
+
+/// Submits `incidents` in one batch and renames each to the id the hub gave it (each org
+/// submits into its own id space, `slt_hub::ingest::ids`), as other readers, feeds and peers
+/// will name it. Returns the results.
+pub async fn submit_stored(
+    client: &mut HubClient,
+    incidents: &mut [pb::Incident],
+) -> Vec<pb::SubmitResult> {
+    let results = client.submit(incidents.to_vec()).await.expect("submit");
+    for (incident, result) in incidents.iter_mut().zip(&results) {
+        incident.id = result.id.clone();
+    }
+    results
+}
+
+/// An advisory for `country`, valid 2020 to 2099, level HIGH, shared as `distribution`; tests
+/// change what they need with struct update syntax.
+pub fn sample_advisory(country: &str, distribution: pb::Distribution) -> pb::Advisory {
+    let date = |year, month, day| slt_proto::google::r#type::Date { year, month, day };
+    pb::Advisory {
+        id: new_id().to_string(),
+        country: country.into(),
+        security_level: pb::SecurityLevel::High as i32,
+        threat_category: pb::ThreatCategory::ArmedConflict as i32,
+        valid_from: Some(date(2020, 1, 1)),
+        valid_until: Some(date(2099, 12, 31)),
+        summary: "Movements restricted.".into(),
+        distribution: distribution as i32,
+        tlp: pb::Tlp::Amber as i32,
         ..Default::default()
     }
 }

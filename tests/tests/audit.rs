@@ -60,13 +60,13 @@ async fn public_key(client: &mut HubClient) -> Vec<u8> {
 async fn traffic(hub: &TestHub) {
     let mut alpha = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let incident = sample_incident(new_id());
-    alpha.submit(vec![incident.clone()]).await.expect("submit");
+    let submitted = alpha.submit(vec![incident.clone()]).await.expect("submit");
     alpha.get(&incident.id).await.expect("get");
     let mut beta = hub.client("ngo-beta", &[Role::Analyst]).await;
     beta.list(Default::default(), 10, String::new())
         .await
         .expect("list");
-    beta.get(&incident.id).await.expect("get");
+    beta.get(&submitted[0].id).await.expect("get");
 }
 
 /// A raw channel with a certificate, for calls the SDK would not make.

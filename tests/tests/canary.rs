@@ -271,13 +271,20 @@ fn check(viewer: &str, path: &str, incident: &pb::Incident, tier: u8) {
 async fn no_viewer_receives_anything_above_its_tier_on_any_read_path() {
     let hub = TestHub::start().await;
     let mut origin = hub.client("ngo-alpha", &[Role::Reporter]).await;
-    let community = canary_incident(pb::Distribution::Community, "");
-    let group = canary_incident(pb::Distribution::SharingGroup, "ssd-ngo-forum");
-    let org_only = canary_incident(pb::Distribution::OrgOnly, "");
-    origin
+    let mut community = canary_incident(pb::Distribution::Community, "");
+    let mut group = canary_incident(pb::Distribution::SharingGroup, "ssd-ngo-forum");
+    let mut org_only = canary_incident(pb::Distribution::OrgOnly, "");
+    let results = origin
         .submit(vec![community.clone(), group.clone(), org_only.clone()])
         .await
         .expect("submit");
+    // Every reader names them by the hub's ids.
+    for (incident, result) in [&mut community, &mut group, &mut org_only]
+        .into_iter()
+        .zip(&results)
+    {
+        incident.id = result.id.clone();
+    }
 
     // (viewer, org, role, [tier for COMMUNITY, for the sharing-group incident, for ORG_ONLY])
     let viewers: &[(&str, &str, Role, ExpectedTiers)] = &[

@@ -6,7 +6,7 @@ mod federation_hubs;
 
 use std::path::PathBuf;
 
-use federation_hubs::{Hub, eventually, incident, quiet, seen, submit};
+use federation_hubs::{Hub, eventually, incident, quiet, seen, submit, submit_batch};
 
 use slt_client::{ClientError, Credentials, HubClient, proto as pb};
 use slt_hub::federation::agreement::PeerTier;
@@ -391,8 +391,8 @@ async fn a_peer_that_was_down_catches_up_from_its_cursor() {
             })
             .collect()
     };
-    let first = batch(40);
-    reporter.submit(first.clone()).await.expect("submit");
+    let mut first = batch(40);
+    submit_batch(&mut reporter, &mut first).await;
     let b_reader = b.client("undss.analyst").await;
     let last_first = uuid::Uuid::parse_str(&first[39].id).expect("id");
     eventually("the first batch reaches B", || {
@@ -403,11 +403,8 @@ async fn a_peer_that_was_down_catches_up_from_its_cursor() {
     quiet(&[&a, &b]).await;
 
     b.stop();
-    let second = batch(60);
-    reporter
-        .submit(second.clone())
-        .await
-        .expect("submit while B is down");
+    let mut second = batch(60);
+    submit_batch(&mut reporter, &mut second).await;
     let amended_id = first[0].id.clone();
     let mut amended = first[0].clone();
     amended.admin1 = Some(pb::AdminArea {

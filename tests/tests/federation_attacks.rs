@@ -8,7 +8,6 @@ use federation_hubs::{Hub, eventually, incident, pull_as_peer, submit};
 use slt_client::proto as pb;
 use slt_hub::federation::agreement::PeerTier;
 use slt_hub::pki::{self, CertificateAuthority, LeafSpec};
-use slt_proto::google::r#type::Date;
 use tempfile::TempDir;
 
 fn read(path: std::path::PathBuf) -> String {
@@ -230,24 +229,9 @@ async fn a_foreign_narrative_is_scrubbed_again_on_arrival() {
 
 fn advisory(country: &str, summary: &str) -> pb::Advisory {
     pb::Advisory {
-        id: slt_tests::new_id().to_string(),
-        country: country.into(),
-        security_level: pb::SecurityLevel::High as i32,
-        threat_category: pb::ThreatCategory::ArmedConflict as i32,
-        valid_from: Some(Date {
-            year: 2020,
-            month: 1,
-            day: 1,
-        }),
-        valid_until: Some(Date {
-            year: 2099,
-            month: 12,
-            day: 31,
-        }),
         summary: summary.into(),
-        distribution: pb::Distribution::Federation as i32,
         tlp: pb::Tlp::Green as i32,
-        ..Default::default()
+        ..slt_tests::sample_advisory(country, pb::Distribution::Federation)
     }
 }
 
@@ -281,7 +265,7 @@ async fn advisories_and_revokes_keep_to_the_agreement() {
     for country in ["SOM", "SSD"] {
         let mut record = incident(pb::Distribution::Federation, pb::Tlp::Green, "narrowed");
         record.country = country.into();
-        submit(&mut reporter, &record).await;
+        record.id = submit(&mut reporter, &record).await.to_string();
         record.distribution = pb::Distribution::OrgOnly as i32;
         reporter.amend(record.clone(), 1).await.expect("narrow");
         narrowed.push(record.id);

@@ -381,12 +381,11 @@ async fn the_hub_certificate_rotates_without_dropping_in_flight_calls() {
         .subscribe("", Default::default(), 1)
         .await
         .expect("subscribe");
-    let first = new_id();
-    reporter
-        .submit(vec![sample_incident(first)])
+    let first = reporter
+        .submit(vec![sample_incident(new_id())])
         .await
         .expect("submit");
-    receive_upsert(&mut stream, &first.to_string()).await;
+    receive_upsert(&mut stream, &first[0].id).await;
 
     // Rotate: a new certificate and key for the hub, key first.
     let rotated = hub
@@ -411,13 +410,12 @@ async fn the_hub_certificate_rotates_without_dropping_in_flight_calls() {
 
     // The stream opened before the rotation is still live and delivers a change submitted over
     // a new connection; the reporter's old connection still works too.
-    let second = new_id();
     let mut fresh = hub.client("ngo-alpha", &[Role::Reporter]).await;
-    fresh
-        .submit(vec![sample_incident(second)])
+    let second = fresh
+        .submit(vec![sample_incident(new_id())])
         .await
         .expect("submit over a new connection");
-    receive_upsert(&mut stream, &second.to_string()).await;
+    receive_upsert(&mut stream, &second[0].id).await;
     reporter
         .list(Default::default(), 5, String::new())
         .await

@@ -232,13 +232,11 @@ async fn a_python_grpcio_client_lists_incidents_with_the_dev_credentials() {
     let reporter =
         Profile::load(dir.path().join("profiles/ngo-alpha.reporter.toml")).expect("profile");
     let mut alpha = HubClient::connect(&reporter).await.expect("connect");
-    let shared = sample_incident(new_id());
     let mut hidden = sample_incident(new_id());
     hidden.distribution = slt_client::proto::Distribution::OrgOnly as i32;
-    alpha
-        .submit(vec![shared.clone(), hidden])
-        .await
-        .expect("submit");
+    let mut both = [sample_incident(new_id()), hidden];
+    slt_tests::submit_stored(&mut alpha, &mut both).await;
+    let [shared, _hidden] = both;
 
     let script = workspace_root().join("tests/interop/python_client.py");
     let dir_path = dir.path().to_path_buf();

@@ -11,7 +11,7 @@ use slt_hub::identity::Role;
 use slt_proto::google::r#type::Date;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
 use slt_proto::v1::sync_service_client::SyncServiceClient;
-use slt_tests::{TestHub, authorised, list_request, new_id, sample_incident};
+use slt_tests::{TestHub, authorised, list_request, new_id, sample_advisory, sample_incident};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
@@ -162,28 +162,12 @@ async fn a_call_past_the_deadline_is_cut_and_writes_nothing() {
 
 fn advisory(country_level: bool, level: pb::SecurityLevel) -> pb::Advisory {
     pb::Advisory {
-        id: new_id().to_string(),
-        country: "SSD".into(),
         admin1: (!country_level).then(|| pb::AdminArea {
             name: "Upper Nile".into(),
             pcode: "SS02".into(),
         }),
         security_level: level as i32,
-        threat_category: pb::ThreatCategory::ArmedConflict as i32,
-        valid_from: Some(Date {
-            year: 2020,
-            month: 1,
-            day: 1,
-        }),
-        valid_until: Some(Date {
-            year: 2099,
-            month: 12,
-            day: 31,
-        }),
-        summary: "Movements restricted.".into(),
-        distribution: pb::Distribution::Community as i32,
-        tlp: pb::Tlp::Amber as i32,
-        ..Default::default()
+        ..sample_advisory("SSD", pb::Distribution::Community)
     }
 }
 

@@ -76,8 +76,9 @@ async fn a_t1_subscriber_gets_changes_only_on_batch_boundaries() {
         let mut incident = sample_incident(new_id());
         incident.distribution = pb::Distribution::Community as i32;
         let started = now_ms();
-        alpha.submit(vec![incident.clone()]).await.expect("submit");
+        let results = alpha.submit(vec![incident.clone()]).await.expect("submit");
         let committed = now_ms();
+        incident.id = results[0].id.clone();
 
         let at = arrival(&mut beta, &incident.id).await;
         let boundary = (started / BATCH_MS + 1) * BATCH_MS;

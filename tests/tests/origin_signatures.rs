@@ -13,7 +13,6 @@ use slt_client::proto as pb;
 use slt_hub::federation::agreement::PeerTier;
 use slt_hub::identity::keys;
 use slt_hub::wire::origin_seal::{self, OriginSigner};
-use slt_proto::google::r#type::Date;
 use tempfile::TempDir;
 
 /// hub-a -> hub-b -> hub-c at T2, every link transitive; hub-c has a key-only agreement
@@ -310,24 +309,9 @@ async fn an_origin_without_a_known_key_is_refused() {
 
 fn advisory(summary: &str) -> pb::Advisory {
     pb::Advisory {
-        id: slt_tests::new_id().to_string(),
-        country: "SSD".into(),
-        security_level: pb::SecurityLevel::High as i32,
-        threat_category: pb::ThreatCategory::ArmedConflict as i32,
-        valid_from: Some(Date {
-            year: 2020,
-            month: 1,
-            day: 1,
-        }),
-        valid_until: Some(Date {
-            year: 2099,
-            month: 12,
-            day: 31,
-        }),
         summary: summary.into(),
-        distribution: pb::Distribution::Federation as i32,
         tlp: pb::Tlp::Green as i32,
-        ..Default::default()
+        ..slt_tests::sample_advisory("SSD", pb::Distribution::Federation)
     }
 }
 

@@ -495,8 +495,8 @@ async fn a_t1_picture_never_splits_victims_the_t1_record_shows_merged() {
         count: 1,
         estimated: false,
     });
-    let id = incident.id.clone();
-    reporter.submit(vec![incident]).await.expect("submit");
+    let results = reporter.submit(vec![incident]).await.expect("submit");
+    let id = results[0].id.clone();
 
     let mut analyst = hub.client("unhcr", &[Role::Analyst]).await;
     let record = analyst.get(&id).await.expect("get");

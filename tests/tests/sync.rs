@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use slt_client::{ClientError, HubClient, Mirror, MirrorError, SyncOptions, proto as pb};
 use slt_hub::identity::Role;
-use slt_tests::{TestHub, new_id, sample_incident, slt_binary};
+use slt_tests::{TestHub, new_id, sample_incident, slt_binary, submit_stored};
 
 const REPORTER: &[Role] = &[Role::Reporter];
 const ANALYST: &[Role] = &[Role::Analyst];
@@ -50,13 +50,12 @@ async fn a_mirror_follows_creates_amends_retracts_and_revokes() {
         .await
         .expect("mirror");
 
-    let shared: Vec<pb::Incident> = (0..3)
+    let mut batch: Vec<pb::Incident> = (0..3)
         .map(|_| incident(pb::Distribution::Community))
         .collect();
-    let secret = incident(pb::Distribution::OrgOnly);
-    let mut batch = shared.clone();
-    batch.push(secret.clone());
-    alpha.submit(batch).await.expect("submit");
+    batch.push(incident(pb::Distribution::OrgOnly));
+    submit_stored(&mut alpha, &mut batch).await;
+    let shared = batch[..3].to_vec();
 
     let first = sync(&mirror, &mut beta).await;
     assert_eq!((first.upserts, first.retracts, first.revokes), (3, 0, 0));
@@ -104,12 +103,12 @@ async fn a_mirror_follows_creates_amends_retracts_and_revokes() {
 async fn the_feed_never_mentions_what_the_caller_could_never_see() {
     let hub = TestHub::start().await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
-    let secret = incident(pb::Distribution::OrgOnly);
-    let group = incident(pb::Distribution::SharingGroup);
-    alpha
-        .submit(vec![secret.clone(), group.clone()])
-        .await
-        .expect("submit");
+    let mut both = [
+        incident(pb::Distribution::OrgOnly),
+        incident(pb::Distribution::SharingGroup),
+    ];
+    submit_stored(&mut alpha, &mut both).await;
+    let [secret, group] = both;
     let mut edited = secret.clone();
     edited.narrative = "edited".into();
     alpha.amend(edited, 1).await.expect("amend");
@@ -150,11 +149,9 @@ async fn filters_apply_on_the_server_and_revoke_what_stops_matching() {
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     let mut afg = incident(pb::Distribution::Community);
     afg.country = "AFG".into();
-    let ssd = incident(pb::Distribution::Community);
-    alpha
-        .submit(vec![afg.clone(), ssd.clone()])
-        .await
-        .expect("submit");
+    let mut both = [afg, incident(pb::Distribution::Community)];
+    submit_stored(&mut alpha, &mut both).await;
+    let [_afg, ssd] = both;
 
     let mut beta = hub.client("ngo-beta", ANALYST).await;
     let dir = tempfile::tempdir().expect("dir");
@@ -379,8 +376,9 @@ async fn wait_for(seen: &mut tokio::sync::mpsc::UnboundedReceiver<String>, id: S
 async fn a_live_subscription_survives_a_hub_restart_and_misses_nothing() {
     let mut hub = TestHub::start().await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
-    let before = incident(pb::Distribution::Community);
-    alpha.submit(vec![before.clone()]).await.expect("submit");
+    let mut before = [incident(pb::Distribution::Community)];
+    submit_stored(&mut alpha, &mut before).await;
+    let [before] = before;
 
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("live.db");
@@ -399,16 +397,18 @@ async fn a_live_subscription_survives_a_hub_restart_and_misses_nothing() {
     });
     wait_for(&mut seen, before.id.clone()).await;
 
-    let live = incident(pb::Distribution::Community);
-    alpha.submit(vec![live.clone()]).await.expect("submit");
+    let mut live = [incident(pb::Distribution::Community)];
+    submit_stored(&mut alpha, &mut live).await;
+    let [live] = live;
     wait_for(&mut seen, live.id.clone()).await;
 
     // Restart the hub; write while the subscriber is cut off and after it is back.
     hub.stop().await;
     hub.restart().await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
-    let after = incident(pb::Distribution::Community);
-    alpha.submit(vec![after.clone()]).await.expect("submit");
+    let mut after = [incident(pb::Distribution::Community)];
+    submit_stored(&mut alpha, &mut after).await;
+    let [after] = after;
     wait_for(&mut seen, after.id.clone()).await;
     follower.abort();
 

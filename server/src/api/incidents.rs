@@ -106,23 +106,25 @@ impl IncidentApi {
     }
 
     /// The incident if it exists and the caller may see it; NOT_FOUND alike otherwise, so that
-    /// existence does not leak.
+    /// existence does not leak. `id` is the hub's id or, for the caller's own organisation's
+    /// incidents, the id it submitted them with (`ingest::ids`). An id that is not visible as
+    /// the hub's id is tried as the caller's own, so a miss costs the same whether or not an
+    /// invisible incident holds the id.
     async fn visible(
         &self,
         principal: &Principal,
         id: uuid::Uuid,
     ) -> Result<StoredIncident, Status> {
-        let not_found = || Status::not_found(format!("incident {id} not found"));
-        let stored = self
-            .store
-            .get(id)
-            .await
-            .map_err(store_status)?
-            .ok_or_else(not_found)?;
-        if self.policy.tier_for(principal, &stored).is_none() {
-            return Err(not_found());
+        let own = self.ingest.own_id(&principal.org, id);
+        for candidate in [id, own] {
+            let stored = self.store.get(candidate).await.map_err(store_status)?;
+            if let Some(stored) = stored {
+                if self.policy.tier_for(principal, &stored).is_some() {
+                    return Ok(stored);
+                }
+            }
         }
-        Ok(stored)
+        Err(Status::not_found(format!("incident {id} not found")))
     }
 
     /// Checks the caller may modify a visible incident at `expected_version`.
@@ -279,7 +281,8 @@ impl IncidentService for IncidentApi {
             // All-or-nothing: one bad incident and nothing is written.
             return Err(invalid_argument(violations.into_vec()));
         }
-        let drafts = drafts.into_iter().flatten().collect();
+        let drafts: Vec<_> = drafts.into_iter().flatten().collect();
+        let submitted_ids: Vec<String> = drafts.iter().map(|draft| draft.id.to_string()).collect();
         let submitted = self
             .ingest
             .submit(&submitter, drafts, now, Some(&audit.entry("OK")))
@@ -296,7 +299,8 @@ impl IncidentService for IncidentApi {
         audit.mark_recorded();
         let results = submitted
             .into_iter()
-            .map(|(id, submitted)| wire::submit_result(id, submitted))
+            .zip(&submitted_ids)
+            .map(|((id, submitted), submitted_id)| wire::submit_result(id, submitted_id, submitted))
             .collect();
         Ok(Response::new(pb::SubmitIncidentsResponse {
             results,
@@ -317,6 +321,7 @@ impl IncidentService for IncidentApi {
         let audit = audit_context(&request)?;
         audit.note(|entry| entry.incident_ids = vec![id.to_string()]);
         let stored = self.visible(&principal, id).await?;
+        audit.note(|entry| entry.incident_ids = vec![stored.id.to_string()]);
         let redacted = self
             .policy
             .redact(stored, &principal)

@@ -18,6 +18,7 @@ use crate::anonymise;
 use crate::audit::summary;
 use crate::domain::{StoredAdvisory, Violations, validate};
 use crate::identity::Principal;
+use crate::ingest::ids::IdSpace;
 use crate::limits::cpu::{CpuError, CpuPool};
 use crate::picture::forecast::QUARTERLY;
 use crate::picture::forecast::published::SeriesForecast;
@@ -36,6 +37,7 @@ pub struct ThreatApi {
     sealer: Arc<Sealer>,
     hub_id: String,
     policy: Arc<PolicyEngine>,
+    ids: IdSpace,
 }
 
 /// What advisory page tokens are sealed for.
@@ -47,6 +49,7 @@ impl ThreatApi {
         (store, cpu, sealer): (Store, Arc<CpuPool>, Arc<Sealer>),
         hub_id: String,
         policy: Arc<PolicyEngine>,
+        ids: IdSpace,
     ) -> Self {
         Self {
             store,
@@ -54,7 +57,43 @@ impl ThreatApi {
             sealer,
             hub_id,
             policy,
+            ids,
         }
+    }
+
+    /// The stored advisory `submitted` names for `principal`: a new advisory's id in the
+    /// issuing org's own id space (`ingest::ids`), so the answer never says whether an id the
+    /// caller cannot see is taken; for a superseding issue, the visible advisory of that id
+    /// (the hub's id, or the org's own submitted id), if any.
+    async fn resolve_advisory(
+        &self,
+        principal: &Principal,
+        submitted: uuid::Uuid,
+        expected_version: u64,
+    ) -> Result<(uuid::Uuid, Option<StoredAdvisory>), Status> {
+        let own = self.ids.own(&principal.org, submitted);
+        let candidates = if expected_version == 0 {
+            vec![own]
+        } else {
+            vec![submitted, own]
+        };
+        for candidate in &candidates {
+            let found = self
+                .store
+                .get_advisories(&[*candidate])
+                .await
+                .map_err(store_status)?
+                .into_iter()
+                .next();
+            if let Some(found) = found {
+                if expected_version == 0
+                    || self.policy.advisory_tier_for(principal, &found).is_some()
+                {
+                    return Ok((*candidate, Some(found)));
+                }
+            }
+        }
+        Ok((own, None))
     }
 
     fn policy_version(&self) -> String {
@@ -220,18 +259,20 @@ impl ThreatService for ThreatApi {
         {
             violations.add("advisory.sharing_group", reason);
         }
-        let Some((id, mut content)) = decoded.filter(|_| violations.is_empty()) else {
+        let Some((submitted, mut content)) = decoded.filter(|_| violations.is_empty()) else {
             return Err(invalid_argument(violations.into_vec()));
         };
-        let existing = self
-            .store
-            .get_advisories(&[id])
-            .await
-            .map_err(store_status)?
-            .into_iter()
-            .next();
-        let not_found = || Status::not_found(format!("advisory {id} not found"));
-        self.check_issuable(&principal, id, existing.as_ref(), request.expected_version)?;
+        let (id, existing) = self
+            .resolve_advisory(&principal, submitted, request.expected_version)
+            .await?;
+        audit.note(|entry| entry.incident_ids = vec![id.to_string()]);
+        let not_found = || Status::not_found(format!("advisory {submitted} not found"));
+        self.check_issuable(
+            &principal,
+            submitted,
+            existing.as_ref(),
+            request.expected_version,
+        )?;
         if let Some(summary) = &content.summary {
             let (scrubbed, _) = anonymise::scrub(summary, &[]);
             content.summary = Some(scrubbed);

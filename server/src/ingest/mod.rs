@@ -5,6 +5,8 @@
 //! can submit exactly as the hub does: sharing-group checks, anonymising, the idempotency hash
 //! and one all-or-nothing store transaction.
 
+pub mod ids;
+
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -75,6 +77,11 @@ impl Ingest {
         }
     }
 
+    /// The stored id of the incident `org` submitted as `submitted` (see [`ids`]).
+    pub fn own_id(&self, org: &str, submitted: Uuid) -> Uuid {
+        ids::derive(&self.secrets.for_org(org), &self.hub_id, submitted)
+    }
+
     /// Adds a violation at `{prefix}.sharing_group` when `org` may not share `draft` the way
     /// it asks. Callers that decode drafts themselves call it per draft, so that decoding and
     /// sharing problems are reported together.
@@ -112,6 +119,10 @@ impl Ingest {
             return Err(IngestError::Invalid(violations.into_vec()));
         }
         let org_secret = self.secrets.for_org(&submitter.org);
+        let stored_ids: Vec<Uuid> = drafts
+            .iter()
+            .map(|draft| ids::derive(&org_secret, &self.hub_id, draft.id))
+            .collect();
         // The anonymiser is the CPU-heavy part: it runs on the pool, within the org's share.
         let anonymised: Vec<(IncidentDraft, String, ScrubReport)> = self
             .cpu
@@ -132,9 +143,10 @@ impl Ingest {
         let mut reports: Vec<ScrubReport> = Vec::with_capacity(anonymised.len());
         let batch: Vec<NewIncident> = anonymised
             .into_iter()
-            .map(|(draft, submit_hash, report)| {
+            .zip(stored_ids)
+            .map(|((draft, submit_hash, report), id)| {
                 reports.push(report);
-                self.new_incident(submitter, draft, submit_hash, now)
+                self.new_incident(submitter, id, draft, submit_hash, now)
             })
             .collect();
         let outcomes = self.store.submit(&batch, audit).await?;
@@ -166,6 +178,7 @@ impl Ingest {
     fn new_incident(
         &self,
         submitter: &Submitter,
+        id: Uuid,
         draft: IncidentDraft,
         submit_hash: String,
         now: OffsetDateTime,
@@ -174,7 +187,7 @@ impl Ingest {
             submit_hash,
             group_members: self.policy.group_members_of(&draft.content),
             incident: StoredIncident {
-                id: draft.id,
+                id,
                 version: 1,
                 origin_org: submitter.org.clone(),
                 origin_hub: self.hub_id.clone(),

@@ -379,7 +379,7 @@ pub fn scrub_counts(report: &crate::anonymise::ScrubReport) -> Vec<pb::ScrubCoun
 }
 
 /// One incident's result of a SubmitIncidents call.
-pub fn submit_result(id: uuid::Uuid, submitted: Submitted) -> pb::SubmitResult {
+pub fn submit_result(id: uuid::Uuid, submitted_id: &str, submitted: Submitted) -> pb::SubmitResult {
     let (outcome, version, scrubbed) = match submitted {
         Submitted::Created { scrubbed } => (pb::SubmitOutcome::Created, 1, scrub_counts(&scrubbed)),
         Submitted::Unchanged { version } => (pb::SubmitOutcome::Unchanged, version, Vec::new()),
@@ -390,6 +390,7 @@ pub fn submit_result(id: uuid::Uuid, submitted: Submitted) -> pb::SubmitResult {
         outcome: outcome as i32,
         version,
         scrubbed,
+        submitted_id: submitted_id.to_string(),
     }
 }
 

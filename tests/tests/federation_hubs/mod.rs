@@ -268,7 +268,15 @@ pub async fn submit(client: &mut HubClient, incident: &pb::Incident) -> uuid::Uu
         pb::SubmitOutcome::Created as i32,
         "{results:?}"
     );
-    uuid::Uuid::parse_str(&incident.id).expect("id")
+    // The hub's id (the submitter's own id space), as every reader and peer names it.
+    uuid::Uuid::parse_str(&results[0].id).expect("id")
+}
+
+/// Submits `incidents` in one batch, each CREATED, and renames each to the hub's id.
+pub async fn submit_batch(client: &mut HubClient, incidents: &mut [pb::Incident]) {
+    for result in slt_tests::submit_stored(client, incidents).await {
+        assert_eq!(result.outcome, pb::SubmitOutcome::Created as i32);
+    }
 }
 
 /// The incident as a reader of `hub` sees it, if it is there.

@@ -116,9 +116,16 @@ fn print_submit_results(format: Format, results: &[pb::SubmitResult]) -> anyhow:
         Format::Table | Format::Csv => {
             let rows: Vec<Vec<String>> = results
                 .iter()
-                .map(|r| vec![r.id.clone(), outcome(r), r.version.to_string()])
+                .map(|r| {
+                    vec![
+                        r.id.clone(),
+                        r.submitted_id.clone(),
+                        outcome(r),
+                        r.version.to_string(),
+                    ]
+                })
                 .collect();
-            print_rows(format, &["id", "outcome", "version"], &rows)?;
+            print_rows(format, &["id", "submitted_id", "outcome", "version"], &rows)?;
         }
     }
     Ok(())
