@@ -194,11 +194,13 @@ pub async fn audit_scenario(
     let port = free_port()?;
     let hub = HubProcess::start(&data, port)?;
     let mut reporter = connect(&data.join("profiles/ngo-alpha.reporter.toml")).await?;
-    let incident = {
+    let mut incident = {
         let example = std::fs::read_to_string(data.join("examples/incident.json"))?;
         slt_client::json::incidents_from_json(&example)?.remove(0)
     };
-    reporter.submit(vec![incident.clone()]).await?;
+    let results = reporter.submit(vec![incident.clone()]).await?;
+    // Other orgs (and the store) name it by the hub's id.
+    incident.id = results.first().context("no submit result")?.id.clone();
     let analyst_path = data.join("profiles/ngo-beta.analyst.toml");
     let mut analyst = connect(&analyst_path).await?;
     // The bare server answers exactly what the hub sends this analyst (redacted to T1).

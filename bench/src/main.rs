@@ -863,9 +863,11 @@ async fn federation_scenario(
     let mut submitted = std::collections::HashMap::new();
     for index in 0..lag_samples {
         let incident = fresh(&rows[index % rows.len()]);
-        let id = incident.id.clone();
-        submitted.insert(id, Instant::now());
-        reporter.submit(vec![incident]).await?;
+        let started = Instant::now();
+        let results = reporter.submit(vec![incident]).await?;
+        // The feed names it by the hub's id.
+        let id = results.first().context("no submit result")?.id.clone();
+        submitted.insert(id, started);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut lags = Vec::new();

@@ -83,6 +83,29 @@ pub enum HubError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// Refuses to start when this database's ids were derived under another master secret or hub
+/// id (`ingest::ids`): the same submission would get another id, so resubmitting would
+/// duplicate, and the submitters' own ids would stop answering.
+async fn check_id_space(
+    store: &Store,
+    secrets: &anonymise::OrgSecrets,
+    hub_id: &str,
+) -> Result<(), HubError> {
+    let fingerprint = ingest::ids::IdSpace::new(secrets.clone(), hub_id.to_string()).fingerprint();
+    let pinned = store.pin_meta(ID_SPACE_KEY, &fingerprint).await?;
+    if pinned != fingerprint {
+        return Err(HubError::Config(format!(
+            "pseudonym_key / hub_id: this database's incident ids were derived under another \
+             key file or hub id (hub_meta {ID_SPACE_KEY}); every replica must use the same \
+             pseudonym key and hub id, and neither may change under a database"
+        )));
+    }
+    Ok(())
+}
+
+/// The `hub_meta` key of the id-space fingerprint.
+const ID_SPACE_KEY: &str = "id_space_fingerprint";
+
 /// Serves the hub on `listener` until `shutdown` completes: [`Hub::build`], then [`Hub::run`].
 pub async fn serve(
     listener: TcpListener,
@@ -157,6 +180,7 @@ impl Hub {
         let master = identity::keys::read_secret_hex(&config.pseudonym_key)?;
         let secrets = anonymise::OrgSecrets::new(&master);
         let sealer = Arc::new(sealed::Sealer::new(&master)?);
+        check_id_space(&store, &secrets, &config.hub_id).await?;
         let signer = Arc::new(audit::checkpoints::CheckpointSigner::load(
             &identity::keys::read_key_file(&config.audit_signing_key)?,
             &identity::keys::read_key_file(&config.audit_public_key)?,

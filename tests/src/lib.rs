@@ -327,7 +327,7 @@ impl TestHub {
         }
     }
 
-    /// The hub's id of the incident (or advisory) `org` submitted as `submitted`: each org
+    /// The hub's id of the incident `org` submitted as `submitted`: each org
     /// submits into its own id space (`slt_hub::ingest::ids`). Computed here from the hub's
     /// master secret, as the hub does, so tests can name a record another org submitted.
     pub fn stored_id(&self, org: &str, submitted: &str) -> String {
@@ -337,8 +337,12 @@ impl TestHub {
             slt_hub::anonymise::OrgSecrets::new(&master),
             self.config.hub_id.clone(),
         );
-        ids.own(org, uuid::Uuid::parse_str(submitted).expect("uuid"))
-            .to_string()
+        ids.own(
+            org,
+            slt_hub::ingest::ids::Kind::Incident,
+            uuid::Uuid::parse_str(submitted).expect("uuid"),
+        )
+        .to_string()
     }
 
     pub fn endpoint(&self) -> String {

@@ -306,3 +306,142 @@ async fn issuing_an_advisory_under_another_orgs_id_answers_as_a_fresh_id() {
         (private.id.as_str(), 2)
     );
 }
+
+/// Renames a stored incident, as a record stored before ids were derived (or a foreign copy
+/// under a chosen id) would sit in the database.
+async fn rename_incident(hub: &TestHub, from: &str, to: &str) {
+    // One batch on one connection, with the annex's foreign key set aside while both move.
+    let (off, on) = if hub.is_postgres() {
+        (
+            "SET session_replication_role = replica",
+            "SET session_replication_role = DEFAULT",
+        )
+    } else {
+        ("PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys = ON")
+    };
+    hub.execute_sql(&[&format!(
+        "{off}; \
+         UPDATE incidents SET id = '{to}' WHERE id = '{from}'; \
+         UPDATE incident_private SET incident_id = '{to}' WHERE incident_id = '{from}'; \
+         UPDATE change_log SET incident_id = '{to}' WHERE incident_id = '{from}'; \
+         {on}"
+    )])
+    .await;
+}
+
+/// The review's case: another record sits at the id an org submitted with (a foreign copy, or
+/// one stored before ids were derived). The org's own record still answers to its submitted id;
+/// an incident of its own stored before derivation keeps answering, and resubmitting it stays
+/// UNCHANGED; the access log names the ids the hub stored.
+#[tokio::test]
+async fn an_org_keeps_its_own_records_and_the_log_names_the_stored_ids() {
+    let hub = TestHub::start().await;
+    let mut alpha = hub.client("ngo-alpha", REPORTER).await;
+    let mut beta = hub.client("ngo-beta", REPORTER).await;
+
+    let alpha_submitted = new_id();
+    let mine = alpha
+        .submit(vec![sample_incident(alpha_submitted)])
+        .await
+        .expect("alpha");
+    // Beta's COMMUNITY record, moved to sit at alpha's submitted id.
+    let mut other = sample_incident(new_id());
+    other.narrative = "Beta's record.".into();
+    let theirs = beta.submit(vec![other]).await.expect("beta");
+    rename_incident(&hub, &theirs[0].id, &alpha_submitted.to_string()).await;
+    let read = alpha
+        .get(&alpha_submitted.to_string())
+        .await
+        .expect("alpha reads its own");
+    assert_eq!(
+        read.id, mine[0].id,
+        "its own record, not the one sitting at that id"
+    );
+    assert_eq!(read.origin_org, "ngo-alpha");
+
+    // A record of alpha's own under its submitted id (stored before ids were derived).
+    let legacy_submitted = new_id();
+    let legacy = alpha
+        .submit(vec![sample_incident(legacy_submitted)])
+        .await
+        .expect("alpha");
+    rename_incident(&hub, &legacy[0].id, &legacy_submitted.to_string()).await;
+    let again = alpha
+        .submit(vec![sample_incident(legacy_submitted)])
+        .await
+        .expect("resubmit");
+    assert_eq!(outcome(&again[0]), pb::SubmitOutcome::Unchanged);
+    assert_eq!(again[0].id, legacy_submitted.to_string());
+    let mut amended = sample_incident(legacy_submitted);
+    amended.narrative = "Amended after the upgrade.".into();
+    assert_eq!(alpha.amend(amended, 1).await.expect("amend").version, 2);
+
+    // The access log names the stored ids of the submit and of the amend.
+    let mut auditor = hub.client("audit-office", &[Role::Auditor]).await;
+    let mut stream = auditor.export_audit(1).await.expect("export");
+    let mut records = Vec::new();
+    while let Some(page) = stream.message().await.expect("page") {
+        records.extend(page.records);
+    }
+    let named = |method: &str, id: &str| {
+        records.iter().any(|record| {
+            record.method.ends_with(method) && record.incident_ids.iter().any(|i| i == id)
+        })
+    };
+    assert!(
+        named("SubmitIncidents", &mine[0].id),
+        "the submit names the stored id"
+    );
+    assert!(
+        !named("SubmitIncidents", &alpha_submitted.to_string()),
+        "and not the submitted one"
+    );
+    assert!(named("AmendIncident", &legacy_submitted.to_string()));
+}
+
+/// A replica (or a restart) with another master secret would derive other ids for the same
+/// submissions: the hub refuses to start on that database, naming the settings.
+#[tokio::test]
+async fn a_hub_with_another_key_file_refuses_the_database() {
+    let mut hub = TestHub::start().await;
+    let mut alpha = hub.client("ngo-alpha", REPORTER).await;
+    alpha
+        .submit(vec![sample_incident(new_id())])
+        .await
+        .expect("submit");
+    hub.stop().await;
+
+    let mut config = hub.config.clone();
+    config.pseudonym_key = hub.dir.path().join("other-pseudonym.key");
+    slt_hub::pki::write_secret(
+        &config.pseudonym_key,
+        &slt_hub::identity::keys::generate_secret_hex().expect("secret"),
+    )
+    .expect("write");
+    let store = slt_hub::store::Store::open(&config.database_url)
+        .await
+        .expect("store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let error = slt_hub::serve(listener, config, store.clone(), async {})
+        .await
+        .expect_err("refused");
+    store.close().await;
+    let message = error.to_string();
+    assert!(
+        message.contains("pseudonym_key") && message.contains("hub_id"),
+        "{message}"
+    );
+    // The right key still starts.
+    hub.restart().await;
+    let mut alpha = hub.client("ngo-alpha", REPORTER).await;
+    assert_eq!(
+        alpha
+            .list_all(Default::default())
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}

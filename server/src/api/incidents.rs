@@ -107,16 +107,17 @@ impl IncidentApi {
 
     /// The incident if it exists and the caller may see it; NOT_FOUND alike otherwise, so that
     /// existence does not leak. `id` is the hub's id or, for the caller's own organisation's
-    /// incidents, the id it submitted them with (`ingest::ids`). An id that is not visible as
-    /// the hub's id is tried as the caller's own, so a miss costs the same whether or not an
-    /// invisible incident holds the id.
+    /// incidents, the id it submitted them with (`ingest::ids`). The caller's own space is
+    /// tried first: only its own org can hold an id there, so nobody else's record (a foreign
+    /// copy, an incident another org submitted under that id) can shadow its own. Both lookups
+    /// run on a miss, whether or not an invisible incident holds the id.
     async fn visible(
         &self,
         principal: &Principal,
         id: uuid::Uuid,
     ) -> Result<StoredIncident, Status> {
         let own = self.ingest.own_id(&principal.org, id);
-        for candidate in [id, own] {
+        for candidate in [own, id] {
             let stored = self.store.get(candidate).await.map_err(store_status)?;
             if let Some(stored) = stored {
                 if self.policy.tier_for(principal, &stored).is_some() {
@@ -285,7 +286,7 @@ impl IncidentService for IncidentApi {
         let submitted_ids: Vec<String> = drafts.iter().map(|draft| draft.id.to_string()).collect();
         let submitted = self
             .ingest
-            .submit(&submitter, drafts, now, Some(&audit.entry("OK")))
+            .submit(&submitter, drafts, now, Some(audit.entry("OK")))
             .await
             .map_err(|error| match error {
                 IngestError::Invalid(violations) => invalid_argument(violations),
@@ -441,6 +442,7 @@ impl IncidentService for IncidentApi {
             return Err(invalid_argument(violations.into_vec()));
         };
         let stored = self.visible(&principal, draft.id).await?;
+        audit.note(|entry| entry.incident_ids = vec![stored.id.to_string()]);
         self.check_modifiable(&principal, &stored, request.expected_version)?;
 
         let mut draft = draft;
@@ -494,6 +496,7 @@ impl IncidentService for IncidentApi {
             return Err(invalid_argument(violations.into_vec()));
         };
         let stored = self.visible(&principal, id).await?;
+        audit.note(|entry| entry.incident_ids = vec![stored.id.to_string()]);
         self.check_modifiable(&principal, &stored, request.expected_version)?;
 
         // The reason is shown to every viewer: scrub it like a narrative.

@@ -18,7 +18,7 @@ use crate::anonymise;
 use crate::audit::summary;
 use crate::domain::{StoredAdvisory, Violations, validate};
 use crate::identity::Principal;
-use crate::ingest::ids::IdSpace;
+use crate::ingest::ids::{IdSpace, Kind};
 use crate::limits::cpu::{CpuError, CpuPool};
 use crate::picture::forecast::QUARTERLY;
 use crate::picture::forecast::published::SeriesForecast;
@@ -64,18 +64,19 @@ impl ThreatApi {
     /// The stored advisory `submitted` names for `principal`: a new advisory's id in the
     /// issuing org's own id space (`ingest::ids`), so the answer never says whether an id the
     /// caller cannot see is taken; for a superseding issue, the visible advisory of that id
-    /// (the hub's id, or the org's own submitted id), if any.
+    /// (the org's own submitted id, or the hub's id), if any.
     async fn resolve_advisory(
         &self,
         principal: &Principal,
         submitted: uuid::Uuid,
         expected_version: u64,
     ) -> Result<(uuid::Uuid, Option<StoredAdvisory>), Status> {
-        let own = self.ids.own(&principal.org, submitted);
+        let own = self.ids.own(&principal.org, Kind::Advisory, submitted);
+        // The caller's own space first: nobody else's advisory can shadow its own.
         let candidates = if expected_version == 0 {
             vec![own]
         } else {
-            vec![submitted, own]
+            vec![own, submitted]
         };
         for candidate in &candidates {
             let found = self
@@ -265,14 +266,15 @@ impl ThreatService for ThreatApi {
         let (id, existing) = self
             .resolve_advisory(&principal, submitted, request.expected_version)
             .await?;
-        audit.note(|entry| entry.incident_ids = vec![id.to_string()]);
         let not_found = || Status::not_found(format!("advisory {submitted} not found"));
+        // A refused call's record keeps the id as asked; an issued one names the stored id.
         self.check_issuable(
             &principal,
             submitted,
             existing.as_ref(),
             request.expected_version,
         )?;
+        audit.note(|entry| entry.incident_ids = vec![id.to_string()]);
         if let Some(summary) = &content.summary {
             let (scrubbed, _) = anonymise::scrub(summary, &[]);
             content.summary = Some(scrubbed);

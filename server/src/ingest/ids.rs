@@ -31,21 +31,45 @@ impl IdSpace {
         Self { secrets, hub_id }
     }
 
+    /// A public fingerprint of this id space (the master secret and the hub id it derives
+    /// under): the id a reserved, unregistrable org name would get for the nil UUID. Pinned in
+    /// the database at start, so a replica with another key file, or a renamed hub, refuses to
+    /// start instead of deriving other ids for the same submissions.
+    pub fn fingerprint(&self) -> String {
+        self.own("\0id-space-fingerprint", Kind::Incident, Uuid::nil())
+            .to_string()
+    }
+
     /// The stored id of what `org` submitted as `submitted`.
-    pub fn own(&self, org: &str, submitted: Uuid) -> Uuid {
-        derive(&self.secrets.for_org(org), &self.hub_id, submitted)
+    pub fn own(&self, org: &str, kind: Kind, submitted: Uuid) -> Uuid {
+        derive(&self.secrets.for_org(org), &self.hub_id, kind, submitted)
     }
 }
 
-/// What the derivation is bound to, so the key serves no other purpose.
-const CONTEXT: &[u8] = b"slt-hub incident-id v1\0";
+/// What an id is derived for: incidents and advisories have separate spaces, so an incident
+/// and an advisory submitted under one UUID are not linked by their stored ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Incident,
+    Advisory,
+}
 
-/// The stored id of the incident `org_secret`'s organisation submitted as `submitted` at
-/// `hub_id`. A UUID of version 8 (custom), variant RFC 9562.
-pub fn derive(org_secret: &[u8], hub_id: &str, submitted: Uuid) -> Uuid {
+impl Kind {
+    /// What the derivation is bound to, so the key serves no other purpose.
+    fn context(self) -> &'static [u8] {
+        match self {
+            Kind::Incident => b"slt-hub incident-id v1\0",
+            Kind::Advisory => b"slt-hub advisory-id v1\0",
+        }
+    }
+}
+
+/// The stored id of what `org_secret`'s organisation submitted as `submitted` at `hub_id`.
+/// A UUID of version 8 (custom), variant RFC 9562.
+pub fn derive(org_secret: &[u8], hub_id: &str, kind: Kind, submitted: Uuid) -> Uuid {
     let key = hmac::Key::new(hmac::HMAC_SHA256, org_secret);
     let mut context = hmac::Context::with_key(&key);
-    context.update(CONTEXT);
+    context.update(kind.context());
     context.update(hub_id.as_bytes());
     context.update(b"\0");
     context.update(submitted.as_bytes());
@@ -62,10 +86,23 @@ mod tests {
     #[test]
     fn each_organisation_gets_its_own_stable_id_space() {
         let submitted = Uuid::parse_str("0190f5c2-7b1e-7c3a-9d4e-1a2b3c4d5e6f").expect("uuid");
-        let alpha = derive(b"secret of alpha", "hub-a", submitted);
-        assert_eq!(alpha, derive(b"secret of alpha", "hub-a", submitted));
-        assert_ne!(alpha, derive(b"secret of beta", "hub-a", submitted));
-        assert_ne!(alpha, derive(b"secret of alpha", "hub-b", submitted));
+        let alpha = derive(b"secret of alpha", "hub-a", Kind::Incident, submitted);
+        assert_eq!(
+            alpha,
+            derive(b"secret of alpha", "hub-a", Kind::Incident, submitted)
+        );
+        assert_ne!(
+            alpha,
+            derive(b"secret of beta", "hub-a", Kind::Incident, submitted)
+        );
+        assert_ne!(
+            alpha,
+            derive(b"secret of alpha", "hub-b", Kind::Incident, submitted)
+        );
+        assert_ne!(
+            alpha,
+            derive(b"secret of alpha", "hub-a", Kind::Advisory, submitted)
+        );
         assert_ne!(alpha, submitted);
         assert_eq!(alpha.get_version_num(), 8);
         assert_eq!(alpha.get_variant(), uuid::Variant::RFC4122);

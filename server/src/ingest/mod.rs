@@ -79,7 +79,12 @@ impl Ingest {
 
     /// The stored id of the incident `org` submitted as `submitted` (see [`ids`]).
     pub fn own_id(&self, org: &str, submitted: Uuid) -> Uuid {
-        ids::derive(&self.secrets.for_org(org), &self.hub_id, submitted)
+        ids::derive(
+            &self.secrets.for_org(org),
+            &self.hub_id,
+            ids::Kind::Incident,
+            submitted,
+        )
     }
 
     /// Adds a violation at `{prefix}.sharing_group` when `org` may not share `draft` the way
@@ -104,7 +109,7 @@ impl Ingest {
         submitter: &Submitter,
         drafts: Vec<IncidentDraft>,
         now: OffsetDateTime,
-        audit: Option<&AuditEntry>,
+        mut audit: Option<AuditEntry>,
     ) -> Result<Vec<(Uuid, Submitted)>, IngestError> {
         let mut violations = Violations::new();
         for (index, draft) in drafts.iter().enumerate() {
@@ -119,10 +124,12 @@ impl Ingest {
             return Err(IngestError::Invalid(violations.into_vec()));
         }
         let org_secret = self.secrets.for_org(&submitter.org);
-        let stored_ids: Vec<Uuid> = drafts
-            .iter()
-            .map(|draft| ids::derive(&org_secret, &self.hub_id, draft.id))
-            .collect();
+        let stored_ids = self.stored_ids(submitter, &org_secret, &drafts).await?;
+        if let Some(entry) = audit.as_mut() {
+            // The record names what was written, under the ids every reader will use.
+            entry.incident_ids = stored_ids.iter().map(Uuid::to_string).collect();
+            crate::audit::bounds::bound(entry);
+        }
         // The anonymiser is the CPU-heavy part: it runs on the pool, within the org's share.
         let anonymised: Vec<(IncidentDraft, String, ScrubReport)> = self
             .cpu
@@ -149,7 +156,7 @@ impl Ingest {
                 self.new_incident(submitter, id, draft, submit_hash, now)
             })
             .collect();
-        let outcomes = self.store.submit(&batch, audit).await?;
+        let outcomes = self.store.submit(&batch, audit.as_ref()).await?;
         Ok(batch
             .iter()
             .zip(outcomes)
@@ -170,6 +177,29 @@ impl Ingest {
                     },
                 };
                 (item.incident.id, submitted)
+            })
+            .collect())
+    }
+
+    /// The stored ids of `drafts`: in the submitter's own id space (`ids`), except where a
+    /// submitted id already names one of the submitter's own incidents here (one stored before
+    /// ids were derived, or one it names by the hub's id), which it then stays.
+    async fn stored_ids(
+        &self,
+        submitter: &Submitter,
+        org_secret: &[u8],
+        drafts: &[IncidentDraft],
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let submitted: Vec<Uuid> = drafts.iter().map(|draft| draft.id).collect();
+        let own = self.store.own_local_ids(&submitter.org, &submitted).await?;
+        Ok(submitted
+            .iter()
+            .map(|id| {
+                if own.contains(id) {
+                    *id
+                } else {
+                    ids::derive(org_secret, &self.hub_id, ids::Kind::Incident, *id)
+                }
             })
             .collect())
     }

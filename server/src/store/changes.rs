@@ -198,6 +198,25 @@ impl Store {
             .await
     }
 
+    /// Records `value` under `key` in the hub's metadata unless a value is there already;
+    /// returns the value in force (for settings that must never change under a database).
+    pub async fn pin_meta(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let insert = tx
+            .sql("INSERT INTO hub_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .arg(key.to_string())
+            .arg(value.to_string());
+        tx.run().execute(insert).await?;
+        let select = tx
+            .sql("SELECT value FROM hub_meta WHERE key = $1")
+            .arg(key.to_string());
+        let pinned: Option<(String,)> = tx.run().fetch_optional(select).await?;
+        tx.commit().await?;
+        pinned
+            .map(|(value,)| value)
+            .ok_or_else(|| StoreError::Corrupt(format!("hub_meta {key} vanished")))
+    }
+
     async fn record_group_membership_once(
         &self,
         groups: &[(String, Vec<String>)],

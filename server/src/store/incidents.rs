@@ -304,6 +304,22 @@ impl Store {
 }
 
 /// What is stored under each id of `ids` already: (submit hash, version, origin org).
+impl Store {
+    /// Those of `ids` that name incidents `org` itself submitted here (not foreign copies).
+    /// Only the caller's own records answer, so this tells it nothing about anyone else's.
+    pub async fn own_local_ids(&self, org: &str, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = self.db.sql("SELECT id FROM incidents WHERE ");
+        sql.column_in_ids("id", ids)?;
+        sql.push(" AND received_from IS NULL AND origin_org = ")
+            .bind(org.to_string());
+        let rows: Vec<(String,)> = self.db.run().fetch_all(sql).await?;
+        rows.iter().map(|(id,)| parse_uuid(id)).collect()
+    }
+}
+
 async fn existing_submissions(
     tx: &mut Tx,
     ids: &[Uuid],
