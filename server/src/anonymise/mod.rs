@@ -25,8 +25,10 @@
 //! [`annex_names`] of the incident's private annex, and [`victim_key`] on each victim identity.
 
 mod detect;
+mod name_lists;
 mod names;
 mod normalise;
+mod unlisted_names;
 mod victim_key;
 
 use std::collections::BTreeMap;
@@ -143,6 +145,7 @@ pub(crate) struct Finding {
 pub fn scrub(text: &str, known_names: &[&str]) -> (String, ScrubReport) {
     let mut findings = detect::find_all(text);
     findings.extend(names::find_names(text, known_names));
+    findings.extend(unlisted_names::find_unlisted_names(text));
     let chosen = merge_adjacent_coordinates(text, resolve_overlaps(findings));
 
     let mut out = String::with_capacity(text.len());
