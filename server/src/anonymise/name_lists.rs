@@ -264,6 +264,50 @@ pub(crate) const ROLES_BEFORE: &[&str] = &[
     "member",
 ];
 
+/// Words before "of" that make what follows a person ("the family of X", "the release of X").
+pub(crate) const PERSON_BEFORE_OF: &[&str] = &[
+    "family",
+    "families",
+    "relatives",
+    "release",
+    "body",
+    "bodies",
+    "killing",
+    "murder",
+    "abduction",
+    "kidnapping",
+    "death",
+    "wife",
+    "husband",
+    "son",
+    "daughter",
+    "brother",
+    "sister",
+    "father",
+    "mother",
+    "widow",
+    "name",
+    "names",
+    "residence",
+    "whereabouts",
+    "identity",
+    "detention",
+    "arrest",
+    "funeral",
+    "colleagues",
+    "colleague",
+    "friends",
+    "children",
+    "assassination",
+    "disappearance",
+    "famille",
+    "corps",
+    "epouse",
+    "mari",
+    "fils",
+    "fille",
+];
+
 /// Words after a name's comma or parenthesis that say it was a person ("X, a nurse", "X (34)").
 pub(crate) const ROLES_AFTER: &[&str] = &[
     "driver",
@@ -598,6 +642,33 @@ pub(crate) const PLACE_NOUNS: &[&str] = &[
     "raion",
     "rayon",
     "hromada",
+    "government",
+    "districts",
+    "provinces",
+    "villages",
+    "streets",
+    "roads",
+    "camps",
+    "mausoleum",
+    "gardens",
+    "court",
+    "house",
+    "residence",
+    "guesthouse",
+    "administration",
+    "authorities",
+    "regime",
+    "faction",
+    "rebels",
+    "fighters",
+    "troops",
+];
+
+/// The place words before a capitalised run strong enough to make even one listed name a
+/// place ("near Maryan"); "from" and "to" are not ("heard from Shakila").
+pub(crate) const STRONG_PLACE_WORDS_BEFORE: &[&str] = &[
+    "in", "near", "outside", "inside", "towards", "toward", "between", "around", "via", "across",
+    "through", "dans", "pres", "vers",
 ];
 
 /// Lower-case words before a capitalised run that make it a place ("the village of X",
@@ -675,6 +746,32 @@ pub(crate) const PLACE_WORDS_AFTER: &[&str] = &[
     "raion",
     "rayon",
     "hromada",
+    "north",
+    "south",
+    "east",
+    "west",
+    "northeast",
+    "northwest",
+    "southeast",
+    "southwest",
+    "km",
+    "kilometres",
+    "kilometers",
+    "miles",
+    "capital",
+    "outskirts",
+    "edge",
+    "centre",
+    "center",
+    "heart",
+    "vicinity",
+];
+
+/// First words of place names ("Jebel Marra", "Wadi Saleh", "Kafr Nabl"), folded.
+pub(crate) const PLACE_HEADS: &[&str] = &[
+    "jebel", "jabal", "jabel", "djebel", "wadi", "ras", "tell", "tal", "kafr", "deir", "dar",
+    "bir", "ain", "khor", "bahr", "qasr", "mount", "mt", "lake", "port", "fort", "san", "santa",
+    "saint", "st", "pul", "qala", "kala", "kili", "killi", "dasht", "darra", "dara",
 ];
 
 /// Particles inside Arabic, Somali, Sahelian and European names ("bin", "al", "ould", "de"),

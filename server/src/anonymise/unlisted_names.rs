@@ -25,11 +25,51 @@
 use std::collections::HashSet;
 
 use super::name_lists::{
-    HONORIFICS, LISTS, PARTICLES, PERSON_PARTICIPLES, PERSON_VERBS, PLACE_NOUNS, PLACE_WORDS_AFTER,
-    PLACE_WORDS_BEFORE, ROLES_AFTER, ROLES_BEFORE,
+    HONORIFICS, LISTS, PARTICLES, PERSON_BEFORE_OF, PERSON_PARTICIPLES, PERSON_VERBS, PLACE_HEADS,
+    PLACE_NOUNS, PLACE_WORDS_AFTER, PLACE_WORDS_BEFORE, ROLES_AFTER, ROLES_BEFORE,
+    STRONG_PLACE_WORDS_BEFORE,
 };
 use super::normalise::fold;
 use super::{Finding, PiiKind};
+
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "janvier",
+    "fevrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "aout",
+    "septembre",
+    "octobre",
+    "novembre",
+    "decembre",
+];
 
 /// Same rank as listed names: of two overlapping name findings the earlier, longer one wins.
 const RANK: u8 = 4;
@@ -112,6 +152,22 @@ pub(crate) fn find_unlisted_names(text: &str) -> Vec<Finding> {
         .map(|(i, token)| classify(token, protected[i]))
         .collect();
 
+    let mut status = status;
+    let first = judge_all(&tokens, &gaps, &status);
+    // Other mentions of a found name ("... Tumbo was released", "Gulbadan Tumbo" where only
+    // "Tumbo" had context) count as listed names in a second pass.
+    if mark_found_parts(&tokens, &mut status, &first) {
+        judge_all(&tokens, &gaps, &status)
+    } else {
+        first
+    }
+    .iter()
+    .map(|&(a, b)| finding(tokens[a].start, tokens[b - 1].end))
+    .collect()
+}
+
+/// The name stretches of every capitalised run, as token ranges.
+fn judge_all(tokens: &[Token], gaps: &[Gap], status: &[Status]) -> Vec<(usize, usize)> {
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut i = 0;
     while i < tokens.len() {
@@ -123,16 +179,10 @@ pub(crate) fn find_unlisted_names(text: &str) -> Vec<Finding> {
         while j < tokens.len() && gaps[j] == Gap::Space && is_run_word(&tokens[j], status[j]) {
             j += 1;
         }
-        judge_run(&tokens, &gaps, &status, i, j, &mut spans);
+        judge_run(tokens, gaps, status, i, j, &mut spans);
         i = j;
     }
-
-    let mut findings: Vec<Finding> = spans
-        .iter()
-        .map(|&(a, b)| finding(tokens[a].start, tokens[b - 1].end))
-        .collect();
-    findings.extend(other_mentions(&tokens, &status, &spans));
-    findings
+    spans
 }
 
 fn finding(start: usize, end: usize) -> Finding {
@@ -306,12 +356,13 @@ fn classify(token: &Token, protected: usize) -> Status {
         return Status::Stop;
     }
     let word = token.folded.as_str();
-    if word.chars().count() == 1 {
-        return Status::Particle;
-    }
-    // A title or a post at the head of a run ("Driver Xyz", "Sheikh Xyz") introduces a name.
+    // A title or a post at the head of a run ("Driver Xyz", "Sheikh Xyz", "M. Xyz") introduces
+    // a name.
     if (HONORIFICS.contains(&word) || ROLES_BEFORE.contains(&word)) && !lists.names.contains(word) {
         return Status::Honorific;
+    }
+    if word.chars().count() == 1 {
+        return Status::Particle; // an initial
     }
     let listed = name_status(word);
     if protected > 1 {
@@ -431,7 +482,10 @@ fn is_name(
     }) {
         return false;
     }
-    if place_after(tokens, gaps, stop) {
+    if place_after(tokens, gaps, stop)
+        || named_place(tokens, gaps, start)
+        || PLACE_HEADS.contains(&tokens[start].folded.as_str())
+    {
         return false;
     }
     if titled(tokens, gaps, status, start, run_start) || person_follows(tokens, gaps, stop) {
@@ -439,15 +493,31 @@ fn is_name(
     }
     let count = |wanted: Status| stretch.iter().filter(|&&s| s == wanted).count();
     let words = stretch.iter().filter(|&&s| s != Status::Particle).count();
-    if count(Status::Name) > 0 {
-        return true;
-    }
     let placeish = place_before(tokens, gaps, start);
+    // "near Maryan": one word after a place word is a place, even if it is also a name.
+    if count(Status::Name) > 0 {
+        let strong_place = start > 0
+            && gaps[start] == Gap::Space
+            && STRONG_PLACE_WORDS_BEFORE.contains(&tokens[start - 1].folded.as_str());
+        return !(strong_place && words == 1);
+    }
     if count(Status::Weak) > 0 && words >= 2 {
         return count(Status::Weak) + count(Status::Unknown) + count(Status::PlaceOrName) >= 2
             && !(placeish && count(Status::Weak) == 0);
     }
-    count(Status::Unknown) >= 2 && !placeish
+    // "al-Ittihad al-Islami": words with an article are as often a group or a place.
+    let unknown = (start..stop)
+        .filter(|&k| status[k] == Status::Unknown && !has_article(&tokens[k]))
+        .count();
+    unknown >= 2 && !placeish
+}
+
+fn has_article(token: &Token) -> bool {
+    [
+        "al-", "el-", "al'", "as-", "ash-", "ad-", "ar-", "an-", "at-",
+    ]
+    .iter()
+    .any(|article| token.folded.starts_with(article))
 }
 
 /// A title or a post right before the stretch (inside the run, or just before it).
@@ -459,8 +529,8 @@ fn titled(
     run_start: usize,
 ) -> bool {
     if start > run_start {
-        return status[start - 1] == Status::Honorific
-            || ROLES_BEFORE.contains(&tokens[start - 1].folded.as_str());
+        // "Sheikh X" or "Driver X", not "Lower Sheikh Mesri" (a place).
+        return (run_start..start).all(|k| status[k] == Status::Honorific);
     }
     if start == 0 {
         return false;
@@ -472,6 +542,9 @@ fn titled(
         return false;
     }
     match gaps[start] {
+        Gap::Space if word == "of" => {
+            start >= 2 && PERSON_BEFORE_OF.contains(&tokens[start - 2].folded.as_str())
+        }
         Gap::Space => {
             (HONORIFICS.contains(&word) && before.capitalised)
                 || ROLES_BEFORE.contains(&word)
@@ -494,8 +567,11 @@ fn person_follows(tokens: &[Token], gaps: &[Gap], stop: usize) -> bool {
     };
     match gaps[stop] {
         Gap::Comma | Gap::Open => {
+            // "X, 34," or "X (34)": an age; "X, 15 September" is a date.
             if next.folded.len() <= 2 && next.folded.chars().all(|c| c.is_ascii_digit()) {
-                return true; // "X, 34," or "X (34)": an age.
+                return !tokens
+                    .get(stop + 1)
+                    .is_some_and(|t| MONTHS.contains(&t.folded.as_str()));
             }
             // "X, a nurse", "X (driver)", "X, who ...": a post within the next few words.
             (stop..tokens.len().min(stop + 4))
@@ -505,6 +581,30 @@ fn person_follows(tokens: &[Token], gaps: &[Gap], stop: usize) -> bool {
         Gap::Space => {
             let word = next.folded.as_str();
             if PERSON_VERBS.contains(&word) {
+                return true;
+            }
+            // "X and another guard", "X and two other staff".
+            if matches!(word, "and" | "et")
+                && tokens[stop + 1..]
+                    .iter()
+                    .take(3)
+                    .take_while(|t| !t.capitalised)
+                    .any(|t| ROLES_AFTER.contains(&t.folded.as_str()))
+                && tokens.get(stop + 1).is_some_and(|t| {
+                    matches!(
+                        t.folded.as_str(),
+                        "another"
+                            | "other"
+                            | "his"
+                            | "her"
+                            | "their"
+                            | "a"
+                            | "an"
+                            | "two"
+                            | "three"
+                    )
+                })
+            {
                 return true;
             }
             let auxiliary = matches!(word, "was" | "were" | "had" | "has" | "is" | "a" | "est");
@@ -532,9 +632,20 @@ fn place_before(tokens: &[Token], gaps: &[Gap], start: usize) -> bool {
     }
     // "between Chitral and Landi Kotal", "Bannu or X": coordinated with a known place.
     if matches!(word, "and" | "or" | "et") {
-        return start >= 2 && tokens[start - 2].allowed;
+        return start >= 2
+            && (tokens[start - 2].allowed
+                || (start >= 3
+                    && matches!(tokens[start - 3].folded.as_str(), "between" | "entre")));
     }
     PLACE_WORDS_BEFORE.contains(&word)
+}
+
+/// "the village of X", "the outskirts of X": a place whatever its words.
+fn named_place(tokens: &[Token], gaps: &[Gap], start: usize) -> bool {
+    start >= 2
+        && gaps[start] == Gap::Space
+        && tokens[start - 1].folded == "of"
+        && PLACE_WORDS_AFTER.contains(&tokens[start - 2].folded.as_str())
 }
 
 /// A place noun right after the stretch ("X district", "X Hospital").
@@ -546,14 +657,13 @@ fn place_after(tokens: &[Token], gaps: &[Gap], stop: usize) -> bool {
     })
 }
 
-/// Later (and earlier) mentions of a found name's parts, capitalised, anywhere in the text.
-fn other_mentions(tokens: &[Token], status: &[Status], spans: &[(usize, usize)]) -> Vec<Finding> {
+/// Turns the unknown or ambiguous words that are parts of a found name into listed names;
+/// false when nothing changed. Places that are also names ("Farah") are left to context.
+fn mark_found_parts(tokens: &[Token], status: &mut [Status], spans: &[(usize, usize)]) -> bool {
     let lists = &*LISTS;
     let mut parts: HashSet<&str> = HashSet::new();
-    let mut covered = vec![false; tokens.len()];
     for &(a, b) in spans {
         for k in a..b {
-            covered[k] = true;
             let word = tokens[k].folded.as_str();
             if status[k] != Status::Particle
                 && word.chars().count() >= MIN_COREFERENCE_CHARS
@@ -563,20 +673,16 @@ fn other_mentions(tokens: &[Token], status: &[Status], spans: &[(usize, usize)])
             }
         }
     }
-    if parts.is_empty() {
-        return Vec::new();
+    let mut changed = false;
+    for (k, token) in tokens.iter().enumerate() {
+        if matches!(status[k], Status::Unknown | Status::Weak)
+            && parts.contains(token.folded.as_str())
+        {
+            status[k] = Status::Name;
+            changed = true;
+        }
     }
-    tokens
-        .iter()
-        .enumerate()
-        .filter(|(k, token)| {
-            !covered[*k]
-                && token.capitalised
-                && status[*k] != Status::Stop
-                && parts.contains(token.folded.as_str())
-        })
-        .map(|(_, token)| finding(token.start, token.end))
-        .collect()
+    changed
 }
 
 #[cfg(test)]
