@@ -367,10 +367,10 @@ pub fn perturbed(
     tier: Tier,
     k: u64,
 ) -> Result<AggregateTable, super::cell_key::KeyShapeError> {
-    let perturbed = super::cell_key::perturb_grid(grid, keys)?;
     if tier >= EXACT_FROM {
         return Ok(aggregate(grid, tier, k));
     }
+    let perturbed = super::cell_key::perturb_grid(grid, keys)?;
     let exact = |values: Vec<u64>| values.into_iter().map(Published::Exact).collect::<Vec<_>>();
     Ok(AggregateTable {
         rows: grid.rows.clone(),

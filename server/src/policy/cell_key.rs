@@ -1,5 +1,6 @@
-//! Cell-key perturbation of counts (issue 18, point 2): the core of the method, for the counts
-//! published to viewers below T2.
+//! Cell-key perturbation of counts (issue 18, point 2), for the counts published to viewers
+//! below the exact tier when the policy says `[aggregate] method = "cell_key"` (the picture
+//! publishes through `aggregate::perturbed`; the store keeps each incident's record key).
 //!
 //! Per-request suppression does not survive differencing: a country total minus the admin1
 //! cells of another request, or two overlapping periods, give a suppressed cell back
