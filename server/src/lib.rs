@@ -178,6 +178,13 @@ impl Hub {
 
         anonymise::self_check().map_err(HubError::Anonymiser)?;
         let master = identity::keys::read_secret_hex(&config.pseudonym_key)?;
+        // Record keys of the cell-key method, under the same master key; rows without one
+        // (written before the column existed, or by a tool) get theirs now.
+        let store = store.with_record_keys(policy::cell_key::RecordKeys::new(&master));
+        let filled = store.fill_record_keys().await?;
+        if filled > 0 {
+            tracing::info!(filled, "record keys filled");
+        }
         let secrets = anonymise::OrgSecrets::new(&master);
         let sealer = Arc::new(sealed::Sealer::new(&master)?);
         check_id_space(&store, &secrets, &config.hub_id).await?;

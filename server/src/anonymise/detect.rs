@@ -200,7 +200,29 @@ pub(crate) fn find_all(text: &str) -> Vec<Finding> {
     find_id_tokens(text, &mut findings);
     find_numbers(text, &mut findings);
     find_context_plates(text, &mut findings);
+    drop_time_fractions(text, &mut findings);
     findings
+}
+
+/// A time of day with a fraction of a second ("19:42:57.123456789Z", "14:30:25,5"), as
+/// timestamps are written: never an identifier or a phone number.
+static TIME_FRACTION: Pattern =
+    LazyLock::new(|| compile(r"\b\d{1,2}:\d{2}(?::\d{2})?[.,]\d{1,9}(?:Z\b|[+\-]\d{2}:?\d{2}\b)?"));
+
+/// Removes the number-shaped findings that lie in a timestamp's time of day.
+fn drop_time_fractions(text: &str, findings: &mut Vec<Finding>) {
+    let times: Vec<(usize, usize)> = matches(&TIME_FRACTION, text)
+        .map(|m| (m.start(), m.end()))
+        .collect();
+    if times.is_empty() {
+        return;
+    }
+    findings.retain(|f| {
+        !matches!(f.kind, PiiKind::IdNumber | PiiKind::Phone | PiiKind::Plate)
+            || !times
+                .iter()
+                .any(|&(start, end)| f.start >= start && f.end <= end)
+    });
 }
 
 fn push(findings: &mut Vec<Finding>, start: usize, end: usize, kind: PiiKind, rank: u8) {
@@ -795,6 +817,7 @@ pub(super) mod patterns {
             &CURRENCY_BEFORE,
             &CURRENCY_AFTER,
             &SENTENCE_START,
+            &TIME_FRACTION,
         ]
     }
 }

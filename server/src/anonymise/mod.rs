@@ -3,8 +3,8 @@
 //!
 //! Narratives are shared at T2 with partner organisations, so anything in them that points at
 //! a person must go before storage, not at read time: e-mail addresses, phone numbers, URLs,
-//! IBANs, identity-document numbers, vehicle plates, precise coordinates and the names the
-//! reporter listed in the private annex. Each is replaced by a typed placeholder (`[PHONE]`, ...)
+//! IBANs, identity-document numbers, vehicle plates, precise coordinates, the names the
+//! reporter listed in the private annex, and person names nobody listed (`unlisted_names`). Each is replaced by a typed placeholder (`[PHONE]`, ...)
 //! so the narrative still reads, and the caller learns what was removed ([`ScrubReport`]) to tell
 //! the submitter.
 //!
@@ -13,8 +13,9 @@
 //! prefixes, letter–digit mixes) and on the words just before a number ("tel.", "passport",
 //! "plate"), and leave dates, times, years, counts, amounts of money and road names alone.
 //!
-//! Known limitations: person names are only found when listed (no open-ended name recognition),
-//! and a listed name is not found in another script or transliteration than the one listed
+//! Known limitations: unlisted names are found from context and word lists, in Latin script
+//! only (docs/anonymisation.md gives the measured recall and what it misses); a listed name is
+//! not found in another script or transliteration than the one listed
 //! (list "Yousef Haddad" and "يوسف حداد" both if both may occur); a listed name part that is
 //! also an ordinary word or a place ("Khan" in "Dera Ismail Khan") is replaced there too;
 //! numbers written out in words are not recognised; a phone number with neither a `+`/`00`/`0`
@@ -25,8 +26,10 @@
 //! [`annex_names`] of the incident's private annex, and [`victim_key`] on each victim identity.
 
 mod detect;
+mod name_lists;
 mod names;
 mod normalise;
+mod unlisted_names;
 mod victim_key;
 
 use std::collections::BTreeMap;
@@ -143,6 +146,7 @@ pub(crate) struct Finding {
 pub fn scrub(text: &str, known_names: &[&str]) -> (String, ScrubReport) {
     let mut findings = detect::find_all(text);
     findings.extend(names::find_names(text, known_names));
+    findings.extend(unlisted_names::find_unlisted_names(text));
     let chosen = merge_adjacent_coordinates(text, resolve_overlaps(findings));
 
     let mut out = String::with_capacity(text.len());

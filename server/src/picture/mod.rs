@@ -25,7 +25,9 @@ use crate::domain::{
 };
 use crate::identity::Principal;
 use crate::limits::cpu::{CpuError, CpuPool};
-use crate::policy::aggregate::{AggregateTable, CountGrid, Published, aggregate};
+use crate::policy::aggregate::{AggregateTable, CountGrid, Published, aggregate, perturbed};
+use crate::policy::cell_key::CellKey;
+use crate::policy::rules::AggregateMethod;
 use crate::policy::{PolicyEngine, Tier};
 use crate::store::{AdvisoryFilter, PictureCountRow, PictureVictimRow, Store, StoreError};
 
@@ -141,6 +143,8 @@ pub struct Picture {
     pub total: Published,
     pub hotspots: Vec<Hotspot>,
     pub security_levels: Vec<AreaSecurity>,
+    /// The counts are perturbed by the cell-key method (below the exact tier, by policy).
+    pub perturbed: bool,
 }
 
 /// The smallest `c` with `P(X <= c) >= 0.95` for `X ~ Poisson(mean)` (0 for a mean of 0).
@@ -275,6 +279,7 @@ pub async fn compute(
         },
         k: policy.aggregate_k(),
         sex_shown: policy.sex_breakdown_at(tier),
+        perturb: !exact && policy.aggregate_method() == AggregateMethod::CellKey,
     };
     // Suppression and the tables' arithmetic run on the CPU pool, within the org's share.
     let (tables, rows, period_totals, hotspots) = cpu
@@ -294,13 +299,18 @@ pub async fn compute(
     let security_levels = security_levels(store, policy, principal, request, &rows, today).await?;
     Ok(Picture {
         tier,
-        k: if exact { 0 } else { publishing.k },
+        k: if exact || publishing.perturb {
+            0
+        } else {
+            publishing.k
+        },
         periods: tables.labels[BASELINE_PERIODS..].to_vec(),
         rows,
         period_totals,
         total,
         hotspots,
         security_levels,
+        perturbed: publishing.perturb,
     })
 }
 
@@ -357,7 +367,12 @@ struct Publishing {
     tier: Tier,
     k: u64,
     sex_shown: bool,
+    /// Publish by the cell-key method instead of k-suppression (below the exact tier).
+    perturb: bool,
 }
+
+/// A table's counts and their cell keys, row by period.
+type KeyedCounts = (Vec<Vec<u64>>, Vec<Vec<CellKey>>);
 
 /// A picture row: country, admin1 (empty at country level) and group.
 type RowKey = (String, String, String);
@@ -420,13 +435,15 @@ impl Tables {
             .collect();
 
         let mut incident_counts = vec![vec![0u64; columns]; keys.len()];
+        let mut incident_keys = vec![vec![CellKey::default(); columns]; keys.len()];
         for row in counts {
             let key = (row.country.clone(), row.admin1.clone(), row.group.clone());
             if let (Some(r), Some(c)) = (index.get(&key), column_of(&row.bucket)) {
                 incident_counts[*r][c] += row.incidents;
+                incident_keys[*r][c] = incident_keys[*r][c].combine(CellKey::from_sum(row.key_sum));
             }
         }
-        let mut victim_counts: BTreeMap<VictimKey, Vec<Vec<u64>>> = BTreeMap::new();
+        let mut victim_counts: BTreeMap<VictimKey, KeyedCounts> = BTreeMap::new();
         for row in victims {
             let key = (row.country.clone(), row.admin1.clone(), row.group.clone());
             if let (Some(r), Some(c)) = (index.get(&key), column_of(&row.bucket)) {
@@ -435,23 +452,35 @@ impl Tables {
                     row.staff,
                     publishing.sex_shown.then_some(row.sex),
                 );
-                let table = victim_counts
-                    .entry(table_key)
-                    .or_insert_with(|| vec![vec![0u64; columns]; keys.len()]);
+                let (table, table_keys) = victim_counts.entry(table_key).or_insert_with(|| {
+                    (
+                        vec![vec![0u64; columns]; keys.len()],
+                        vec![vec![CellKey::default(); columns]; keys.len()],
+                    )
+                });
                 table[*r][c] += row.victims;
+                table_keys[*r][c] = table_keys[*r][c].combine(CellKey::from_sum(row.key_sum));
             }
         }
-        let publish = |counts: Vec<Vec<u64>>| -> Result<AggregateTable, PictureError> {
-            let grid =
-                CountGrid::new(row_labels.clone(), labels.clone(), counts).map_err(|error| {
-                    PictureError::Store(StoreError::Corrupt(format!("picture table: {error}")))
-                })?;
-            Ok(aggregate(&grid, publishing.tier, publishing.k))
+        let publish = |counts: Vec<Vec<u64>>,
+                       cell_keys: &[Vec<CellKey>]|
+         -> Result<AggregateTable, PictureError> {
+            let corrupt = |error: String| {
+                PictureError::Store(StoreError::Corrupt(format!("picture table: {error}")))
+            };
+            let grid = CountGrid::new(row_labels.clone(), labels.clone(), counts)
+                .map_err(|error| corrupt(error.to_string()))?;
+            if publishing.perturb {
+                perturbed(&grid, cell_keys, publishing.tier, publishing.k)
+                    .map_err(|error| corrupt(error.to_string()))
+            } else {
+                Ok(aggregate(&grid, publishing.tier, publishing.k))
+            }
         };
-        let incidents = publish(incident_counts)?;
+        let incidents = publish(incident_counts, &incident_keys)?;
         let mut victim_tables: Vec<(VictimKey, AggregateTable)> = Vec::new();
-        for (key, counts) in victim_counts {
-            victim_tables.push((key, publish(counts)?));
+        for (key, (counts, cell_keys)) in victim_counts {
+            victim_tables.push((key, publish(counts, &cell_keys)?));
         }
         Ok(Tables {
             keys,

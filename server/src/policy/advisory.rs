@@ -239,6 +239,11 @@ impl PolicyEngine {
         tier >= self.rules.aggregate_exact_tier
     }
 
+    /// How counts below the exact tier are protected (the policy's `[aggregate] method`).
+    pub fn aggregate_method(&self) -> super::rules::AggregateMethod {
+        self.rules.aggregate_method
+    }
+
     /// The suppression threshold below the exact tier (the policy's `[aggregate] k`).
     pub fn aggregate_k(&self) -> u64 {
         self.rules.aggregate_k

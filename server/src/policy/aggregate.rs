@@ -356,6 +356,35 @@ pub fn aggregate(grid: &CountGrid, tier: Tier, k: u64) -> AggregateTable {
     }
 }
 
+/// Computes the table `grid` may be shown as to a viewer at `tier` by the cell-key method:
+/// below T2 every cell and total is perturbed from its count and its cell key (`keys[r][c]` the
+/// cell key of cell (r, c); totals' keys are the sums of their cells'), see
+/// [`super::cell_key`]; nothing is suppressed. T2 and above get every number exactly, as with
+/// [`aggregate`].
+pub fn perturbed(
+    grid: &CountGrid,
+    keys: &[Vec<super::cell_key::CellKey>],
+    tier: Tier,
+    k: u64,
+) -> Result<AggregateTable, super::cell_key::KeyShapeError> {
+    if tier >= EXACT_FROM {
+        return Ok(aggregate(grid, tier, k));
+    }
+    let perturbed = super::cell_key::perturb_grid(grid, keys)?;
+    let exact = |values: Vec<u64>| values.into_iter().map(Published::Exact).collect::<Vec<_>>();
+    Ok(AggregateTable {
+        rows: grid.rows.clone(),
+        columns: grid.columns.clone(),
+        tier,
+        k,
+        cells: perturbed.cells.into_iter().map(exact).collect(),
+        row_totals: exact(perturbed.row_totals),
+        column_totals: exact(perturbed.column_totals),
+        grand_total: Published::Exact(perturbed.grand_total),
+        reasons: vec![None; Layout::new(grid.rows.len(), grid.columns.len()).quantities()],
+    })
+}
+
 /// Where each quantity sits in the flat vectors, and which graph nodes it joins.
 ///
 /// Quantities: cells row-major, then row totals, column totals, the grand total.

@@ -11,6 +11,7 @@
 
 pub mod advisory;
 pub mod aggregate;
+pub mod cell_key;
 pub mod groups;
 mod redact;
 pub mod rules;

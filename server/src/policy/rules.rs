@@ -87,6 +87,8 @@ pub struct PolicyRules {
     pub victim_small_cell: u32,
     pub aggregate_k: u64,
     pub aggregate_exact_tier: Tier,
+    /// How counts below `aggregate_exact_tier` are protected.
+    pub aggregate_method: AggregateMethod,
     /// Seconds of the live feed's batches for viewers below the timestamps' tier (0: no
     /// batching); see `policy::timing`.
     pub live_batch_seconds: u64,
@@ -231,6 +233,7 @@ impl PolicyRules {
             victim_small_cell: file.victims.small_cell,
             aggregate_k: file.aggregate.k,
             aggregate_exact_tier: file.aggregate.exact_tier,
+            aggregate_method: file.aggregate.method,
             live_batch_seconds,
         })
     }
@@ -323,6 +326,21 @@ struct VictimRules {
 struct AggregateRules {
     k: u64,
     exact_tier: Tier,
+    #[serde(default)]
+    method: AggregateMethod,
+}
+
+/// How the threat picture protects counts below the exact tier (`[aggregate] method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AggregateMethod {
+    /// k-suppression with secondary suppression (`policy::aggregate`): exact numbers or none,
+    /// not coordinated across requests.
+    #[default]
+    Suppress,
+    /// Cell-key perturbation (`policy::cell_key`): every count and total perturbed by a fixed
+    /// function of the incidents behind it; no 1 or 2 published; consistent across requests.
+    CellKey,
 }
 
 #[cfg(test)]

@@ -47,6 +47,12 @@ impl From<Option<Vec<u8>>> for Arg {
     }
 }
 
+impl From<Option<i64>> for Arg {
+    fn from(value: Option<i64>) -> Arg {
+        Arg::Int(value)
+    }
+}
+
 impl From<i64> for Arg {
     fn from(value: i64) -> Arg {
         Arg::Int(Some(value))

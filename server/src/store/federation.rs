@@ -191,7 +191,9 @@ impl Store {
         for change in &page.changes {
             match change {
                 FederatedChange::Upsert(incident) => {
-                    match apply_foreign(&mut tx, page, incident).await? {
+                    match apply_foreign(&mut tx, page, incident, self.record_keys.as_deref())
+                        .await?
+                    {
                         CopyDecision::Write => stats.applied += 1,
                         CopyDecision::Duplicate => stats.duplicates += 1,
                         CopyDecision::Withhold => stats.withheld += 1,
@@ -290,6 +292,7 @@ async fn apply_foreign(
     tx: &mut Tx,
     page: &FederatedPage<'_>,
     incident: &StoredIncident,
+    record_keys: Option<&crate::policy::cell_key::RecordKeys>,
 ) -> Result<CopyDecision, StoreError> {
     let id = incident.id.to_string();
     let existing = stored_copy(tx, &id).await?;
@@ -327,7 +330,7 @@ async fn apply_foreign(
                 submit_hash: format!("federated:{}", incident.origin_hub),
                 group_members: None,
             };
-            insert_incidents(tx, &[&item]).await?;
+            insert_incidents(tx, &[&item], record_keys).await?;
             if kind == ChangeKind::Retract {
                 // A copy first seen retracted: its one change-log row says so.
                 let sql = tx

@@ -19,6 +19,7 @@ use crate::domain::{
     AuditEntry, DatePrecision, IncidentFilter, OrgType, OriginSeal, Received, StoredIncident, Tier,
     Verification, VisibilityScope,
 };
+use crate::policy::cell_key::RecordKeys;
 
 /// Rows per multi-row INSERT: well under either backend's bind-parameter limit (SQLite 32,766,
 /// PostgreSQL 65,535) at 25 columns.
@@ -185,7 +186,7 @@ impl Store {
             outcomes.push(outcome);
         }
         for chunk in to_create.chunks(INSERT_CHUNK) {
-            insert_incidents(&mut tx, chunk).await?;
+            insert_incidents(&mut tx, chunk, self.record_keys.as_deref()).await?;
         }
         if !to_create.is_empty() {
             tx.notify_changes().await?;
@@ -460,13 +461,14 @@ pub(super) async fn delete_details(tx: &mut Tx, row_id: i64) -> Result<(), Store
 pub(super) async fn insert_incidents(
     tx: &mut Tx,
     batch: &[&NewIncident],
+    record_keys: Option<&RecordKeys>,
 ) -> Result<(), StoreError> {
     let mut sql = tx.sql(
         "INSERT INTO incidents (id, version, origin_org, origin_hub, origin_org_type, \
          reported_at, updated_at, country, admin1_key, occurred_on, occurred_week, \
          occurred_month, occurred_year, threat_category, verification, distribution, \
          sharing_group, tlp, retraction_reason, submit_hash, content, received_from, \
-         received_tier, origin_rendering, origin_signature)",
+         received_tier, origin_rendering, origin_signature, record_key)",
     );
     let mut encoded = Vec::with_capacity(batch.len());
     for item in batch {
@@ -508,7 +510,8 @@ pub(super) async fn insert_incidents(
                 .bind(received.map(|r| r.from_hub.clone()))
                 .bind(received.map(|r| r.tier.as_str()))
                 .bind(received.and_then(|r| r.seal.as_ref().map(|seal| seal.rendering.clone())))
-                .bind(received.and_then(|r| r.seal.as_ref().map(|seal| seal.signature.clone())));
+                .bind(received.and_then(|r| r.seal.as_ref().map(|seal| seal.signature.clone())))
+                .bind(record_keys.map(|keys| i64::from(keys.key(&incident.id.to_string()).0)));
         },
     );
     sql.push(" RETURNING row_id, id");

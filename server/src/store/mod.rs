@@ -26,6 +26,8 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::policy::cell_key::RecordKeys;
+
 pub use advisories::{AdvisoryFilter, AdvisoryPage, MAX_ADVISORY_PAGE};
 pub use audit::AuditFilter;
 pub use audit_tree::StoredHead;
@@ -73,6 +75,9 @@ pub struct Store {
     changes: Arc<watch::Sender<u64>>,
     /// PostgreSQL's LISTEN task, stopped when the last handle goes away.
     listener: Option<Arc<postgres::ListenerTask>>,
+    /// Derives the record keys of the cell-key method; without it (tools that open the store
+    /// without the hub's pseudonym key) new rows get none until the hub fills them at start.
+    record_keys: Option<Arc<RecordKeys>>,
 }
 
 impl Store {
@@ -108,7 +113,44 @@ impl Store {
             retries,
             changes,
             listener,
+            record_keys: None,
         })
+    }
+
+    /// This store, writing record keys derived by `keys` into every incident row it inserts.
+    pub fn with_record_keys(mut self, keys: RecordKeys) -> Store {
+        self.record_keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// Gives every incident row without a record key its key; returns how many rows it filled.
+    /// The hub runs it at start, for rows written before the column existed or by a tool that
+    /// had no key. Does nothing without keys.
+    pub async fn fill_record_keys(&self) -> Result<u64, StoreError> {
+        let Some(keys) = self.record_keys.as_deref() else {
+            return Ok(0);
+        };
+        let mut filled = 0u64;
+        loop {
+            let mut tx = self.db.begin_write().await?;
+            let sql = tx.sql(
+                "SELECT row_id, id FROM incidents WHERE record_key IS NULL ORDER BY row_id LIMIT 1000",
+            );
+            let rows: Vec<(i64, String)> = tx.run().fetch_all(sql).await?;
+            if rows.is_empty() {
+                tx.commit().await?;
+                return Ok(filled);
+            }
+            for (row_id, id) in &rows {
+                let sql = tx
+                    .sql("UPDATE incidents SET record_key = $1 WHERE row_id = $2")
+                    .arg(i64::from(keys.key(id).0))
+                    .arg(*row_id);
+                tx.run().execute(sql).await?;
+            }
+            tx.commit().await?;
+            filled += rows.len() as u64;
+        }
     }
 
     /// Which backend this store runs on ("sqlite" or "postgres").

@@ -22,6 +22,9 @@ pub struct PictureCountRow {
     /// The bucket of the date as the viewer is shown it (see `PictureQuery::bucket`).
     pub bucket: String,
     pub incidents: u64,
+    /// The sum of the counted incidents' record keys (the cell key of the cell-key method,
+    /// before the modulo).
+    pub key_sum: u64,
 }
 
 /// Victims of one area x group x date bucket x outcome x staff category x sex.
@@ -35,6 +38,8 @@ pub struct PictureVictimRow {
     pub staff: StaffCategory,
     pub sex: Sex,
     pub victims: u64,
+    /// The sum of the record keys of the incidents whose victims are counted.
+    pub key_sum: u64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -44,6 +49,7 @@ struct CountRow {
     grp: String,
     bucket: String,
     incidents: i64,
+    key_sum: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -56,6 +62,7 @@ struct VictimRow {
     staff: String,
     sex: String,
     victims: i64,
+    key_sum: i64,
 }
 
 impl VictimRow {
@@ -69,6 +76,7 @@ impl VictimRow {
             group: self.grp,
             bucket: self.bucket,
             victims: from_sql(self.victims),
+            key_sum: from_sql(self.key_sum),
         })
     }
 }
@@ -81,7 +89,8 @@ impl Store {
     ) -> Result<Vec<PictureCountRow>, StoreError> {
         let mut sql = self.db.sql("");
         picture_select(&mut sql, query, |sql| {
-            sql.push("count(*) AS incidents");
+            sql.push("count(*) AS incidents, ");
+            key_sum(sql);
         });
         picture_from(&mut sql, query, "");
         sql.push(" GROUP BY 1, 2, 3, 4");
@@ -94,6 +103,7 @@ impl Store {
                 group: row.grp,
                 bucket: row.bucket,
                 incidents: from_sql(row.incidents),
+                key_sum: from_sql(row.key_sum),
             })
             .collect())
     }
@@ -108,13 +118,20 @@ impl Store {
             sql.push("v.outcome AS outcome, ");
             victim_staff(sql, query);
             // PostgreSQL sums BIGINT to NUMERIC: cast back so both backends answer an integer.
-            sql.push(" AS staff, v.sex AS sex, CAST(sum(v.count) AS BIGINT) AS victims");
+            sql.push(" AS staff, v.sex AS sex, CAST(sum(v.count) AS BIGINT) AS victims, ");
+            key_sum(sql);
         });
         picture_from(&mut sql, query, &victim_joins(query));
         sql.push(" GROUP BY 1, 2, 3, 4, 5, 6, 7");
         let rows: Vec<VictimRow> = self.db.run().fetch_all(sql).await?;
         rows.into_iter().map(VictimRow::decode).collect()
     }
+}
+
+/// The sum of the record keys behind a group (a row without a key, which the hub fills at
+/// start, counts 0).
+fn key_sum(sql: &mut Sql) {
+    sql.push("CAST(COALESCE(sum(i.record_key), 0) AS BIGINT) AS key_sum");
 }
 
 /// `SELECT area, group, bucket,` then the caller's `measures`.

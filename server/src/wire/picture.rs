@@ -196,6 +196,7 @@ pub fn picture_to_proto(
         tier: tier_to_proto(picture.tier),
         k: u32::try_from(picture.k).unwrap_or(u32::MAX),
         policy_version,
+        perturbed: picture.perturbed,
     }
 }
 
