@@ -161,6 +161,8 @@ pub struct TestHub {
     task: Option<JoinHandle<Result<(), slt_hub::HubError>>>,
     /// The PostgreSQL database, when running on PostgreSQL (dropped after the hub).
     database: Option<TestDatabase>,
+    /// Where `GET /metrics` answers, when the config sets `metrics.listen`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl TestHub {
@@ -273,6 +275,7 @@ impl TestHub {
             }],
             peers: Vec::new(),
             peer_registry: None,
+            metrics: Default::default(),
         };
         let mut config = config;
         configure(&mut config, dir.path());
@@ -286,6 +289,7 @@ impl TestHub {
             shutdown: None,
             task: None,
             database,
+            metrics_addr: None,
         };
         hub.launch().await;
         hub
@@ -298,12 +302,27 @@ impl TestHub {
         // The same address on a restart, so that clients reconnect to it by themselves.
         let listener = TcpListener::bind(self.addr).await.expect("bind");
         self.addr = listener.local_addr().expect("addr");
+        // The metrics listener too keeps its address over a restart.
+        let metrics_listener = match self.metrics_addr.or(self.config.metrics.listen) {
+            Some(address) => {
+                let listener = TcpListener::bind(address).await.expect("bind metrics");
+                self.metrics_addr = Some(listener.local_addr().expect("addr"));
+                Some(listener)
+            }
+            None => None,
+        };
         let (sender, receiver) = oneshot::channel::<()>();
         let config = self.config.clone();
         self.task = Some(tokio::spawn(async move {
-            let result = slt_hub::serve(listener, config, store.clone(), async {
-                let _ = receiver.await;
-            })
+            let result = slt_hub::serve_with_metrics(
+                listener,
+                metrics_listener,
+                config,
+                store.clone(),
+                async {
+                    let _ = receiver.await;
+                },
+            )
             .await;
             store.close().await;
             result

@@ -270,6 +270,14 @@ impl<T> FromEitherRow for T where
 }
 
 /// The database: a pool of either backend.
+/// How much of the connection pool is in use (for the metrics endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 #[derive(Clone)]
 pub(super) enum Pool {
     Sqlite(SqlitePool),
@@ -312,6 +320,22 @@ impl Pool {
         match self {
             Pool::Sqlite(pool) => Ok(Tx::Sqlite(sqlite::begin_immediate(pool).await?)),
             Pool::Postgres(pool) => Ok(Tx::Postgres(postgres::begin_read_committed(pool).await?)),
+        }
+    }
+
+    /// Connections open, of them idle, and the most the pool may open.
+    pub(super) fn use_now(&self) -> PoolUse {
+        match self {
+            Pool::Sqlite(pool) => PoolUse {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            },
+            Pool::Postgres(pool) => PoolUse {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            },
         }
     }
 

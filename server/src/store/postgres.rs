@@ -157,6 +157,7 @@ pub(super) async fn open(url: &str) -> Result<Opened, StoreError> {
     let options = PgConnectOptions::from_str(&driver_url)?
         .application_name("slt-hub")
         .options([("statement_timeout", tuning.statement_timeout.as_str())]);
+    let options = super::quiet_statements(options);
     let pool = PgPoolOptions::new()
         .max_connections(tuning.pool_max_connections)
         .acquire_timeout(Duration::from_secs(30))

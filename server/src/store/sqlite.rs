@@ -25,6 +25,7 @@ pub(super) async fn open(path: &str) -> Result<SqlitePool, StoreError> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
+    let options = super::quiet_statements(options);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)
