@@ -200,7 +200,12 @@ impl Hub {
         );
         let metrics = metrics::HubMetrics::new(
             &config.metrics,
-            Some(sampler(store.clone(), reloader.status.clone())),
+            Some(sampler(
+                store.clone(),
+                reloader.status.clone(),
+                horizon.clone(),
+                config.audit_checkpoint_seconds.max(1),
+            )),
         );
         Ok(Hub {
             metrics,
@@ -505,13 +510,35 @@ async fn checkpoint_loop(
 }
 
 /// The values the metrics endpoint reads at scrape time: the pool's use, the identity
-/// reloader's counts and the validity of the certificate and CRL in force.
-fn sampler(store: Store, status: Arc<identity::reload::ReloadStatus>) -> metrics::Sampler {
+/// reloader's counts, the validity of the certificate and CRL in force, and the live feed's
+/// lag.
+fn sampler(
+    store: Store,
+    status: Arc<identity::reload::ReloadStatus>,
+    horizon: Arc<feed::Horizon>,
+    checkpoint_seconds: u64,
+) -> metrics::Sampler {
     use metrics::Sample;
     metrics::Sampler::new(move || {
         let pool = store.pool_use();
         let validity = status.validity();
         let mut samples = vec![
+            Sample::gauge(
+                "slt_feed_batch_seconds",
+                "Batch length of the live feed for viewers below the timestamps' tier (0: none)",
+                horizon.batch_seconds() as f64,
+            ),
+            Sample::gauge(
+                "slt_feed_horizon_age_seconds",
+                "Time since the live feed's last batch boundary was sampled (batched \
+                 subscribers get nothing newer)",
+                horizon.age(std::time::SystemTime::now()).as_secs_f64(),
+            ),
+            Sample::gauge(
+                "slt_audit_checkpoint_interval_seconds",
+                "Seconds between checkpoint runs (audit_checkpoint_seconds)",
+                checkpoint_seconds as f64,
+            ),
             Sample::gauge(
                 "slt_db_pool_connections",
                 "Database connections open",

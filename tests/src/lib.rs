@@ -707,3 +707,42 @@ fn build_binary(package: &str, bin: &str) -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"));
     target.join("debug").join(bin)
 }
+
+/// A plain HTTP answer: status line, content type and body.
+pub struct HttpReply {
+    pub status: String,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// `GET path` over plain HTTP/1.1 (the metrics listener), read to the end.
+pub async fn http_get(address: SocketAddr, path: &str) -> HttpReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to the metrics listener");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("the listener answers in time")
+    .expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let content_type = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_default();
+    HttpReply {
+        status: head.lines().next().unwrap_or_default().to_string(),
+        content_type,
+        body: body.to_string(),
+    }
+}

@@ -4,42 +4,12 @@
 //! names an org, a country, an incident or a method a caller made up.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use slt_client::proto as pb;
 use slt_hub::identity::Role;
 use slt_proto::v1::incident_service_client::IncidentServiceClient;
-use slt_tests::{TestHub, limit_org, list_request, new_id, sample_incident};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// `GET path` over plain HTTP/1.1: (status line, content type, body).
-async fn http_get(address: SocketAddr, path: &str) -> (String, String, String) {
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("connect to the metrics listener");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        stream.read_to_string(&mut response),
-    )
-    .await
-    .expect("the metrics listener answers in time")
-    .expect("read");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-    let status = head.lines().next().unwrap_or_default().to_string();
-    let content_type = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.eq_ignore_ascii_case("content-type")
-                .then(|| value.trim().to_string())
-        })
-        .unwrap_or_default();
-    (status, content_type, body.to_string())
-}
+use slt_tests::{TestHub, http_get, limit_org, list_request, new_id, sample_incident};
 
 /// One scrape: every sample line as (name, labels) -> value.
 struct Scrape {
@@ -50,7 +20,8 @@ struct Scrape {
 impl Scrape {
     async fn of(hub: &TestHub) -> Scrape {
         let address = hub.metrics_addr.expect("the hub serves metrics");
-        let (status, content_type, text) = http_get(address, "/metrics").await;
+        let reply = http_get(address, "/metrics").await;
+        let (status, content_type, text) = (reply.status, reply.content_type, reply.body);
         assert!(status.contains(" 200 "), "{status}");
         assert!(
             content_type.starts_with("application/openmetrics-text"),
@@ -307,6 +278,6 @@ async fn metrics_count_real_calls_and_name_no_org_country_or_incident() {
     }
 
     // Anything but GET /metrics is not there.
-    let (status, _, _) = http_get(hub.metrics_addr.expect("addr"), "/").await;
-    assert!(status.contains(" 404 "), "{status}");
+    let reply = http_get(hub.metrics_addr.expect("addr"), "/").await;
+    assert!(reply.status.contains(" 404 "), "{}", reply.status);
 }
