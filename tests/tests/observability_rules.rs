@@ -1,14 +1,14 @@
 //! The operator's alerting rules and dashboard (docs/observability/), checked with the tools an
 //! operator runs: `promtool test rules` fires each alert on the series that should raise it and
 //! keeps it quiet on a healthy one; every dashboard query is parsed by promtool as a rule; and
-//! every metric either names is one a real hub exports. promtool is required (`.ci/run`
+//! (tests/observability_federation.rs checks that every metric they name is one a real hub
+//! exports). promtool is required (`.ci/run`
 //! installs it; locally `apt-get install prometheus`): without it these tests fail.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use slt_tests::{TestHub, workspace_root};
+use slt_tests::workspace_root;
 
 fn docs() -> PathBuf {
     workspace_root().join("docs/observability")
@@ -132,60 +132,4 @@ fn every_dashboard_query_parses() {
         checked.contains(&format!("SUCCESS: {} rules found", queries.len())),
         "{checked}"
     );
-}
-
-/// The names a scrape of a real hub offers, with their sample suffixes.
-async fn exported_names() -> BTreeSet<String> {
-    let hub = TestHub::start_with(|config, _| {
-        config.metrics.listen = Some("127.0.0.1:0".parse().expect("addr"));
-    })
-    .await;
-    let address = hub.metrics_addr.expect("metrics");
-    let body = slt_tests::http_get(address, "/metrics").await.body;
-    let mut names = BTreeSet::new();
-    for line in body.lines() {
-        let Some(rest) = line.strip_prefix("# TYPE ") else {
-            continue;
-        };
-        let (name, kind) = rest.split_once(' ').expect("# TYPE name kind");
-        let suffixes: &[&str] = match kind {
-            "counter" => &["_total"],
-            "histogram" => &["_bucket", "_sum", "_count"],
-            _ => &[""],
-        };
-        names.extend(suffixes.iter().map(|suffix| format!("{name}{suffix}")));
-    }
-    names
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alerts_and_dashboard_name_only_metrics_the_hub_exports() {
-    let exported = exported_names().await;
-    assert!(
-        exported.contains("grpc_server_handled_total"),
-        "{exported:?}"
-    );
-    let metric = regex::Regex::new(r"\b(?:slt|grpc_server)_[a-z0-9_]+").expect("regex");
-    let mut used = Vec::new();
-    for file in ["alerts.yml", "alerts.test.yml"] {
-        let text = std::fs::read_to_string(docs().join(file)).expect("read");
-        used.extend(
-            metric
-                .find_iter(&text)
-                .map(|found| (file.to_string(), found.as_str().to_string())),
-        );
-    }
-    for (title, expr) in dashboard_queries() {
-        used.extend(
-            metric
-                .find_iter(&expr)
-                .map(|found| (title.clone(), found.as_str().to_string())),
-        );
-    }
-    assert!(used.len() > 30, "{used:?}");
-    let unknown: Vec<_> = used
-        .iter()
-        .filter(|(_, name)| !exported.contains(name))
-        .collect();
-    assert!(unknown.is_empty(), "not exported by the hub: {unknown:?}");
 }

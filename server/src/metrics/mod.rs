@@ -52,6 +52,16 @@ pub struct KindLabel {
     pub kind: &'static str,
 }
 
+/// The limits a call can be refused by, named as in `hub.toml` (`rate_limit` is the org's
+/// token bucket, `rate_limit` or `orgs.rate_limit`).
+pub const LIMIT_SETTINGS: [&str; 5] = [
+    "rate_limit",
+    "limits.calls_in_flight_per_org",
+    "limits.streams_per_org",
+    "limits.call_timeout_millis",
+    "limits.cpu_queue_per_org",
+];
+
 /// Every metric a hub keeps. Clones of the counters share their values, so parts of the hub
 /// hold what they update (the audit writer its own, the guard the gRPC ones).
 #[derive(Debug)]
@@ -210,6 +220,20 @@ impl HubMetrics {
             "Calls refused by a limit, by its hub.toml setting",
             limit_refusals.clone(),
         );
+        // Series that exist from the start (at 0), so rates and alerts see a zero rather than
+        // nothing: every limit, both pull results, and the summed peer series.
+        for setting in LIMIT_SETTINGS {
+            let _ = limit_refusals.get_or_create(&KindLabel { kind: setting });
+        }
+        for result in ["ok", "failed"] {
+            let _ = federation.pulls.get_or_create(&KindLabel { kind: result });
+        }
+        if !federation.peer_labels {
+            let all = federation.label("");
+            let _ = federation.records_applied.get_or_create(&all);
+            let _ = federation.records_withheld.get_or_create(&all);
+            let _ = federation.consecutive_failures.get_or_create(&all);
+        }
         if let Some(sampler) = sampler {
             registry.register_collector(Box::new(sampler));
         }

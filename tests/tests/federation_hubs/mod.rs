@@ -341,3 +341,17 @@ pub async fn pull_as_peer(serving: &Hub, peer: &Hub) -> Vec<pb::Change> {
 fn read(path: PathBuf) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
+
+impl Hub {
+    /// Turns on this hub's metrics endpoint (before `start`): `peer_labels` as given.
+    pub fn enable_metrics(&self, peer_labels: bool) -> SocketAddr {
+        let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let path = self.dir.join("hub.toml");
+        let mut text = read(path.clone());
+        text.push_str(&format!(
+            "\n[metrics]\nlisten = \"{address}\"\npeer_labels = {peer_labels}\n"
+        ));
+        std::fs::write(&path, text).expect("write hub.toml");
+        address
+    }
+}
