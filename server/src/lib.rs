@@ -20,6 +20,7 @@ pub mod api;
 pub mod audit;
 pub mod config;
 pub mod dev;
+pub mod doctor;
 pub mod domain;
 pub mod federation;
 pub mod feed;

@@ -67,6 +67,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a hub's configuration and what it names (certificates and their expiry, CRL
+    /// freshness, key permissions, the database, the peers) and say how to fix what is wrong.
+    /// Exits with status 1 when there is a problem.
+    Doctor {
+        #[command(flatten)]
+        source: ConfigSource,
+    },
     /// Demos for newcomers and tests.
     Demo {
         #[command(subcommand)]
@@ -257,6 +264,7 @@ async fn main() -> anyhow::Result<()> {
             horizons,
         } => backtest(&data, (from, to), areas, horizons),
         Command::Peers { source, json } => peers(&source.path(), json).await,
+        Command::Doctor { source } => doctor(&source.path()).await,
         Command::Demo {
             command: DemoCommand::Federation { dir, base_port },
         } => federation_demo(&dir, base_port).await,
@@ -291,6 +299,22 @@ fn backtest(
         years.1
     );
     print!("{}", study::markdown(&spec.run(&panel)));
+    Ok(())
+}
+
+async fn doctor(config_path: &Path) -> anyhow::Result<()> {
+    let report = slt_hub::doctor::examine(config_path).await;
+    for finding in &report.findings {
+        println!("{finding}");
+    }
+    println!(
+        "\n{} problem(s), {} warning(s)",
+        report.problems(),
+        report.warnings()
+    );
+    if report.problems() > 0 {
+        std::process::exit(1);
+    }
     Ok(())
 }
 

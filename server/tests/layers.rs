@@ -24,7 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The edges: gRPC services and the federation pull worker.
     ("edges", &["api", "federation"]),
     // The config file and operator tooling: they name every layer's settings.
-    ("assembly", &["config", "pki", "dev"]),
+    ("assembly", &["config", "pki", "dev", "doctor"]),
     // The crate root (`serve`, `HubError`, `load_policy`) and the binary.
     ("root", &["lib", "main"]),
 ];

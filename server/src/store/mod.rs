@@ -16,6 +16,7 @@ mod common;
 mod db;
 mod federation;
 mod incidents;
+mod migrations;
 mod picture;
 mod postgres;
 mod scope;
@@ -36,6 +37,7 @@ pub use federation::{
     PeerState,
 };
 pub use incidents::{ListPage, ListQuery, NewIncident, SubmitOutcome};
+pub use migrations::{MigrationStatus, migration_status};
 pub use picture::{PictureCountRow, PictureVictimRow};
 pub use postgres::PgTuning;
 

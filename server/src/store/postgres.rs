@@ -33,6 +33,11 @@ use super::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The migrations this build applies to PostgreSQL.
+pub(super) fn migrator() -> &'static sqlx::migrate::Migrator {
+    &MIGRATOR
+}
+
 /// Advisory-lock keys (one 64-bit space per database; "SLT" + a number).
 const WRITE_LOCK: i64 = 0x534c_5400_0000_0001;
 const AUDIT_LOCK: i64 = 0x534c_5400_0000_0002;
