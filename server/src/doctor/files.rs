@@ -46,7 +46,7 @@ fn certificate(config: &HubConfig) -> Finding {
     }
     let expected = format!("spiffe://{}/hub/{}", config.trust_domain, config.hub_id);
     match spiffe_ids(path) {
-        Ok(ids) if ids.iter().any(|id| *id == expected) => {}
+        Ok(ids) if ids.contains(&expected) => {}
         Ok(ids) => {
             return Finding::problem(
                 subject,
