@@ -33,6 +33,7 @@ pub mod pki;
 pub mod policy;
 pub mod sealed;
 pub mod store;
+pub mod telemetry;
 pub mod wire;
 
 use std::future::Future;

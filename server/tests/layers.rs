@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 /// Lowest first. A module may import from its own layer and below.
 const LAYERS: &[(&str, &[&str])] = &[
     // Pure types and helpers that depend on nothing else in the crate.
-    ("core", &["domain", "sealed", "limits", "metrics"]),
+    (
+        "core",
+        &["domain", "sealed", "limits", "metrics", "telemetry"],
+    ),
     // Who is calling, what may be seen, anonymising, and what exists.
     ("rules", &["identity", "policy", "anonymise", "store"]),
     // Read models and the access log over the store, within the policy.

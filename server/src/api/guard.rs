@@ -17,6 +17,7 @@ use tonic::body::Body;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Code, Status};
 use tower::{Layer, Service};
+use tracing::Instrument;
 
 use super::capabilities::{Capability, capability_for, is_streaming, known_method};
 use super::status::{audit_unavailable, auth_status};
@@ -114,6 +115,7 @@ where
         let streaming = is_streaming(request.uri().path());
         let known = known_method(request.uri().path());
         let mut call = context.metrics.grpc.start(method_labels(known, streaming));
+        let span = crate::telemetry::rpc_span(known.unwrap_or("unknown"), request.headers());
         match admit(&authenticator, &context, &request, &mut entry) {
             Ok((principal, slots)) => {
                 let audit = AuditContext::new(entry, context.writer.clone());
@@ -123,44 +125,47 @@ where
                 }
                 // Until the handler answers, a dropped call counts as cancelled.
                 call.set_code(code_name(Code::Cancelled));
-                Box::pin(async move {
-                    // If the caller goes away (cancel, deadline) before the handler finishes,
-                    // the call is still recorded, as CANCELLED.
-                    let mut pending = RecordIfDropped {
-                        audit: Some(audit.clone()),
-                    };
-                    let response = if streaming {
-                        inner.call(request).await?
-                    } else {
-                        let deadline = context.limits.call_timeout();
-                        match tokio::time::timeout(deadline, inner.call(request)).await {
-                            Ok(response) => response?,
-                            Err(_) => {
-                                context.metrics.limit_refused("limits.call_timeout_millis");
-                                deadline_exceeded(deadline).into_http()
+                Box::pin(
+                    async move {
+                        // If the caller goes away (cancel, deadline) before the handler finishes,
+                        // the call is still recorded, as CANCELLED.
+                        let mut pending = RecordIfDropped {
+                            audit: Some(audit.clone()),
+                        };
+                        let response = if streaming {
+                            inner.call(request).await?
+                        } else {
+                            let deadline = context.limits.call_timeout();
+                            match tokio::time::timeout(deadline, inner.call(request)).await {
+                                Ok(response) => response?,
+                                Err(_) => {
+                                    context.metrics.limit_refused("limits.call_timeout_millis");
+                                    deadline_exceeded(deadline).into_http()
+                                }
+                            }
+                        };
+                        pending.audit = None;
+                        let code = outcome_of(&response);
+                        call.set_code(code_name(code));
+                        if code == Code::ResourceExhausted {
+                            // The one limit handlers enforce themselves: the CPU pool's share.
+                            context.metrics.limit_refused("limits.cpu_queue_per_org");
+                        }
+                        if audit.is_recorded() {
+                            return Ok(hold_until_sent(response, slots, call));
+                        }
+                        let record = audit.entry(code_name(code));
+                        match record_detached(&context.writer, record).await {
+                            Ok(()) => Ok(hold_until_sent(response, slots, call)),
+                            Err(error) => {
+                                tracing::error!(%error, "audit record not written; call refused");
+                                call.set_code(code_name(Code::Unavailable));
+                                Ok(audit_unavailable().into_http())
                             }
                         }
-                    };
-                    pending.audit = None;
-                    let code = outcome_of(&response);
-                    call.set_code(code_name(code));
-                    if code == Code::ResourceExhausted {
-                        // The one limit handlers enforce themselves: the CPU pool's share.
-                        context.metrics.limit_refused("limits.cpu_queue_per_org");
                     }
-                    if audit.is_recorded() {
-                        return Ok(hold_until_sent(response, slots, call));
-                    }
-                    let record = audit.entry(code_name(code));
-                    match record_detached(&context.writer, record).await {
-                        Ok(()) => Ok(hold_until_sent(response, slots, call)),
-                        Err(error) => {
-                            tracing::error!(%error, "audit record not written; call refused");
-                            call.set_code(code_name(Code::Unavailable));
-                            Ok(audit_unavailable().into_http())
-                        }
-                    }
-                })
+                    .instrument(span),
+                )
             }
             Err(status) => {
                 call.set_code(code_name(status.code()));

@@ -22,6 +22,7 @@ use slt_proto::v1 as pb;
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
+use tracing::Instrument;
 
 use super::agreement::PeerAgreement;
 use super::channel::{self, Bearer, ConnectError, OwnTls, PeerSync, bearer_value};
@@ -171,7 +172,15 @@ async fn run_worker(context: FederationContext, peer: String) {
         }
         let metrics = &context.metrics;
         let label = metrics.label(&peer);
-        match pull_round(&context, &agreement, &mut client).await {
+        let round = tracing::info_span!(
+            "federation.pull",
+            otel.kind = "client",
+            peer = %peer,
+        );
+        match pull_round(&context, &agreement, &mut client)
+            .instrument(round)
+            .await
+        {
             Ok(()) => {
                 metrics.pulls.get_or_create(&KindLabel { kind: "ok" }).inc();
                 metrics.last_success.get_or_create(&label).set(unix_now());
@@ -287,6 +296,8 @@ async fn pull_round(
         page_size: PULL_PAGE_SIZE,
     });
     request.set_timeout(call_timeout);
+    // The peer's span of this Pull joins the round's trace.
+    crate::telemetry::inject(&tracing::Span::current(), request.metadata_mut());
     let timed_out = |_| PullError::Timeout(agreement.call_timeout_millis);
     let mut stream = tokio::time::timeout(call_timeout, connection.sync.pull(request))
         .await

@@ -75,6 +75,7 @@ impl VictimRow {
 
 impl Store {
     /// Incident counts for the threat picture, grouped in SQL within the query's scope.
+    #[tracing::instrument(name = "store.picture_counts", skip_all)]
     pub async fn picture_counts(
         &self,
         query: &PictureQuery<'_>,
@@ -99,6 +100,7 @@ impl Store {
     }
 
     /// Victim sums for the threat picture, grouped in SQL within the query's scope.
+    #[tracing::instrument(name = "store.picture_victims", skip_all)]
     pub async fn picture_victims(
         &self,
         query: &PictureQuery<'_>,

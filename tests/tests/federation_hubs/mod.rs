@@ -62,6 +62,11 @@ impl Hub {
     }
 
     pub fn start(&mut self) {
+        self.start_with_env(&[]);
+    }
+
+    /// Starts the process with further environment variables (e.g. an OTLP endpoint).
+    pub fn start_with_env(&mut self, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -73,6 +78,7 @@ impl Hub {
             .arg(self.dir.join("hub.toml"))
             .env("RUST_LOG", "warn,slt_hub::federation=info")
             .env("SLT_HUB_DATABASE_URL", &self.database_url)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
