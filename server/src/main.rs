@@ -24,8 +24,8 @@ use tracing_subscriber::Layer;
     about = "SLT Hub: shared security-incident data for aid agencies"
 )]
 struct Cli {
-    /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    /// Log format: text, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, env = "SLT_HUB_LOG_FORMAT")]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -741,7 +741,10 @@ fn init_logging(format: LogFormat) -> anyhow::Result<SdkTracerProvider> {
         .ok()
         .filter(|endpoint| !endpoint.trim().is_empty());
     let provider = telemetry::provider(endpoint.as_deref())?;
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only on a terminal: a log file or journal gets plain text.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let fmt = match format {
         LogFormat::Text => fmt.boxed(),
         // One object per line: the event's fields at the top level, its span's fields under

@@ -101,6 +101,11 @@ async fn one_trace_crosses_two_federated_hubs() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_SERVICE_NAME", name),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+            ("SLT_HUB_LOG_FORMAT", "json"),
+            (
+                "RUST_LOG",
+                "debug,h2=info,hyper=info,tower=info,rustls=info,tonic=info",
+            ),
         ]);
     }
     let mut a_reporter = a.client("ngo-alpha.reporter").await;
@@ -158,5 +163,31 @@ async fn one_trace_crosses_two_federated_hubs() {
         "PRIVATE KEY",
     ] {
         assert!(!exported.contains(secret), "a span carries '{secret}'");
+    }
+
+    // The hubs' logs (JSON, down to DEBUG): one object per line with a level and a message,
+    // never the partner's text or a token, and no SQL text at WARN.
+    a.stop();
+    b.stop();
+    for hub in [&a, &b] {
+        let log = std::fs::read_to_string(hub.dir.join("hub.log")).expect("hub.log");
+        let mut lines = 0;
+        for line in log.lines().filter(|line| !line.trim().is_empty()) {
+            let event: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("{}: not a JSON line ({error}): {line}", hub.id));
+            let level = event["level"].as_str().expect("a level");
+            assert!(event["message"].is_string(), "{line}");
+            if level == "WARN" || level == "ERROR" {
+                assert!(
+                    !line.contains("SELECT") && !line.contains("INSERT"),
+                    "{line}"
+                );
+            }
+            lines += 1;
+        }
+        assert!(lines >= 3, "{}: {lines} log lines", hub.id);
+        for secret in [narrative, "Tracecanary", "Bearer ", "eyJ"] {
+            assert!(!log.contains(secret), "{} logs '{secret}'", hub.id);
+        }
     }
 }

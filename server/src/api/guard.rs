@@ -171,7 +171,9 @@ where
                 call.set_code(code_name(status.code()));
                 // The method as the hub's table names it: a path no service serves is the
                 // caller's text, which is not logged.
-                tracing::info!(
+                // DEBUG: a refusal is the caller's problem, and it is in the access log and
+                // the metrics already; a flood of them must not flood the operator's log.
+                tracing::debug!(
                     method = known.unwrap_or("unknown"),
                     code = code_name(status.code()),
                     reason = if known.is_some() {
