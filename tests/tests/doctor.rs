@@ -190,3 +190,33 @@ async fn a_peer_with_the_wrong_spiffe_id_or_not_answering_is_named() {
     );
     assert_problem(&report, "peers.hub-silent", "connecting to the peer");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_database_is_checked_for_migrations() {
+    // Runs where the suite runs on PostgreSQL (SLT_TEST_POSTGRES_URL); elsewhere SQLite above.
+    let Some(admin_url) = slt_tests::postgres_admin_url() else {
+        return;
+    };
+    let (_root, dir) = good_setup();
+    let database = slt_tests::TestDatabase::create(&admin_url).await;
+    let url = database.url.clone();
+    let dir_for = dir.clone();
+    let report = tokio::task::spawn_blocking(move || doctor(&dir_for, Some(&url)))
+        .await
+        .expect("doctor");
+    assert_problem(&report, "database_url", "not migrated");
+    slt_hub::store::Store::open(&database.url)
+        .await
+        .expect("migrate")
+        .close()
+        .await;
+    let url = database.url.clone();
+    let (succeeded, text) = tokio::task::spawn_blocking(move || doctor(&dir, Some(&url)))
+        .await
+        .expect("doctor");
+    assert!(succeeded, "{text}");
+    assert!(
+        text.contains("ok      database_url: reachable and migrated"),
+        "{text}"
+    );
+}

@@ -66,7 +66,7 @@ where
     usize: sqlx::ColumnIndex<<C::Database as sqlx::Database>::Row>,
 {
     let exists: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT 1 FROM {catalogue} WHERE {name_column} = '_sqlx_migrations'"
+        "SELECT CAST(1 AS BIGINT) FROM {catalogue} WHERE {name_column} = '_sqlx_migrations'"
     )))
     .fetch_optional(&mut *connection)
     .await?;
