@@ -238,6 +238,8 @@ async fn metrics_count_real_calls_and_name_no_org_country_or_incident() {
     assert!(moved("slt_audit_batch_records_count", &[]) >= 1.0);
     assert!(after.value("slt_audit_commit_seconds_sum", &[]) > 0.0);
 
+    // Every statement the store ran is timed (several per call).
+    assert!(moved("slt_db_statement_seconds_count", &[]) >= 9.0);
     // The pool, the identity material in force, the checkpoint signer.
     assert!(after.value("slt_db_pool_connections", &[]) >= 1.0);
     assert!(

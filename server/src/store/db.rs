@@ -404,8 +404,24 @@ pub(super) enum Run<'a> {
     PgConn(&'a mut PgConnection),
 }
 
+/// Measures one statement for the metrics endpoint (`slt_db_statement_seconds`).
+struct StatementTimer(std::time::Instant);
+
+impl StatementTimer {
+    fn start() -> StatementTimer {
+        StatementTimer(std::time::Instant::now())
+    }
+}
+
+impl Drop for StatementTimer {
+    fn drop(&mut self) {
+        crate::metrics::statement_seconds().observe(self.0.elapsed().as_secs_f64());
+    }
+}
+
 impl Run<'_> {
     pub(super) async fn fetch_all<T: FromEitherRow>(self, sql: Sql) -> Result<Vec<T>, StoreError> {
+        let _timer = StatementTimer::start();
         Ok(match self {
             Run::SqlitePool(pool) => sqlite_query::<T>(sql)?.fetch_all(pool).await?,
             Run::SqliteConn(conn) => sqlite_query::<T>(sql)?.fetch_all(conn).await?,
@@ -418,6 +434,7 @@ impl Run<'_> {
         self,
         sql: Sql,
     ) -> Result<Option<T>, StoreError> {
+        let _timer = StatementTimer::start();
         Ok(match self {
             Run::SqlitePool(pool) => sqlite_query::<T>(sql)?.fetch_optional(pool).await?,
             Run::SqliteConn(conn) => sqlite_query::<T>(sql)?.fetch_optional(conn).await?,
@@ -428,6 +445,7 @@ impl Run<'_> {
 
     /// Runs a statement that returns no rows; the number of rows it changed.
     pub(super) async fn execute(self, sql: Sql) -> Result<u64, StoreError> {
+        let _timer = StatementTimer::start();
         Ok(match self {
             Run::SqlitePool(pool) => sqlite_statement(sql)?.execute(pool).await?.rows_affected(),
             Run::SqliteConn(conn) => sqlite_statement(sql)?.execute(conn).await?.rows_affected(),
