@@ -12,6 +12,7 @@ use crate::identity::agreement::PeerAgreement;
 use crate::identity::rate::RateLimit;
 use crate::identity::reload::IdentitySources;
 use crate::identity::tls::TlsPaths;
+use crate::metrics::MetricsSettings;
 use crate::policy::SharingGroup;
 
 /// Environment variable that overrides `database_url` in every mode.
@@ -92,6 +93,13 @@ pub struct HubConfig {
     /// A TOML file of further `[[peers]]` entries, reloaded on SIGHUP and when it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_registry: Option<PathBuf>,
+    /// The metrics endpoint (off unless `listen` is set) and whether peers are labelled.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub metrics: MetricsSettings,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn default_checkpoint_seconds() -> u64 {

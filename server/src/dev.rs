@@ -334,6 +334,8 @@ fn dev_config(
         }],
         peers: Vec::new(),
         peer_registry: peer_registry.then(|| "peers.toml".into()),
+        // Off in dev too: three demo hubs would contend for one port (`[metrics] listen`).
+        metrics: Default::default(),
     }
 }
 

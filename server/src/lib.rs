@@ -20,17 +20,20 @@ pub mod api;
 pub mod audit;
 pub mod config;
 pub mod dev;
+pub mod doctor;
 pub mod domain;
 pub mod federation;
 pub mod feed;
 pub mod identity;
 pub mod ingest;
 pub mod limits;
+pub mod metrics;
 pub mod picture;
 pub mod pki;
 pub mod policy;
 pub mod sealed;
 pub mod store;
+pub mod telemetry;
 pub mod wire;
 
 use std::future::Future;
@@ -107,15 +110,36 @@ async fn check_id_space(
 const ID_SPACE_KEY: &str = "id_space_fingerprint";
 
 /// Serves the hub on `listener` until `shutdown` completes: [`Hub::build`], then [`Hub::run`].
+/// The metrics endpoint listens on `metrics.listen` when the config sets it.
 pub async fn serve(
     listener: TcpListener,
     config: HubConfig,
     store: Store,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
+    let metrics_listener = match config.metrics.listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .map_err(|error| HubError::Config(format!("metrics.listen {address}: {error}")))?,
+        ),
+        None => None,
+    };
+    serve_with_metrics(listener, metrics_listener, config, store, shutdown).await
+}
+
+/// [`serve`] with the metrics endpoint on a listener the caller bound (or none).
+pub async fn serve_with_metrics(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    config: HubConfig,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), HubError> {
     let (health, health_service) = tonic_health::server::health_reporter();
     let hub = Hub::build(config, store, health).await?;
-    hub.run(listener, health_service, shutdown).await
+    hub.run(listener, metrics_listener, health_service, shutdown)
+        .await
 }
 
 /// The gRPC services a hub serves (health and reflection aside).
@@ -141,6 +165,7 @@ pub struct Hub {
     stopping: tokio::sync::watch::Sender<bool>,
     /// The live feed's batch boundaries (sampled by a task `run` spawns).
     horizon: Arc<feed::Horizon>,
+    metrics: Arc<metrics::HubMetrics>,
 }
 
 impl Hub {
@@ -206,7 +231,17 @@ impl Hub {
             (&signer, origin_signer),
             (stopping_receiver, horizon.clone()),
         );
+        let metrics = metrics::HubMetrics::new(
+            &config.metrics,
+            Some(sampler(
+                store.clone(),
+                reloader.status.clone(),
+                horizon.clone(),
+                config.audit_checkpoint_seconds.max(1),
+            )),
+        );
         Ok(Hub {
+            metrics,
             policy_version: policy.version().to_string(),
             config,
             store,
@@ -225,6 +260,7 @@ impl Hub {
     pub async fn run(
         self,
         listener: TcpListener,
+        metrics_listener: Option<TcpListener>,
         health_service: HealthServer<impl Health>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), HubError> {
@@ -242,7 +278,22 @@ impl Hub {
             self.store.clone(),
             self.signer.clone(),
             std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
+            self.metrics.audit.clone(),
         ));
+        let metrics_task = metrics_listener.map(|listener| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "metrics endpoint serving (GET /metrics, plain HTTP)");
+            }
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(metrics::listener::serve(
+                listener,
+                self.metrics.clone(),
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            (stop, task)
+        });
         // Federation: a pull worker per agreement; the admin API reports their status.
         let federation_task = federation::worker::start(federation::worker::FederationContext {
             hub_id: config.hub_id.clone(),
@@ -256,6 +307,7 @@ impl Hub {
             },
             token_signing_key: config.tokens.signing_key.clone(),
             token_public_key: config.tokens.public_key.clone(),
+            metrics: self.metrics.federation.clone(),
         });
         let stopping = self.stopping;
         let shutdown = async move {
@@ -276,7 +328,10 @@ impl Hub {
         );
         let services = self.services;
         // One writer for the whole run: every call's record goes through its group commit.
-        let writer = audit::writer::AuditWriter::start(self.store.clone());
+        let writer = audit::writer::AuditWriter::start_observed(
+            self.store.clone(),
+            Some(self.metrics.audit.clone()),
+        );
         let refusals = audit::refusals::RefusalLog::new(
             writer.clone(),
             std::time::Duration::from_secs(config.audit_coalesce_seconds.max(1)),
@@ -293,6 +348,7 @@ impl Hub {
                 refusals: refusals.clone(),
                 hub_id: config.hub_id.clone(),
                 policy_version: self.policy_version.clone(),
+                metrics: self.metrics.clone(),
             }))
             .add_service(health_service)
             .add_service(reflection_v1)
@@ -310,6 +366,14 @@ impl Hub {
             tracing::error!(%error, "summary of coalesced refusals not written");
         }
         federation_task.abort();
+        if let Some((stop, task)) = metrics_task {
+            let _ = stop.send(());
+            match task.await {
+                Ok(Err(error)) => tracing::error!(%error, "metrics endpoint failed"),
+                Err(error) => tracing::error!(%error, "metrics endpoint task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
         horizon_task.abort();
         checkpoint_task.abort();
         reload_task.abort();
@@ -462,14 +526,113 @@ async fn checkpoint_loop(
     store: Store,
     signer: Arc<audit::checkpoints::CheckpointSigner>,
     every: std::time::Duration,
+    metrics: metrics::AuditMetrics,
 ) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
-        if let Err(error) = signer.checkpoint(&store).await {
-            tracing::error!(%error, "audit checkpoint not written");
+        match signer.checkpoint(&store).await {
+            Ok(_) => {
+                metrics.checkpoint_success.set(metrics::unix_now());
+            }
+            Err(error) => {
+                metrics.checkpoint_failures.inc();
+                tracing::error!(%error, "audit checkpoint not written");
+            }
         }
     }
+}
+
+/// The values the metrics endpoint reads at scrape time: the pool's use, the identity
+/// reloader's counts, the validity of the certificate and CRL in force, and the live feed's
+/// lag.
+fn sampler(
+    store: Store,
+    status: Arc<identity::reload::ReloadStatus>,
+    horizon: Arc<feed::Horizon>,
+    checkpoint_seconds: u64,
+) -> metrics::Sampler {
+    use metrics::Sample;
+    metrics::Sampler::new(move || {
+        let pool = store.pool_use();
+        let validity = status.validity();
+        let mut samples = vec![
+            Sample::gauge(
+                "slt_feed_batch_seconds",
+                "Batch length of the live feed for viewers below the timestamps' tier (0: none)",
+                horizon.batch_seconds() as f64,
+            ),
+            Sample::gauge(
+                "slt_feed_horizon_age_seconds",
+                "Time since the live feed's last batch boundary was sampled (batched \
+                 subscribers get nothing newer)",
+                horizon.age(std::time::SystemTime::now()).as_secs_f64(),
+            ),
+            Sample::gauge(
+                "slt_audit_checkpoint_interval_seconds",
+                "Seconds between checkpoint runs (audit_checkpoint_seconds)",
+                checkpoint_seconds as f64,
+            ),
+            Sample::gauge(
+                "slt_db_pool_connections",
+                "Database connections open",
+                f64::from(pool.open),
+            ),
+            Sample::gauge(
+                "slt_db_pool_idle_connections",
+                "Database connections open and idle",
+                f64::from(pool.idle),
+            ),
+            Sample::gauge(
+                "slt_db_pool_max_connections",
+                "The most connections the pool may open",
+                f64::from(pool.max),
+            ),
+            Sample::counter(
+                "slt_identity_reloads",
+                "Identity material reloads that succeeded",
+                status.succeeded(),
+            ),
+            Sample::counter(
+                "slt_identity_reload_failures",
+                "Identity material reloads that failed (the previous material stayed)",
+                status.failed(),
+            ),
+            Sample::gauge(
+                "slt_identity_reload_failing",
+                "1 when the last identity reload failed",
+                if status.last_error().is_some() {
+                    1.0
+                } else {
+                    0.0
+                },
+            ),
+        ];
+        let times = [
+            (
+                "slt_identity_certificate_expiry_timestamp_seconds",
+                "Unix time the hub certificate in force expires",
+                validity.cert_not_after,
+            ),
+            (
+                "slt_identity_crl_this_update_timestamp_seconds",
+                "Unix time the CRL in force was issued (earliest over its CRLs)",
+                validity.crl_this_update,
+            ),
+            (
+                "slt_identity_crl_next_update_timestamp_seconds",
+                "Unix time the CRL in force must be replaced by (earliest over its CRLs)",
+                validity.crl_next_update,
+            ),
+        ];
+        for (name, help, value) in times {
+            if let Some(value) = value {
+                // Unix seconds fit f64 exactly.
+                samples.push(Sample::gauge(name, help, value as f64));
+            }
+        }
+        samples
+    })
 }
 
 /// The policy engine for a config: its policy file (or the built-in policy) and its groups.

@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use slt_hub::config::HubConfig;
 use slt_hub::identity::Role;
 use slt_hub::identity::keys::read_key_file;
 use slt_hub::identity::token::TokenIssuer;
 use slt_hub::store::Store;
-use slt_hub::{dev, identity};
+use slt_hub::{dev, identity, telemetry};
 use tokio::net::TcpListener;
+use tracing_subscriber::Layer;
 
 #[derive(Parser)]
 #[command(
@@ -22,8 +24,8 @@ use tokio::net::TcpListener;
     about = "SLT Hub: shared security-incident data for aid agencies"
 )]
 struct Cli {
-    /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    /// Log format: text, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true, env = "SLT_HUB_LOG_FORMAT")]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -66,6 +68,13 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Check a hub's configuration and what it names (certificates and their expiry, CRL
+    /// freshness, key permissions, the database, the peers) and say how to fix what is wrong.
+    /// Exits with status 1 when there is a problem.
+    Doctor {
+        #[command(flatten)]
+        source: ConfigSource,
     },
     /// Demos for newcomers and tests.
     Demo {
@@ -211,8 +220,16 @@ enum TokenCommand {
 async fn main() -> anyhow::Result<()> {
     identity::tls::install_crypto_provider();
     let cli = Cli::parse();
-    init_logging(cli.log_format);
-    match cli.command {
+    let tracer = init_logging(cli.log_format)?;
+    let result = run(cli.command).await;
+    if let Err(error) = tracer.shutdown() {
+        eprintln!("traces not all exported: {error}");
+    }
+    result
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve {
             dev,
             source,
@@ -257,6 +274,7 @@ async fn main() -> anyhow::Result<()> {
             horizons,
         } => backtest(&data, (from, to), areas, horizons),
         Command::Peers { source, json } => peers(&source.path(), json).await,
+        Command::Doctor { source } => doctor(&source.path()).await,
         Command::Demo {
             command: DemoCommand::Federation { dir, base_port },
         } => federation_demo(&dir, base_port).await,
@@ -291,6 +309,22 @@ fn backtest(
         years.1
     );
     print!("{}", study::markdown(&spec.run(&panel)));
+    Ok(())
+}
+
+async fn doctor(config_path: &Path) -> anyhow::Result<()> {
+    let report = slt_hub::doctor::examine(config_path).await;
+    for finding in &report.findings {
+        println!("{finding}");
+    }
+    println!(
+        "\n{} problem(s), {} warning(s)",
+        report.problems(),
+        report.warnings()
+    );
+    if report.problems() > 0 {
+        std::process::exit(1);
+    }
     Ok(())
 }
 
@@ -695,14 +729,40 @@ fn parse_ttl(text: &str) -> anyhow::Result<i64> {
     Ok(seconds)
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs to stderr, one line per event (JSON objects with `--log-format json`), and spans to
+/// the OpenTelemetry layer (exported when `OTEL_EXPORTER_OTLP_ENDPOINT` is set). The returned
+/// provider is shut down at exit, sending the last spans.
+fn init_logging(format: LogFormat) -> anyhow::Result<SdkTracerProvider> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let endpoint = std::env::var(telemetry::OTLP_ENDPOINT_ENV)
+        .ok()
+        .filter(|endpoint| !endpoint.trim().is_empty());
+    let provider = telemetry::provider(endpoint.as_deref())?;
+    // Colours only on a terminal: a log file or journal gets plain text.
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let fmt = match format {
+        LogFormat::Text => fmt.boxed(),
+        // One object per line: the event's fields at the top level, its span's fields under
+        // "span".
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+    };
+    // RUST_LOG chooses what is logged, not what is traced: the hub's own spans (RPCs, store
+    // calls, federation pulls) reach the tracer whatever the log level.
+    let spans =
+        tracing_subscriber::filter::Targets::new().with_target("slt_hub", tracing::Level::INFO);
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .with(telemetry::layer(&provider).with_filter(spans))
+        .init();
+    Ok(provider)
 }

@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 /// Lowest first. A module may import from its own layer and below.
 const LAYERS: &[(&str, &[&str])] = &[
     // Pure types and helpers that depend on nothing else in the crate.
-    ("core", &["domain", "sealed", "limits"]),
+    (
+        "core",
+        &["domain", "sealed", "limits", "metrics", "telemetry"],
+    ),
     // Who is calling, what may be seen, anonymising, and what exists.
     ("rules", &["identity", "policy", "anonymise", "store"]),
     // Read models and the access log over the store, within the policy.
@@ -24,7 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The edges: gRPC services and the federation pull worker.
     ("edges", &["api", "federation"]),
     // The config file and operator tooling: they name every layer's settings.
-    ("assembly", &["config", "pki", "dev"]),
+    ("assembly", &["config", "pki", "dev", "doctor"]),
     // The crate root (`serve`, `HubError`, `load_policy`) and the binary.
     ("root", &["lib", "main"]),
 ];

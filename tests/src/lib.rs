@@ -161,6 +161,8 @@ pub struct TestHub {
     task: Option<JoinHandle<Result<(), slt_hub::HubError>>>,
     /// The PostgreSQL database, when running on PostgreSQL (dropped after the hub).
     database: Option<TestDatabase>,
+    /// Where `GET /metrics` answers, when the config sets `metrics.listen`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl TestHub {
@@ -273,6 +275,7 @@ impl TestHub {
             }],
             peers: Vec::new(),
             peer_registry: None,
+            metrics: Default::default(),
         };
         let mut config = config;
         configure(&mut config, dir.path());
@@ -286,6 +289,7 @@ impl TestHub {
             shutdown: None,
             task: None,
             database,
+            metrics_addr: None,
         };
         hub.launch().await;
         hub
@@ -298,12 +302,27 @@ impl TestHub {
         // The same address on a restart, so that clients reconnect to it by themselves.
         let listener = TcpListener::bind(self.addr).await.expect("bind");
         self.addr = listener.local_addr().expect("addr");
+        // The metrics listener too keeps its address over a restart.
+        let metrics_listener = match self.metrics_addr.or(self.config.metrics.listen) {
+            Some(address) => {
+                let listener = TcpListener::bind(address).await.expect("bind metrics");
+                self.metrics_addr = Some(listener.local_addr().expect("addr"));
+                Some(listener)
+            }
+            None => None,
+        };
         let (sender, receiver) = oneshot::channel::<()>();
         let config = self.config.clone();
         self.task = Some(tokio::spawn(async move {
-            let result = slt_hub::serve(listener, config, store.clone(), async {
-                let _ = receiver.await;
-            })
+            let result = slt_hub::serve_with_metrics(
+                listener,
+                metrics_listener,
+                config,
+                store.clone(),
+                async {
+                    let _ = receiver.await;
+                },
+            )
             .await;
             store.close().await;
             result
@@ -737,4 +756,43 @@ fn build_binary(package: &str, bin: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     target.join("debug").join(bin)
+}
+
+/// A plain HTTP answer: status line, content type and body.
+pub struct HttpReply {
+    pub status: String,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// `GET path` over plain HTTP/1.1 (the metrics listener), read to the end.
+pub async fn http_get(address: SocketAddr, path: &str) -> HttpReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect to the metrics listener");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("the listener answers in time")
+    .expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let content_type = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_default();
+    HttpReply {
+        status: head.lines().next().unwrap_or_default().to_string(),
+        content_type,
+        body: body.to_string(),
+    }
 }

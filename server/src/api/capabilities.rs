@@ -133,6 +133,15 @@ pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
 ];
 
 /// The capability a method requires, or `None` for a method the hub does not know.
+/// The method table's own copy of `path`, when the hub serves it (metrics label their series
+/// with it, never with the caller's text).
+pub fn known_method(path: &str) -> Option<&'static str> {
+    METHOD_CAPABILITIES
+        .iter()
+        .find(|(method, _)| *method == path)
+        .map(|(method, _)| *method)
+}
+
 pub fn capability_for(path: &str) -> Option<Capability> {
     METHOD_CAPABILITIES
         .iter()

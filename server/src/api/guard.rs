@@ -17,8 +17,9 @@ use tonic::body::Body;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::{Code, Status};
 use tower::{Layer, Service};
+use tracing::Instrument;
 
-use super::capabilities::{Capability, capability_for, is_streaming};
+use super::capabilities::{Capability, capability_for, is_streaming, known_method};
 use super::status::{audit_unavailable, auth_status};
 use crate::audit::refusals::{RefusalLog, RefusalSource};
 use crate::audit::writer::AuditWriter;
@@ -27,6 +28,8 @@ use crate::identity::rate::RateLimiter;
 use crate::identity::{Authenticator, Principal, SharedAuthenticator};
 use crate::limits::occupancy::{Kind, Occupancy, Slot};
 use crate::limits::{Limits, Refused};
+use crate::metrics::HubMetrics;
+use crate::metrics::grpc::{CallRecord, method_labels};
 
 /// What the guard needs besides the request.
 pub struct GuardContext {
@@ -44,6 +47,8 @@ pub struct GuardContext {
     pub refusals: Arc<RefusalLog>,
     pub hub_id: String,
     pub policy_version: String,
+    /// The gRPC server metrics and limit refusals are counted here, for every call.
+    pub metrics: Arc<HubMetrics>,
 }
 
 /// The layer; add it once with `Server::builder().layer(..)`.
@@ -108,6 +113,9 @@ where
         };
         let authenticator = context.authenticator.load_full();
         let streaming = is_streaming(request.uri().path());
+        let known = known_method(request.uri().path());
+        let mut call = context.metrics.grpc.start(method_labels(known, streaming));
+        let span = crate::telemetry::rpc_span(known.unwrap_or("unknown"), request.headers());
         match admit(&authenticator, &context, &request, &mut entry) {
             Ok((principal, slots)) => {
                 let audit = AuditContext::new(entry, context.writer.clone());
@@ -115,46 +123,71 @@ where
                 if let Some(principal) = principal {
                     request.extensions_mut().insert(principal);
                 }
-                Box::pin(async move {
-                    // If the caller goes away (cancel, deadline) before the handler finishes,
-                    // the call is still recorded, as CANCELLED.
-                    let mut pending = RecordIfDropped {
-                        audit: Some(audit.clone()),
-                    };
-                    let response = if streaming {
-                        inner.call(request).await?
-                    } else {
-                        let deadline = context.limits.call_timeout();
-                        match tokio::time::timeout(deadline, inner.call(request)).await {
-                            Ok(response) => response?,
-                            Err(_) => deadline_exceeded(deadline).into_http(),
+                // Until the handler answers, a dropped call counts as cancelled.
+                call.set_code(code_name(Code::Cancelled));
+                Box::pin(
+                    async move {
+                        // If the caller goes away (cancel, deadline) before the handler finishes,
+                        // the call is still recorded, as CANCELLED.
+                        let mut pending = RecordIfDropped {
+                            audit: Some(audit.clone()),
+                        };
+                        let response = if streaming {
+                            inner.call(request).await?
+                        } else {
+                            let deadline = context.limits.call_timeout();
+                            match tokio::time::timeout(deadline, inner.call(request)).await {
+                                Ok(response) => response?,
+                                Err(_) => {
+                                    context.metrics.limit_refused("limits.call_timeout_millis");
+                                    deadline_exceeded(deadline).into_http()
+                                }
+                            }
+                        };
+                        pending.audit = None;
+                        let code = outcome_of(&response);
+                        call.set_code(code_name(code));
+                        if code == Code::ResourceExhausted {
+                            // The one limit handlers enforce themselves: the CPU pool's share.
+                            context.metrics.limit_refused("limits.cpu_queue_per_org");
                         }
-                    };
-                    pending.audit = None;
-                    if audit.is_recorded() {
-                        return Ok(hold_until_sent(response, slots));
-                    }
-                    let record = audit.entry(&outcome_of(&response));
-                    match record_detached(&context.writer, record).await {
-                        Ok(()) => Ok(hold_until_sent(response, slots)),
-                        Err(error) => {
-                            tracing::error!(%error, "audit record not written; call refused");
-                            Ok(audit_unavailable().into_http())
+                        if audit.is_recorded() {
+                            return Ok(hold_until_sent(response, slots, call));
+                        }
+                        let record = audit.entry(code_name(code));
+                        match record_detached(&context.writer, record).await {
+                            Ok(()) => Ok(hold_until_sent(response, slots, call)),
+                            Err(error) => {
+                                tracing::error!(%error, "audit record not written; call refused");
+                                call.set_code(code_name(Code::Unavailable));
+                                Ok(audit_unavailable().into_http())
+                            }
                         }
                     }
-                })
+                    .instrument(span),
+                )
             }
             Err(status) => {
-                tracing::info!(
-                    method = request.uri().path(),
-                    code = ?status.code(),
-                    reason = status.message(),
+                call.set_code(code_name(status.code()));
+                // The method as the hub's table names it: a path no service serves is the
+                // caller's text, which is not logged.
+                // DEBUG: a refusal is the caller's problem, and it is in the access log and
+                // the metrics already; a flood of them must not flood the operator's log.
+                tracing::debug!(
+                    method = known.unwrap_or("unknown"),
+                    code = code_name(status.code()),
+                    reason = if known.is_some() {
+                        status.message()
+                    } else {
+                        "no such method"
+                    },
                     "request refused"
                 );
                 entry.outcome = code_name(status.code()).to_string();
                 audit::bounds::bound(&mut entry);
                 let source = refusal_source(&entry, status.code());
                 Box::pin(async move {
+                    let _call = call;
                     let recorded = match source {
                         Some(source) => context.refusals.record(&source, entry).await,
                         None => context.writer.record(entry).await.map(|_| ()),
@@ -171,12 +204,16 @@ where
 }
 
 /// The response, holding the call's slots until its body is dropped: a stream keeps its
-/// org's stream slot for as long as it is open.
-fn hold_until_sent(response: http::Response<Body>, slots: Vec<Slot>) -> http::Response<Body> {
+/// org's stream slot for as long as it is open (and is measured for as long).
+fn hold_until_sent(
+    response: http::Response<Body>,
+    slots: Vec<Slot>,
+    call: CallRecord,
+) -> http::Response<Body> {
     use http_body_util::BodyExt;
     response.map(|body| {
         Body::new(body.map_frame(move |frame| {
-            let _held = &slots;
+            let _held = (&slots, &call);
             frame
         }))
     })
@@ -259,15 +296,14 @@ impl Drop for RecordIfDropped {
 
 /// The outcome a response carries: its `grpc-status` (errors come trailers-only, with the
 /// status in the headers), OK when there is none yet (a successful unary body or a stream).
-fn outcome_of(response: &http::Response<Body>) -> String {
-    let code = response
+fn outcome_of(response: &http::Response<Body>) -> Code {
+    response
         .headers()
         .get("grpc-status")
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<i32>().ok())
         .map(Code::from_i32)
-        .unwrap_or(Code::Ok);
-    code_name(code).to_string()
+        .unwrap_or(Code::Ok)
 }
 
 /// The canonical name of a gRPC status code.
@@ -325,21 +361,24 @@ fn admit(
     context
         .limiter
         .check(&peer.id, authenticator.rate_limit(&peer.id))
-        .map_err(|exhausted| rate_limited(&peer.id, exhausted))?;
+        .map_err(|exhausted| {
+            context.metrics.limit_refused("rate_limit");
+            rate_limited(&peer.id, exhausted)
+        })?;
     // Then the org's caps on what it may hold at once: a stream is a call in flight too.
     let limits = &context.limits;
     let mut slots = vec![
         context
             .occupancy
             .enter(&peer.id, Kind::Call, limits.calls_in_flight_per_org)
-            .map_err(|refused| limit_reached(&peer.id, &refused))?,
+            .map_err(|refused| refused_by_limit(context, &peer.id, &refused))?,
     ];
     if is_streaming(path) {
         slots.push(
             context
                 .occupancy
                 .enter(&peer.id, Kind::Stream, limits.streams_per_org)
-                .map_err(|refused| limit_reached(&peer.id, &refused))?,
+                .map_err(|refused| refused_by_limit(context, &peer.id, &refused))?,
         );
     }
 
@@ -391,6 +430,12 @@ fn rate_limited(org: &str, exhausted: crate::identity::rate::Exhausted) -> Statu
         ),
         wait,
     )
+}
+
+/// [`limit_reached`], counted by the limit's setting.
+fn refused_by_limit(context: &GuardContext, org: &str, refused: &Refused) -> Status {
+    context.metrics.limit_refused(refused.what);
+    limit_reached(org, refused)
 }
 
 /// RESOURCE_EXHAUSTED naming the cap the org is at, with `google.rpc.RetryInfo`.

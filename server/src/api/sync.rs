@@ -20,6 +20,7 @@ use slt_proto::v1::sync_service_server::SyncService;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::egress::Egress;
 use super::feed_messages::Pending;
@@ -180,7 +181,8 @@ impl SyncService for SyncApi {
             limit,
             up_to,
         };
-        tokio::spawn(pull.run(start, sender));
+        // The stream's pages are read in their own task, still within the call's span.
+        tokio::spawn(pull.run(start, sender).in_current_span());
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
@@ -218,7 +220,11 @@ impl SyncService for SyncApi {
             filter,
             sender,
         };
-        tokio::spawn(subscription.run(start, heartbeat, wake, self.stopping.clone()));
+        tokio::spawn(
+            subscription
+                .run(start, heartbeat, wake, self.stopping.clone())
+                .in_current_span(),
+        );
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 use super::AuditEntry;
+use crate::metrics::AuditMetrics;
 use crate::store::Store;
 
 /// Records one commit may carry.
@@ -63,9 +64,15 @@ impl WriterStats {
 impl AuditWriter {
     /// Starts the writer task on the current runtime.
     pub fn start(store: Store) -> Self {
+        Self::start_observed(store, None)
+    }
+
+    /// Starts the writer task, which also counts its commits, batch sizes and commit times in
+    /// `metrics`.
+    pub fn start_observed(store: Store, metrics: Option<AuditMetrics>) -> Self {
         let (queue, receiver) = mpsc::channel(QUEUE_RECORDS);
         let stats = Arc::new(WriterStats::default());
-        tokio::spawn(write_loop(store, receiver, stats.clone()));
+        tokio::spawn(write_loop(store, receiver, stats.clone(), metrics));
         Self { queue, stats }
     }
 
@@ -89,14 +96,37 @@ impl AuditWriter {
     }
 }
 
-async fn write_loop(store: Store, mut receiver: mpsc::Receiver<Pending>, stats: Arc<WriterStats>) {
+async fn write_loop(
+    store: Store,
+    mut receiver: mpsc::Receiver<Pending>,
+    stats: Arc<WriterStats>,
+    metrics: Option<AuditMetrics>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH_RECORDS);
     while receiver.recv_many(&mut batch, MAX_BATCH_RECORDS).await > 0 {
         let (entries, replies): (Vec<AuditEntry>, Vec<_>) = batch
             .drain(..)
             .map(|pending| (pending.entry, pending.done))
             .unzip();
-        match store.record_audit_batch(&entries).await {
+        let started = std::time::Instant::now();
+        let result = store.record_audit_batch(&entries).await;
+        if let Some(metrics) = &metrics {
+            metrics
+                .commit_seconds
+                .observe(started.elapsed().as_secs_f64());
+            // Batches are at most MAX_BATCH_RECORDS long: exact in f64.
+            metrics.batch_records.observe(entries.len() as f64);
+            match &result {
+                Ok(seqs) => {
+                    metrics.commits.inc();
+                    metrics.records.inc_by(seqs.len() as u64);
+                }
+                Err(_) => {
+                    metrics.failed_commits.inc();
+                }
+            }
+        }
+        match result {
             Ok(seqs) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats

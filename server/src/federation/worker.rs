@@ -22,6 +22,7 @@ use slt_proto::v1 as pb;
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
+use tracing::Instrument;
 
 use super::agreement::PeerAgreement;
 use super::channel::{self, Bearer, ConnectError, OwnTls, PeerSync, bearer_value};
@@ -31,6 +32,7 @@ use crate::federation::origin_keys::OriginKeys;
 use crate::identity::Role;
 use crate::identity::keys::{self, read_key_file};
 use crate::identity::token::TokenIssuer;
+use crate::metrics::{FederationMetrics, KindLabel, unix_now};
 use crate::store::{FederatedChange, FederatedPage, Store};
 use crate::wire::origin_seal::{self, SealError};
 use crate::wire::{ForeignRefusal, foreign_from_proto};
@@ -56,6 +58,8 @@ pub struct FederationContext {
     /// This hub's token key pair.
     pub token_signing_key: PathBuf,
     pub token_public_key: PathBuf,
+    /// Pull results, records applied and withheld, per peer when the operator opted in.
+    pub metrics: FederationMetrics,
 }
 
 /// Why one pull round failed. Messages carry no incident content.
@@ -148,6 +152,15 @@ async fn run_worker(context: FederationContext, peer: String) {
     loop {
         let Some(agreement) = current(&context, &peer) else {
             tracing::info!(peer = %peer, "agreement gone or not pulling; worker stops");
+            if failures > 0 {
+                // A peer no longer pulled from is no longer failing.
+                context.metrics.peers_failing.dec();
+                context
+                    .metrics
+                    .consecutive_failures
+                    .get_or_create(&context.metrics.label(&peer))
+                    .dec_by(i64::from(failures));
+            }
             return;
         };
         // A changed agreement (endpoint, CA) needs a new connection.
@@ -157,16 +170,41 @@ async fn run_worker(context: FederationContext, peer: String) {
         {
             client = None;
         }
-        match pull_round(&context, &agreement, &mut client).await {
+        let metrics = &context.metrics;
+        let label = metrics.label(&peer);
+        let round = tracing::info_span!(
+            "federation.pull",
+            otel.kind = "client",
+            peer = %peer,
+        );
+        match pull_round(&context, &agreement, &mut client)
+            .instrument(round)
+            .await
+        {
             Ok(()) => {
+                metrics.pulls.get_or_create(&KindLabel { kind: "ok" }).inc();
+                metrics.last_success.get_or_create(&label).set(unix_now());
                 if failures > 0 {
                     tracing::info!(peer = %peer, failures, "pulling from peer again");
+                    metrics.peers_failing.dec();
+                    metrics
+                        .consecutive_failures
+                        .get_or_create(&label)
+                        .dec_by(i64::from(failures));
                 }
                 failures = 0;
                 tokio::time::sleep(Duration::from_millis(agreement.pull_interval_millis)).await;
             }
             Err(error) => {
                 client = None;
+                metrics
+                    .pulls
+                    .get_or_create(&KindLabel { kind: "failed" })
+                    .inc();
+                if failures == 0 {
+                    metrics.peers_failing.inc();
+                }
+                metrics.consecutive_failures.get_or_create(&label).inc();
                 failures = failures.saturating_add(1);
                 let message = error.to_string();
                 tracing::warn!(peer = %peer, failures, error = %message, "federation pull failed");
@@ -258,6 +296,8 @@ async fn pull_round(
         page_size: PULL_PAGE_SIZE,
     });
     request.set_timeout(call_timeout);
+    // The peer's span of this Pull joins the round's trace.
+    crate::telemetry::inject(&tracing::Span::current(), request.metadata_mut());
     let timed_out = |_| PullError::Timeout(agreement.call_timeout_millis);
     let mut stream = tokio::time::timeout(call_timeout, connection.sync.pull(request))
         .await
@@ -383,6 +423,17 @@ async fn apply_page(
             rules: &FederationRules,
         })
         .await?;
+    let label = context.metrics.label(&agreement.hub_id);
+    context
+        .metrics
+        .records_applied
+        .get_or_create(&label)
+        .inc_by(stats.applied + stats.revoked);
+    context
+        .metrics
+        .records_withheld
+        .get_or_create(&label)
+        .inc_by(stats.withheld);
     if stats.applied + stats.revoked + stats.withheld > 0 {
         tracing::debug!(
             peer = %agreement.hub_id,

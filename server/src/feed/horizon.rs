@@ -4,6 +4,7 @@
 //! says only that it committed within the batch before that boundary, not when.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
@@ -14,6 +15,8 @@ use crate::store::Store;
 pub struct Horizon {
     batch_seconds: u64,
     seq: watch::Sender<i64>,
+    /// Unix seconds of the last successful sample (0: none yet), for the metrics endpoint.
+    sampled_at: AtomicI64,
 }
 
 impl Horizon {
@@ -23,7 +26,27 @@ impl Horizon {
         Arc::new(Horizon {
             batch_seconds,
             seq: watch::channel(0).0,
+            sampled_at: AtomicI64::new(0),
         })
+    }
+
+    /// The batch length (0: live subscribers are not batched).
+    pub fn batch_seconds(&self) -> u64 {
+        self.batch_seconds
+    }
+
+    /// How long ago the last boundary was sampled (0 without batching). Growing past the
+    /// batch length means batched subscribers receive nothing new: the feed lags.
+    pub fn age(&self, now: SystemTime) -> Duration {
+        if self.batch_seconds == 0 {
+            return Duration::ZERO;
+        }
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map(|since| since.as_secs())
+            .unwrap_or(0);
+        let sampled = u64::try_from(self.sampled_at.load(Ordering::Relaxed)).unwrap_or(0);
+        Duration::from_secs(now.saturating_sub(sampled))
     }
 
     /// Wakes on each new boundary; its value is the log position that boundary released.
@@ -41,6 +64,12 @@ impl Horizon {
             match store.max_seq().await {
                 Ok(seq) => {
                     self.seq.send_replace(seq);
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map(|since| since.as_secs())
+                        .unwrap_or(0);
+                    self.sampled_at
+                        .store(i64::try_from(now).unwrap_or(i64::MAX), Ordering::Relaxed);
                 }
                 // Keep the last boundary's position: late is safe, early would leak.
                 Err(error) => tracing::warn!(%error, "live-feed boundary not sampled"),

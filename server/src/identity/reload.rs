@@ -321,12 +321,18 @@ fn fingerprint(files: &[PathBuf]) -> Vec<u8> {
     context.finish().as_ref().to_vec()
 }
 
+fn validity_of(config: &IdentitySources) -> super::validity::Validity {
+    super::validity::read(&config.tls.cert, config.tls.crl.as_deref())
+}
+
 /// Reload counters and the last failure, for logs and health.
 #[derive(Debug, Default)]
 pub struct ReloadStatus {
     succeeded: AtomicU64,
     failed: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// The certificate's and CRL's times of the material in force.
+    validity: Mutex<super::validity::Validity>,
 }
 
 impl ReloadStatus {
@@ -344,6 +350,21 @@ impl ReloadStatus {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// When the hub certificate and the CRL in force run out.
+    pub fn validity(&self) -> super::validity::Validity {
+        *self
+            .validity
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set_validity(&self, validity: super::validity::Validity) {
+        *self
+            .validity
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = validity;
     }
 
     fn set_last_error(&self, error: Option<String>) {
@@ -377,13 +398,15 @@ impl Reloader {
         // Fingerprinted before reading, as in `reload`.
         let print = fingerprint(&watched_files(&config));
         let material = load(&config)?;
+        let status = ReloadStatus::default();
+        status.set_validity(validity_of(&config));
         Ok(Reloader {
             config: Arc::new(config),
             tls: Arc::new(arc_swap::ArcSwap::new(material.tls)),
             authenticator: Arc::new(arc_swap::ArcSwap::new(material.authenticator)),
             orgs: Arc::new(arc_swap::ArcSwap::new(material.orgs)),
             peers: Arc::new(arc_swap::ArcSwap::new(material.peers)),
-            status: Arc::new(ReloadStatus::default()),
+            status: Arc::new(status),
             files: Arc::new(Mutex::new((material.files, print))),
             health,
         })
@@ -401,7 +424,8 @@ impl Reloader {
         let built = tokio::task::spawn_blocking(move || {
             let watched = watched_files(&config);
             let print = fingerprint(&watched);
-            (watched, print, load(&config))
+            let built = load(&config).map(|material| (material, validity_of(&config)));
+            (watched, print, built)
         })
         .await
         .map_err(|error| format!("reload task failed: {error}"));
@@ -416,7 +440,8 @@ impl Reloader {
             }
         };
         match built {
-            Ok(material) => {
+            Ok((material, validity)) => {
+                self.status.set_validity(validity);
                 // Built from a different list of files than fingerprinted (the registry changed
                 // in between): record an empty print so that the next poll reloads again.
                 let print = if material.files == watched {

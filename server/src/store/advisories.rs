@@ -66,6 +66,7 @@ impl Store {
     /// version of an existing one (its stored version must be `expected_version`). Appends the
     /// change-log row (and the audit record) in the same transaction. A new advisory whose id
     /// exists already is `VersionMismatch` with the stored version.
+    #[tracing::instrument(name = "store.put_advisory", skip_all)]
     pub async fn put_advisory(
         &self,
         advisory: &StoredAdvisory,
@@ -143,6 +144,7 @@ impl Store {
     /// A page of the advisories within the scope matching the filter, newest first: those
     /// created before row `before` (from the newest when `None`), at most `limit` (itself at
     /// most [`MAX_ADVISORY_PAGE`]).
+    #[tracing::instrument(name = "store.advisories_page", skip_all)]
     pub async fn advisories_page(
         &self,
         scope: &VisibilityScope,

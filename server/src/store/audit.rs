@@ -81,6 +81,7 @@ impl Store {
 
     /// Appends records to the access log, in order, in one transaction (group commit): all of
     /// them are durable when it returns, or none is written. Returns their seqs.
+    #[tracing::instrument(name = "store.record_audit_batch", skip_all)]
     pub async fn record_audit_batch(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
         let appended = self
             .retrying(|| async {
@@ -107,6 +108,7 @@ impl Store {
     }
 
     /// Records in seq order from `from_seq`, at most `limit`, matching `filter`.
+    #[tracing::instrument(name = "store.audit_records", skip_all)]
     pub async fn audit_records(
         &self,
         filter: &AuditFilter,

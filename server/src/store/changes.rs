@@ -134,6 +134,7 @@ const GROUP_MEMBERS_KEY: &str = "group-members:";
 
 impl Store {
     /// The newest change-log sequence number (0 when empty).
+    #[tracing::instrument(name = "store.max_seq", skip_all)]
     pub async fn max_seq(&self) -> Result<i64, StoreError> {
         let sql = self.db.sql("SELECT max(seq) FROM change_log");
         let row: Option<(Option<i64>,)> = self.db.run().fetch_optional(sql).await?;
@@ -141,6 +142,7 @@ impl Store {
     }
 
     /// Up to `limit` change-log entries after `after`, in commit order.
+    #[tracing::instrument(name = "store.changes_after", skip_all)]
     pub async fn changes_after(
         &self,
         after: i64,

@@ -325,6 +325,14 @@ impl<T> FromEitherRow for T where
 }
 
 /// The database: a pool of either backend.
+/// How much of the connection pool is in use (for the metrics endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
 #[derive(Clone)]
 pub(super) enum Pool {
     Sqlite(SqlitePool),
@@ -367,6 +375,22 @@ impl Pool {
         match self {
             Pool::Sqlite(pool) => Ok(Tx::Sqlite(sqlite::begin_immediate(pool).await?)),
             Pool::Postgres(pool) => Ok(Tx::Postgres(postgres::begin_read_committed(pool).await?)),
+        }
+    }
+
+    /// Connections open, of them idle, and the most the pool may open.
+    pub(super) fn use_now(&self) -> PoolUse {
+        match self {
+            Pool::Sqlite(pool) => PoolUse {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            },
+            Pool::Postgres(pool) => PoolUse {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            },
         }
     }
 
@@ -435,8 +459,24 @@ pub(super) enum Run<'a> {
     PgConn(&'a mut PgConnection),
 }
 
+/// Measures one statement for the metrics endpoint (`slt_db_statement_seconds`).
+struct StatementTimer(std::time::Instant);
+
+impl StatementTimer {
+    fn start() -> StatementTimer {
+        StatementTimer(std::time::Instant::now())
+    }
+}
+
+impl Drop for StatementTimer {
+    fn drop(&mut self) {
+        crate::metrics::statement_seconds().observe(self.0.elapsed().as_secs_f64());
+    }
+}
+
 impl Run<'_> {
     pub(super) async fn fetch_all<T: FromEitherRow>(self, sql: Sql) -> Result<Vec<T>, StoreError> {
+        let _timer = StatementTimer::start();
         Ok(match self {
             Run::SqlitePool(pool) => sqlite_query::<T>(sql)?.fetch_all(pool).await?,
             Run::SqliteConn(conn) => sqlite_query::<T>(sql)?.fetch_all(conn).await?,
@@ -449,6 +489,7 @@ impl Run<'_> {
         self,
         sql: Sql,
     ) -> Result<Option<T>, StoreError> {
+        let _timer = StatementTimer::start();
         Ok(match self {
             Run::SqlitePool(pool) => sqlite_query::<T>(sql)?.fetch_optional(pool).await?,
             Run::SqliteConn(conn) => sqlite_query::<T>(sql)?.fetch_optional(conn).await?,
@@ -459,6 +500,7 @@ impl Run<'_> {
 
     /// Runs a statement that returns no rows; the number of rows it changed.
     pub(super) async fn execute(self, sql: Sql) -> Result<u64, StoreError> {
+        let _timer = StatementTimer::start();
         Ok(match self {
             Run::SqlitePool(pool) => sqlite_statement(sql)?.execute(pool).await?.rows_affected(),
             Run::SqliteConn(conn) => sqlite_statement(sql)?.execute(conn).await?.rows_affected(),

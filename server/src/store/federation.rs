@@ -172,6 +172,7 @@ impl StoredCopyRow {
 impl Store {
     /// Applies one page pulled from a peer hub and stores the cursor after it, in one
     /// transaction: a crash never loses a change nor applies one twice.
+    #[tracing::instrument(name = "store.apply_federated", skip_all)]
     pub async fn apply_federated(
         &self,
         page: &FederatedPage<'_>,
@@ -219,6 +220,7 @@ impl Store {
     }
 
     /// The cursor to pull `peer` from ("" for the beginning).
+    #[tracing::instrument(name = "store.peer_cursor", skip_all)]
     pub async fn peer_cursor(&self, peer: &str) -> Result<String, StoreError> {
         let sql = self
             .db

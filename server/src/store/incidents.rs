@@ -143,6 +143,7 @@ struct CurrentRow {
 impl Store {
     /// Creates a batch atomically: either every CREATED incident and its change-log row is
     /// written, or nothing is. Incidents whose id exists already are reported, not written.
+    #[tracing::instrument(name = "store.submit", skip_all)]
     pub async fn submit(
         &self,
         batch: &[NewIncident],
@@ -202,6 +203,7 @@ impl Store {
     }
 
     /// One incident with its private annex.
+    #[tracing::instrument(name = "store.get", skip_all)]
     pub async fn get(&self, id: Uuid) -> Result<Option<StoredIncident>, StoreError> {
         let sql = self
             .db
@@ -212,6 +214,7 @@ impl Store {
     }
 
     /// The current state of several incidents (missing ids are left out).
+    #[tracing::instrument(name = "store.get_many", skip_all)]
     pub async fn get_many(&self, ids: &[Uuid]) -> Result<Vec<StoredIncident>, StoreError> {
         let mut sql = self.db.sql(SELECT_INCIDENT);
         sql.push(" WHERE ");
@@ -221,6 +224,7 @@ impl Store {
     }
 
     /// A page of incidents within the scope matching the filter, in row order.
+    #[tracing::instrument(name = "store.list", skip_all)]
     pub async fn list(&self, query: &ListQuery<'_>) -> Result<ListPage, StoreError> {
         let mut sql = self.db.sql(SELECT_INCIDENT);
         sql.push(" WHERE i.row_id > ")
@@ -242,6 +246,7 @@ impl Store {
 
     /// Replaces an incident if its stored version is `expected_version`; `incident.version`
     /// must already be the new version. Appends a change-log entry of `kind`.
+    #[tracing::instrument(name = "store.update", skip_all)]
     pub async fn update(
         &self,
         incident: &StoredIncident,

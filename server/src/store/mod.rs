@@ -16,6 +16,7 @@ mod common;
 mod db;
 mod federation;
 mod incidents;
+mod migrations;
 mod picture;
 mod postgres;
 mod scope;
@@ -32,11 +33,13 @@ pub use advisories::{AdvisoryFilter, AdvisoryPage, MAX_ADVISORY_PAGE};
 pub use audit::AuditFilter;
 pub use audit_tree::StoredHead;
 pub use changes::{ChangeKind, ChangeRow, Entity, SharingSnapshot};
+pub use db::PoolUse;
 pub use federation::{
     ApplyStats, CopyDecision, CopyFacts, CopyRules, ExistingCopy, FederatedChange, FederatedPage,
     PeerState,
 };
 pub use incidents::{ListPage, ListQuery, NewIncident, SubmitOutcome};
+pub use migrations::{MigrationStatus, migration_status};
 pub use picture::{PictureCountRow, PictureVictimRow};
 pub use postgres::PgTuning;
 
@@ -61,6 +64,19 @@ pub enum StoreError {
     /// The access log could not be appended to: the call must fail (fail closed).
     #[error("the access log cannot be written: {0}")]
     Audit(String),
+}
+
+/// Statements longer than this are logged (at DEBUG, target `sqlx::query`).
+const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// sqlx logs every statement at DEBUG and a slow one at WARN with its whole SQL text, so one
+/// slow query on a big database fills an operator's WARN log on every call. Statements go to
+/// TRACE and slow ones to DEBUG: latency shows on the metrics endpoint, and the text is there
+/// for whoever turns `sqlx=debug` on.
+fn quiet_statements<O: sqlx::ConnectOptions>(options: O) -> O {
+    options
+        .log_statements(log::LevelFilter::Trace)
+        .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT)
 }
 
 /// The hub's database.
@@ -170,6 +186,11 @@ impl Store {
     /// A receiver that changes after every committed write (for live subscribers).
     pub fn watch_changes(&self) -> watch::Receiver<u64> {
         self.changes.subscribe()
+    }
+
+    /// The connection pool's use now.
+    pub fn pool_use(&self) -> db::PoolUse {
+        self.db.use_now()
     }
 
     /// Closes the pool, waiting for connections to finish.

@@ -83,6 +83,7 @@ impl VictimRow {
 
 impl Store {
     /// Incident counts for the threat picture, grouped in SQL within the query's scope.
+    #[tracing::instrument(name = "store.picture_counts", skip_all)]
     pub async fn picture_counts(
         &self,
         query: &PictureQuery<'_>,
@@ -109,6 +110,7 @@ impl Store {
     }
 
     /// Victim sums for the threat picture, grouped in SQL within the query's scope.
+    #[tracing::instrument(name = "store.picture_victims", skip_all)]
     pub async fn picture_victims(
         &self,
         query: &PictureQuery<'_>,

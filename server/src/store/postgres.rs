@@ -33,6 +33,11 @@ use super::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The migrations this build applies to PostgreSQL.
+pub(super) fn migrator() -> &'static sqlx::migrate::Migrator {
+    &MIGRATOR
+}
+
 /// Advisory-lock keys (one 64-bit space per database; "SLT" + a number).
 const WRITE_LOCK: i64 = 0x534c_5400_0000_0001;
 const AUDIT_LOCK: i64 = 0x534c_5400_0000_0002;
@@ -157,6 +162,7 @@ pub(super) async fn open(url: &str) -> Result<Opened, StoreError> {
     let options = PgConnectOptions::from_str(&driver_url)?
         .application_name("slt-hub")
         .options([("statement_timeout", tuning.statement_timeout.as_str())]);
+    let options = super::quiet_statements(options);
     let pool = PgPoolOptions::new()
         .max_connections(tuning.pool_max_connections)
         .acquire_timeout(Duration::from_secs(30))

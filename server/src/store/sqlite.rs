@@ -17,6 +17,11 @@ use super::StoreError;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// The migrations this build applies to SQLite.
+pub(super) fn migrator() -> &'static sqlx::migrate::Migrator {
+    &MIGRATOR
+}
+
 /// Opens (creating if needed) the database file at `path` and applies pending migrations.
 pub(super) async fn open(path: &str) -> Result<SqlitePool, StoreError> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
@@ -25,6 +30,7 @@ pub(super) async fn open(path: &str) -> Result<SqlitePool, StoreError> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10));
+    let options = super::quiet_statements(options);
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .connect_with(options)

@@ -62,6 +62,11 @@ impl Hub {
     }
 
     pub fn start(&mut self) {
+        self.start_with_env(&[]);
+    }
+
+    /// Starts the process with further environment variables (e.g. an OTLP endpoint).
+    pub fn start_with_env(&mut self, env: &[(&str, &str)]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -73,6 +78,7 @@ impl Hub {
             .arg(self.dir.join("hub.toml"))
             .env("RUST_LOG", "warn,slt_hub::federation=info")
             .env("SLT_HUB_DATABASE_URL", &self.database_url)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -348,4 +354,18 @@ pub async fn pull_as_peer(serving: &Hub, peer: &Hub) -> Vec<pb::Change> {
 
 fn read(path: PathBuf) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+impl Hub {
+    /// Turns on this hub's metrics endpoint (before `start`): `peer_labels` as given.
+    pub fn enable_metrics(&self, peer_labels: bool) -> SocketAddr {
+        let address = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let path = self.dir.join("hub.toml");
+        let mut text = read(path.clone());
+        text.push_str(&format!(
+            "\n[metrics]\nlisten = \"{address}\"\npeer_labels = {peer_labels}\n"
+        ));
+        std::fs::write(&path, text).expect("write hub.toml");
+        address
+    }
 }
