@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use slt_client::{ClientError, HubClient, proto as pb};
 use slt_hub::identity::Role;
-use slt_tests::{TestHub, new_id, sample_incident, slt_binary};
+use slt_tests::{TestHub, new_id, sample_incident, slt_binary, submit_stored};
 
 const REPORTER: &[Role] = &[Role::Reporter];
 const ANALYST: &[Role] = &[Role::Analyst];
@@ -112,8 +112,9 @@ async fn a_syncing_reader_gets_every_change_exactly_once_from_two_replicas() {
                     for batch in 0..BATCHES {
                         let incidents: Vec<pb::Incident> =
                             (0..1 + batch % 3).map(|_| community_incident()).collect();
-                        written.extend(incidents.iter().map(|incident| incident.id.clone()));
                         let results = client.submit(incidents).await.expect("submit");
+                        // The feed names them by the hub's ids.
+                        written.extend(results.iter().map(|result| result.id.clone()));
                         assert!(
                             results
                                 .iter()
@@ -182,8 +183,9 @@ async fn subscribe_on_one_replica_hears_writes_made_through_another() {
 
     let mut alpha = hub.client("ngo-alpha", REPORTER).await; // replica A
     for _ in 0..3 {
-        let incident = community_incident();
-        alpha.submit(vec![incident.clone()]).await.expect("submit");
+        let mut incident = [community_incident()];
+        submit_stored(&mut alpha, &mut incident).await;
+        let [incident] = incident;
         let heard = tokio::time::timeout(Duration::from_secs(30), async {
             loop {
                 let message = stream.message().await.expect("stream").expect("open");
@@ -214,12 +216,9 @@ async fn the_audit_chain_verifies_after_mixed_traffic_on_two_replicas() {
         tasks.push(tokio::spawn(async move {
             let mut calls = 0u64;
             for round in 0..15 {
-                let incident = community_incident();
-                reporter
-                    .submit(vec![incident.clone()])
-                    .await
-                    .expect("submit");
-                analyst.get(&incident.id).await.expect("read");
+                let mut incident = [community_incident()];
+                submit_stored(&mut reporter, &mut incident).await;
+                analyst.get(&incident[0].id).await.expect("read");
                 // A refused call is audited too.
                 analyst
                     .submit(vec![community_incident()])
