@@ -29,6 +29,7 @@ pub mod limits;
 pub mod picture;
 pub mod pki;
 pub mod policy;
+pub mod release;
 pub mod sealed;
 pub mod store;
 pub mod wire;
