@@ -151,7 +151,7 @@ mod tests {
         match value.split_once('-') {
             Some((year, month)) if !month.starts_with('Q') => {
                 let month: u32 = month.parse().unwrap_or(1);
-                format!("{year}-Q{}", (month + 2) / 3)
+                format!("{year}-Q{}", month.div_ceil(3))
             }
             _ => value.to_string(),
         }
