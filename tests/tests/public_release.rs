@@ -210,3 +210,82 @@ async fn the_public_release_is_k_anonymous_measured_and_audited() {
         json["generalised"]
     );
 }
+
+#[tokio::test]
+async fn the_release_command_applies_the_k_it_is_given() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    // Five alike and one alone (another threat category): at k = 5 the five are released, the
+    // one is withheld whatever the ladder does.
+    let mut incidents: Vec<pb::Incident> = (0..5)
+        .map(|_| pb::Incident {
+            tlp: pb::Tlp::Clear as i32,
+            ..sample_incident(new_id())
+        })
+        .collect();
+    incidents.push(pb::Incident {
+        tlp: pb::Tlp::Clear as i32,
+        threat_category: pb::ThreatCategory::Hazard as i32,
+        ..sample_incident(new_id())
+    });
+    submit_stored(&mut reporter, &mut incidents).await;
+    let config = hub.dir.path().join("hub-release.toml");
+    std::fs::write(&config, toml::to_string(&hub.config).expect("toml")).expect("write");
+    let out = hub.dir.path().join("public");
+
+    let run = |extra: &[&str]| {
+        std::process::Command::new(slt_tests::slt_hub_binary())
+            .arg("release")
+            .arg("--config")
+            .arg(&config)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .output()
+            .expect("run slt-hub release")
+    };
+    let refused = run(&["--k", "1"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("k must be between 2"));
+    assert!(
+        !out.join(files::INCIDENTS).exists(),
+        "a refused release wrote files"
+    );
+    let refused = run(&["--from", "May 2024"]);
+    assert!(!refused.status.success());
+
+    let done = run(&["--k", "5", "--from", "2024-01-01", "--to", "2024-12-31"]);
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        done.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        stdout.contains("released 5 of 6 eligible incidents (1 withheld)"),
+        "{stdout}"
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(files::DISCLOSURE)).expect("disclosure.json"),
+    )
+    .expect("json");
+    assert_eq!(json["parameters"]["k"].as_u64(), Some(5));
+    assert_eq!(json["parameters"]["from"].as_str(), Some("2024-01-01"));
+    assert_eq!(json["k_achieved"].as_u64(), Some(5));
+    assert_eq!(json["records_withheld"].as_u64(), Some(1));
+    // One class of five: risk 1/5, not under 3%.
+    assert!((json["global_risk"].as_f64().expect("risk") - 0.2).abs() < 1e-9);
+    assert_eq!(json["global_risk_under_threshold"].as_bool(), Some(false));
+    let rows = std::fs::read_to_string(out.join(files::INCIDENTS)).expect("incidents.csv");
+    assert_eq!(rows.lines().count(), 6, "{rows}");
+    assert!(
+        rows.lines()
+            .skip(1)
+            .all(|line| line.starts_with("SSD,Jonglei,2024-05,CRIME,"))
+    );
+    assert!(
+        std::fs::read_to_string(out.join(files::README))
+            .expect("README.txt")
+            .contains("k = 5")
+    );
+}
