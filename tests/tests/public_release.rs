@@ -289,3 +289,71 @@ async fn the_release_command_applies_the_k_it_is_given() {
             .contains("k = 5")
     );
 }
+
+#[tokio::test]
+async fn focal_points_get_the_release_over_the_api_and_others_are_refused() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
+    let mut incidents: Vec<pb::Incident> = (0..4)
+        .map(|_| pb::Incident {
+            tlp: pb::Tlp::Clear as i32,
+            ..sample_incident(new_id())
+        })
+        .collect();
+    incidents.extend(triple("NZL", pb::Distribution::Community, pb::Tlp::Amber));
+    submit_stored(&mut reporter, &mut incidents).await;
+
+    let refused = reporter
+        .public_release(pb::GetPublicReleaseRequest::default())
+        .await
+        .expect_err("a reporter got the release");
+    assert!(
+        format!("{refused:?}").contains("PermissionDenied"),
+        "{refused:?}"
+    );
+
+    let mut focal = hub.client("ngo-alpha", &[Role::FocalPoint]).await;
+    let bad = focal
+        .public_release(pb::GetPublicReleaseRequest {
+            k: 1,
+            ..Default::default()
+        })
+        .await
+        .expect_err("k = 1 accepted");
+    assert!(format!("{bad:?}").contains("InvalidArgument"), "{bad:?}");
+
+    let release = focal
+        .public_release(pb::GetPublicReleaseRequest::default())
+        .await
+        .expect("release");
+    let lines: Vec<&str> = release.incidents_csv.lines().collect();
+    assert_eq!(lines[0], record::COLUMNS.join(","));
+    assert_eq!(lines.len(), 5, "the four CLEAR incidents, one class");
+    assert!(!release.incidents_csv.contains("NZL"));
+    assert!(!release.counts_csv.contains("NZL"));
+    let json: serde_json::Value = serde_json::from_str(&release.disclosure_json).expect("json");
+    assert_eq!(json["parameters"]["k"].as_u64(), Some(3));
+    assert_eq!(json["records_released"].as_u64(), Some(4));
+    assert_eq!(json["k_achieved"].as_u64(), Some(4));
+    assert!(release.readme.contains("k = 3"));
+
+    // The call is on record, with the counts.
+    let store = Store::open(&hub.config.database_url).await.expect("store");
+    let records = store
+        .audit_records(
+            &AuditFilter {
+                method: Some("/slt.v1.ThreatService/GetPublicRelease".into()),
+                outcome: Some("OK".into()),
+                ..AuditFilter::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .expect("audit");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].org, "ngo-alpha");
+    assert_eq!(records[0].records_returned, 4);
+    assert!(records[0].request_summary.contains("\"released\":4"));
+    store.close().await;
+}

@@ -11,24 +11,43 @@ pub const COUNTS: &str = "counts.csv";
 pub const DISCLOSURE: &str = "disclosure.json";
 pub const README: &str = "README.txt";
 
-/// Writes `release` into `out` (created when missing; files of the same name are replaced).
-pub fn write(out: &Path, release: &Release) -> Result<(), ReleaseError> {
-    std::fs::create_dir_all(out).map_err(|error| write_error(out, error))?;
+/// A release as the text of its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub incidents_csv: String,
+    pub counts_csv: String,
+    pub disclosure_json: String,
+    pub readme: String,
+}
 
-    let path = out.join(INCIDENTS);
-    let mut writer = csv::Writer::from_path(&path).map_err(|error| write_error(&path, error))?;
+impl Rendered {
+    /// The bytes of all four files.
+    pub fn len(&self) -> usize {
+        self.incidents_csv.len()
+            + self.counts_csv.len()
+            + self.disclosure_json.len()
+            + self.readme.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The four files of `release`.
+pub fn render(release: &Release) -> Result<Rendered, ReleaseError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
     writer
         .write_record(record::COLUMNS)
-        .map_err(|error| write_error(&path, error))?;
+        .map_err(|error| write_error(INCIDENTS, error))?;
     for row in &release.records {
         writer
             .write_record(row)
-            .map_err(|error| write_error(&path, error))?;
+            .map_err(|error| write_error(INCIDENTS, error))?;
     }
-    writer.flush().map_err(|error| write_error(&path, error))?;
+    let incidents_csv = csv_text(writer, INCIDENTS)?;
 
-    let path = out.join(COUNTS);
-    let mut writer = csv::Writer::from_path(&path).map_err(|error| write_error(&path, error))?;
+    let mut writer = csv::Writer::from_writer(Vec::new());
     writer
         .write_record([
             "country",
@@ -37,7 +56,7 @@ pub fn write(out: &Path, release: &Release) -> Result<(), ReleaseError> {
             "incidents",
             "suppressed",
         ])
-        .map_err(|error| write_error(&path, error))?;
+        .map_err(|error| write_error(COUNTS, error))?;
     for cell in &release.counts {
         let count = cell.incidents.map(|n| n.to_string()).unwrap_or_default();
         let suppressed = if cell.incidents.is_none() {
@@ -53,18 +72,42 @@ pub fn write(out: &Path, release: &Release) -> Result<(), ReleaseError> {
                 count.as_str(),
                 suppressed,
             ])
-            .map_err(|error| write_error(&path, error))?;
+            .map_err(|error| write_error(COUNTS, error))?;
     }
-    writer.flush().map_err(|error| write_error(&path, error))?;
+    let counts_csv = csv_text(writer, COUNTS)?;
 
-    let path = out.join(DISCLOSURE);
-    let json = serde_json::to_string_pretty(&release.disclosure)
-        .map_err(|error| write_error(&path, error))?;
-    std::fs::write(&path, json + "\n").map_err(|error| write_error(&path, error))?;
+    let disclosure_json = serde_json::to_string_pretty(&release.disclosure)
+        .map_err(|error| write_error(DISCLOSURE, error))?
+        + "\n";
+    Ok(Rendered {
+        incidents_csv,
+        counts_csv,
+        disclosure_json,
+        readme: readme(release),
+    })
+}
 
-    let path = out.join(README);
-    std::fs::write(&path, readme(release)).map_err(|error| write_error(&path, error))?;
+/// Writes `release` into `out` (created when missing; files of the same name are replaced).
+pub fn write(out: &Path, release: &Release) -> Result<(), ReleaseError> {
+    let rendered = render(release)?;
+    std::fs::create_dir_all(out).map_err(|error| write_error(out.display(), error))?;
+    for (name, text) in [
+        (INCIDENTS, &rendered.incidents_csv),
+        (COUNTS, &rendered.counts_csv),
+        (DISCLOSURE, &rendered.disclosure_json),
+        (README, &rendered.readme),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, text).map_err(|error| write_error(path.display(), error))?;
+    }
     Ok(())
+}
+
+fn csv_text(writer: csv::Writer<Vec<u8>>, name: &str) -> Result<String, ReleaseError> {
+    let bytes = writer
+        .into_inner()
+        .map_err(|error| write_error(name, error.error()))?;
+    String::from_utf8(bytes).map_err(|error| write_error(name, error))
 }
 
 fn readme(release: &Release) -> String {
@@ -106,9 +149,9 @@ What it is not
     )
 }
 
-fn write_error(path: &Path, error: impl std::fmt::Display) -> ReleaseError {
+fn write_error(path: impl std::fmt::Display, error: impl std::fmt::Display) -> ReleaseError {
     ReleaseError::Write {
-        path: path.display().to_string(),
+        path: path.to_string(),
         message: error.to_string(),
     }
 }

@@ -27,8 +27,11 @@ pub const AUDIT_METHOD: &str = "slt-hub release";
 /// The largest k accepted (beyond it nearly everything is generalised to the country and year).
 pub const MAX_K: usize = 100;
 
-/// At most this many incidents are read (the release holds them in memory).
+/// At most this many incidents are read by `slt-hub release` (it holds them in memory).
 pub const MAX_RECORDS: usize = 2_000_000;
+
+/// At most this many incidents are read for the RPC (its answer must fit one message).
+pub const MAX_RPC_RECORDS: usize = 100_000;
 
 /// The global re-identification risk a release should stay under (OCHA Centre for
 /// Humanitarian Data: 3%).
@@ -42,8 +45,8 @@ const PAGE: u32 = 1_000;
 pub enum ReleaseError {
     #[error("k must be between 2 and {MAX_K}")]
     InvalidK,
-    #[error("more than {MAX_RECORDS} incidents are eligible: narrow --from/--to")]
-    TooMany,
+    #[error("more than {0} incidents are eligible: narrow the period")]
+    TooMany(usize),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("writing {path}: {message}")]
@@ -187,10 +190,11 @@ pub fn eligible(content: &IncidentContent) -> bool {
 }
 
 /// Reads every eligible incident of this hub (copies from other hubs are not this hub's to
-/// publish), at most [`MAX_RECORDS`].
+/// publish), at most `max`.
 pub async fn read_eligible(
     store: &Store,
     options: &ReleaseOptions,
+    max: usize,
 ) -> Result<Vec<IncidentContent>, ReleaseError> {
     let scope = VisibilityScope {
         own_org: None,
@@ -226,8 +230,8 @@ pub async fn read_eligible(
                 contents.push(incident.content);
             }
         }
-        if contents.len() > MAX_RECORDS {
-            return Err(ReleaseError::TooMany);
+        if contents.len() > max {
+            return Err(ReleaseError::TooMany(max));
         }
         if !page.more {
             return Ok(contents);
@@ -269,8 +273,23 @@ pub fn audit_entry(disclosure: &Disclosure, policy_version: &str) -> AuditEntry 
     entry
 }
 
-/// Reads, anonymises, records the release in the access log, then writes `out` (created when
-/// missing). The record comes first: a release that could not be recorded is not written.
+/// Reads (at most `max` incidents) and anonymises: the release, not yet recorded or written.
+pub async fn make(
+    store: &Store,
+    hub_id: &str,
+    options: &ReleaseOptions,
+    max: usize,
+) -> Result<Release, ReleaseError> {
+    if !(2..=MAX_K).contains(&options.k) {
+        return Err(ReleaseError::InvalidK);
+    }
+    let contents = read_eligible(store, options, max).await?;
+    build(&contents, options, hub_id, crate::audit::now_text())
+}
+
+/// `slt-hub release`: reads, anonymises, records the release in the access log, then writes
+/// `out` (created when missing). The record comes first: a release that could not be recorded
+/// is not written.
 pub async fn run(
     store: &Store,
     hub_id: &str,
@@ -278,11 +297,7 @@ pub async fn run(
     options: &ReleaseOptions,
     out: &Path,
 ) -> Result<Disclosure, ReleaseError> {
-    if !(2..=MAX_K).contains(&options.k) {
-        return Err(ReleaseError::InvalidK);
-    }
-    let contents = read_eligible(store, options).await?;
-    let release = build(&contents, options, hub_id, crate::audit::now_text())?;
+    let release = make(store, hub_id, options, MAX_RECORDS).await?;
     store
         .record_audit(&audit_entry(&release.disclosure, policy_version))
         .await?;
