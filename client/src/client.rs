@@ -198,6 +198,14 @@ impl HubClient {
         Ok(self.threat.get_forecast(request).await?.into_inner())
     }
 
+    /// The hub's public (T0) release as its four files (focal points).
+    pub async fn public_release(
+        &mut self,
+        request: pb::GetPublicReleaseRequest,
+    ) -> Result<pb::GetPublicReleaseResponse, ClientError> {
+        Ok(self.threat.get_public_release(request).await?.into_inner())
+    }
+
     /// Issues an advisory (`expected_version` 0) or supersedes one with its next version.
     pub async fn issue_advisory(
         &mut self,

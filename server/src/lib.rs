@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod picture;
 pub mod pki;
 pub mod policy;
+pub mod release;
 pub mod sealed;
 pub mod store;
 pub mod telemetry;

@@ -1,5 +1,6 @@
 //! `slt-hub`: runs the hub (`serve`), applies migrations (`migrate`), runs the trust domain's
-//! CA (`pki init | issue-org | issue-hub | revoke | crl`) and issues tokens (`token issue`).
+//! CA (`pki init | issue-org | issue-hub | revoke | crl`), issues tokens (`token issue`) and
+//! makes the public T0 release (`release`).
 //! Thin: everything real lives in the library.
 
 use std::net::SocketAddr;
@@ -98,6 +99,24 @@ enum Command {
         /// Horizons scored, in quarters.
         #[arg(long, value_delimiter = ',', default_value = "1,4")]
         horizons: Vec<usize>,
+    },
+    /// The public (T0) release: this hub's COMMUNITY/FEDERATION TLP:CLEAR incidents as a
+    /// k-anonymous file, an aggregate table and the disclosure risk (docs/disclosure.md).
+    Release {
+        #[command(flatten)]
+        source: ConfigSource,
+        /// The directory written (incidents.csv, counts.csv, disclosure.json, README.txt).
+        #[arg(long)]
+        out: PathBuf,
+        /// Every combination of quasi-identifiers occurs at least k times.
+        #[arg(long, default_value_t = 3)]
+        k: usize,
+        /// Incidents that occurred from this date (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Incidents that occurred until this date (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<String>,
     },
     /// The trust domain's certificate authority (a directory: ca.pem, ca.key, crl.pem, pki.toml).
     Pki {
@@ -266,6 +285,13 @@ async fn run(command: Command) -> anyhow::Result<()> {
             },
         ),
         Command::Pki { command } => run_pki(command),
+        Command::Release {
+            source,
+            out,
+            k,
+            from,
+            to,
+        } => release(&source.path(), &out, k, (from, to)).await,
         Command::Backtest {
             data,
             from,
@@ -325,6 +351,53 @@ async fn doctor(config_path: &Path) -> anyhow::Result<()> {
     if report.problems() > 0 {
         std::process::exit(1);
     }
+    Ok(())
+}
+
+async fn release(
+    config_path: &Path,
+    out: &Path,
+    k: usize,
+    (from, to): (Option<String>, Option<String>),
+) -> anyhow::Result<()> {
+    let date = |text: Option<String>, flag: &str| -> anyhow::Result<Option<time::Date>> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        text.map(|text| {
+            time::Date::parse(&text, format)
+                .with_context(|| format!("{flag} '{text}': expected YYYY-MM-DD"))
+        })
+        .transpose()
+    };
+    let options = slt_hub::release::ReleaseOptions {
+        k,
+        from: date(from, "--from")?,
+        to: date(to, "--to")?,
+    };
+    let config = HubConfig::load(config_path)?;
+    let policy = slt_hub::load_policy(&config)?;
+    let store = Store::open(&config.database_url)
+        .await
+        .context("opening the database")?;
+    let result =
+        slt_hub::release::run(&store, &config.hub_id, policy.version(), &options, out).await;
+    store.close().await;
+    let disclosure = result?;
+    println!(
+        "released {} of {} eligible incidents ({} withheld) into {}; k achieved {}, global \
+         re-identification risk {:.2}% ({} the {:.0}% threshold)",
+        disclosure.records_released,
+        disclosure.records_eligible,
+        disclosure.records_withheld,
+        out.display(),
+        disclosure.k_achieved,
+        disclosure.global_risk * 100.0,
+        if disclosure.global_risk_under_threshold {
+            "under"
+        } else {
+            "NOT under"
+        },
+        disclosure.global_risk_threshold * 100.0,
+    );
     Ok(())
 }
 

@@ -21,6 +21,8 @@ pub enum Capability {
     IssueAdvisories,
     /// Administer the hub (peer status); no incident content.
     Admin,
+    /// Make the public (T0) release.
+    PublicRelease,
 }
 
 impl Capability {
@@ -39,6 +41,7 @@ impl Capability {
             Capability::Audit => &[Role::Auditor],
             Capability::IssueAdvisories => &[Role::FocalPoint],
             Capability::Admin => &[Role::Admin],
+            Capability::PublicRelease => &[Role::FocalPoint],
         }
     }
 
@@ -51,6 +54,7 @@ impl Capability {
             Capability::Audit => "audit",
             Capability::IssueAdvisories => "issue advisories",
             Capability::Admin => "admin",
+            Capability::PublicRelease => "public release",
         }
     }
 }
@@ -109,6 +113,10 @@ pub const METHOD_CAPABILITIES: &[(&str, Capability)] = &[
     (
         "/slt.v1.ThreatService/GetForecast",
         Capability::ReadIncidents,
+    ),
+    (
+        "/slt.v1.ThreatService/GetPublicRelease",
+        Capability::PublicRelease,
     ),
     ("/slt.v1.AuditService/QueryAudit", Capability::Audit),
     ("/slt.v1.AuditService/ExportAudit", Capability::Audit),

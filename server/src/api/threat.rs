@@ -25,6 +25,7 @@ use crate::picture::forecast::published::SeriesForecast;
 use crate::picture::forecast::serve;
 use crate::picture::{self, PictureError};
 use crate::policy::PolicyEngine;
+use crate::release::{self, ReleaseError, ReleaseOptions};
 use crate::sealed::Sealer;
 use crate::store::{AdvisoryFilter, MAX_ADVISORY_PAGE, Store, StoreError};
 use crate::wire::forecast::{forecast_request, forecast_to_proto};
@@ -231,6 +232,57 @@ impl ThreatService for ThreatApi {
         )))
     }
 
+    async fn get_public_release(
+        &self,
+        request: Request<pb::GetPublicReleaseRequest>,
+    ) -> Result<Response<pb::GetPublicReleaseResponse>, Status> {
+        let audit = audit_context(&request)?;
+        let request = request.into_inner();
+        audit.note(|entry| {
+            entry.request_summary = summary(&json!({
+                "k": request.k,
+                "occurred_from": date_text(&request.occurred_from),
+                "occurred_to": date_text(&request.occurred_to),
+            }));
+        });
+        let options = public_release_options(&request)?;
+        let made = release::make(
+            &self.store,
+            &self.hub_id,
+            &options,
+            release::MAX_RPC_RECORDS,
+        )
+        .await
+        .map_err(release_status)?;
+        let rendered = release::files::render(&made).map_err(release_status)?;
+        if rendered.len() > crate::MAX_MESSAGE_BYTES - RELEASE_MESSAGE_MARGIN {
+            return Err(Status::resource_exhausted(
+                "the release does not fit one message: narrow occurred_from/occurred_to, or \
+                 use slt-hub release",
+            ));
+        }
+        let disclosure = &made.disclosure;
+        audit.note(|entry| {
+            entry.request_summary = summary(&json!({
+                "k": disclosure.parameters.k,
+                "occurred_from": disclosure.parameters.from,
+                "occurred_to": disclosure.parameters.to,
+                "eligible": disclosure.records_eligible,
+                "released": disclosure.records_released,
+                "withheld": disclosure.records_withheld,
+                "k_achieved": disclosure.k_achieved,
+                "global_risk": disclosure.global_risk,
+            }));
+            entry.records_returned = disclosure.records_released as u64;
+        });
+        Ok(Response::new(pb::GetPublicReleaseResponse {
+            incidents_csv: rendered.incidents_csv,
+            counts_csv: rendered.counts_csv,
+            disclosure_json: rendered.disclosure_json,
+            readme: rendered.readme,
+        }))
+    }
+
     async fn issue_advisory(
         &self,
         request: Request<pb::IssueAdvisoryRequest>,
@@ -424,6 +476,45 @@ fn picture_status(org: &str, error: PictureError) -> Status {
         PictureError::Cpu(CpuError::Failed(error)) => {
             tracing::error!(%error, "picture computation failed");
             Status::internal("internal error")
+        }
+    }
+}
+
+/// Room in a message for everything but the release's files.
+const RELEASE_MESSAGE_MARGIN: usize = 64 * 1024;
+
+/// The release a GetPublicRelease request asks for (k 0 means 3).
+fn public_release_options(request: &pb::GetPublicReleaseRequest) -> Result<ReleaseOptions, Status> {
+    let mut violations = Violations::new();
+    let k = match request.k {
+        0 => 3,
+        k => k as usize,
+    };
+    if !(2..=release::MAX_K).contains(&k) {
+        violations.add("k", format!("must be between 2 and {}", release::MAX_K));
+    }
+    let from = request
+        .occurred_from
+        .as_ref()
+        .and_then(|date| wire::date_from_proto(&mut violations, "occurred_from", date));
+    let to = request
+        .occurred_to
+        .as_ref()
+        .and_then(|date| wire::date_from_proto(&mut violations, "occurred_to", date));
+    if !violations.is_empty() {
+        return Err(invalid_argument(violations.into_vec()));
+    }
+    Ok(ReleaseOptions { k, from, to })
+}
+
+fn release_status(error: ReleaseError) -> Status {
+    match error {
+        ReleaseError::InvalidK => Status::invalid_argument(error.to_string()),
+        ReleaseError::TooMany(_) => Status::resource_exhausted(error.to_string()),
+        ReleaseError::Store(error) => store_status(error),
+        ReleaseError::Write { .. } => {
+            tracing::error!(%error, "public release not rendered");
+            Status::internal("the release could not be rendered")
         }
     }
 }

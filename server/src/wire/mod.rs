@@ -119,7 +119,11 @@ pub fn incident_id(violations: &mut Violations, field: &str, text: &str) -> Opti
     }
 }
 
-fn date_from_proto(violations: &mut Violations, field: &str, date: &ProtoDate) -> Option<Date> {
+pub(crate) fn date_from_proto(
+    violations: &mut Violations,
+    field: &str,
+    date: &ProtoDate,
+) -> Option<Date> {
     validate::calendar_date(violations, field, date.year, date.month, date.day)
 }
 
