@@ -281,6 +281,18 @@ impl Hub {
             std::time::Duration::from_secs(config.audit_checkpoint_seconds.max(1)),
             self.metrics.audit.clone(),
         ));
+        // One writer for the whole run: every call's record goes through its group commit.
+        let writer = audit::writer::AuditWriter::start_observed(
+            self.store.clone(),
+            Some(self.metrics.audit.clone()),
+        );
+        let coalesce = std::time::Duration::from_secs(config.audit_coalesce_seconds.max(1));
+        let scrapes = audit::refusals::RefusalLog::counting(
+            writer.clone(),
+            coalesce,
+            "coalesced_scrapes",
+        );
+        let scrapes_task = tokio::spawn(scrapes.clone().run());
         let metrics_task = metrics_listener.map(|listener| {
             if let Ok(address) = listener.local_addr() {
                 tracing::info!(%address, "metrics endpoint serving (GET /metrics, plain HTTP)");
@@ -288,7 +300,11 @@ impl Hub {
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
             let task = tokio::spawn(metrics::listener::serve(
                 listener,
-                self.metrics.clone(),
+                metrics::listener::ScrapeContext {
+                    metrics: self.metrics.clone(),
+                    scrapes: scrapes.clone(),
+                    hub_id: config.hub_id.clone(),
+                },
                 async move {
                     let _ = stopped.await;
                 },
@@ -328,15 +344,7 @@ impl Hub {
             config.max_connection_age() + config.max_connection_age_grace(),
         );
         let services = self.services;
-        // One writer for the whole run: every call's record goes through its group commit.
-        let writer = audit::writer::AuditWriter::start_observed(
-            self.store.clone(),
-            Some(self.metrics.audit.clone()),
-        );
-        let refusals = audit::refusals::RefusalLog::new(
-            writer.clone(),
-            std::time::Duration::from_secs(config.audit_coalesce_seconds.max(1)),
-        );
+        let refusals = audit::refusals::RefusalLog::new(writer.clone(), coalesce);
         let refusals_task = tokio::spawn(refusals.clone().run());
         let result = Server::builder()
             .max_connection_age(config.max_connection_age())
@@ -374,6 +382,10 @@ impl Hub {
                 Err(error) => tracing::error!(%error, "metrics endpoint task failed"),
                 Ok(Ok(())) => {}
             }
+        }
+        scrapes_task.abort();
+        if let Err(error) = scrapes.flush(true).await {
+            tracing::error!(%error, "summary of coalesced scrapes not written");
         }
         horizon_task.abort();
         checkpoint_task.abort();

@@ -232,8 +232,10 @@ async fn metrics_count_real_calls_and_name_no_org_country_or_incident() {
 
     // Every call was recorded in the access log, in group commits.
     // One record per call, written before the answer; the two refusals of an org over its
-    // rate limit are coalesced into one summary at the end of the window (60 s), not yet.
-    assert_eq!(moved("slt_audit_records_total", &[]), 7.0);
+    // rate limit are coalesced into one summary at the end of the window (60 s), not yet. The
+    // first scrape's own record (written after it read the numbers) is the eighth; the second
+    // scrape, within the same window, is counted into a later summary.
+    assert_eq!(moved("slt_audit_records_total", &[]), 8.0);
     assert!(moved("slt_audit_commits_total", &[]) >= 1.0);
     assert!(moved("slt_audit_batch_records_count", &[]) >= 1.0);
     assert!(after.value("slt_audit_commit_seconds_sum", &[]) > 0.0);
@@ -282,4 +284,20 @@ async fn metrics_count_real_calls_and_name_no_org_country_or_incident() {
     // Anything but GET /metrics is not there.
     let reply = http_get(hub.metrics_addr.expect("addr"), "/").await;
     assert!(reply.status.contains(" 404 "), "{}", reply.status);
+
+    // The scrapes are in the access log: the first with its address, the repeat coalesced.
+    let mut auditor = hub.client("audit-office", &[Role::Auditor]).await;
+    let mut stream = auditor.export_audit(1).await.expect("export");
+    let mut scrapes = Vec::new();
+    while let Some(page) = stream.message().await.expect("page") {
+        scrapes.extend(
+            page.records
+                .into_iter()
+                .filter(|record| record.method == slt_hub::metrics::listener::SCRAPE_METHOD),
+        );
+    }
+    assert_eq!(scrapes.len(), 1, "{scrapes:?}");
+    assert!(scrapes[0].peer_address.starts_with("127.0.0.1:"), "{scrapes:?}");
+    assert_eq!(scrapes[0].outcome, "OK");
+    assert!(scrapes[0].org.is_empty(), "a scraper has no identity");
 }

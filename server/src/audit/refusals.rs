@@ -3,7 +3,9 @@
 //! because their org is over its rate limit. Every such call is still refused at once, but a loop
 //! of them must not flood the log or starve the writes queued behind it. So, per source (the
 //! peer's address, or the org), the first refusal of a window is recorded as usual and the
-//! repeats are counted; when the window closes, one record says how many there were.
+//! repeats are counted; when the window closes, one record says how many there were. The same
+//! coalescing records the scrapes of the metrics endpoint (`metrics::listener`), which a
+//! scraper repeats every few seconds.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +30,9 @@ pub enum RefusalSource {
     Org(String),
 }
 
+/// What a window's summary record counts, by the log it belongs to.
+const REFUSALS_KEY: &str = "coalesced_refusals";
+
 impl RefusalSource {
     fn key(&self) -> String {
         match self {
@@ -46,13 +51,13 @@ struct Window {
 
 impl Window {
     /// The record of the repeats a closed window counted.
-    fn summary(self, window: Duration) -> Option<AuditEntry> {
+    fn summary(self, window: Duration, counted: &str) -> Option<AuditEntry> {
         if self.repeats == 0 {
             return None;
         }
         let mut entry = self.first;
         entry.request_summary = json!({
-            "coalesced_refusals": self.repeats,
+            counted: self.repeats,
             "first_repeat_until": self.last_time,
             "window_seconds": window.as_secs(),
         })
@@ -70,14 +75,22 @@ pub struct RefusalLog {
     writer: AuditWriter,
     window: Duration,
     windows: Mutex<HashMap<String, Window>>,
+    /// The summary's key for the repeats it counts.
+    counted: &'static str,
 }
 
 impl RefusalLog {
     pub fn new(writer: AuditWriter, window: Duration) -> Arc<Self> {
+        Self::counting(writer, window, REFUSALS_KEY)
+    }
+
+    /// A log of other repeated calls, whose window summaries count them under `counted`.
+    pub fn counting(writer: AuditWriter, window: Duration, counted: &'static str) -> Arc<Self> {
         Arc::new(Self {
             writer,
             window: window.max(Duration::from_millis(1)),
             windows: Mutex::new(HashMap::new()),
+            counted,
         })
     }
 
@@ -112,7 +125,7 @@ impl RefusalLog {
             };
             windows
                 .insert(key, window)
-                .and_then(|closed| closed.summary(self.window))
+                .and_then(|closed| closed.summary(self.window, self.counted))
         };
         if let Some(summary) = closed {
             self.writer.record(summary).await?;
@@ -135,7 +148,7 @@ impl RefusalLog {
             Err(_) => Vec::new(),
         };
         for window in closed {
-            if let Some(summary) = window.summary(self.window) {
+            if let Some(summary) = window.summary(self.window, self.counted) {
                 self.writer.record(summary).await?;
             }
         }
