@@ -287,11 +287,8 @@ impl Hub {
             Some(self.metrics.audit.clone()),
         );
         let coalesce = std::time::Duration::from_secs(config.audit_coalesce_seconds.max(1));
-        let scrapes = audit::refusals::RefusalLog::counting(
-            writer.clone(),
-            coalesce,
-            "coalesced_scrapes",
-        );
+        let scrapes =
+            audit::refusals::RefusalLog::counting(writer.clone(), coalesce, "coalesced_scrapes");
         let scrapes_task = tokio::spawn(scrapes.clone().run());
         let metrics_task = metrics_listener.map(|listener| {
             if let Ok(address) = listener.local_addr() {

@@ -297,7 +297,10 @@ async fn metrics_count_real_calls_and_name_no_org_country_or_incident() {
         );
     }
     assert_eq!(scrapes.len(), 1, "{scrapes:?}");
-    assert!(scrapes[0].peer_address.starts_with("127.0.0.1:"), "{scrapes:?}");
+    assert!(
+        scrapes[0].peer_address.starts_with("127.0.0.1:"),
+        "{scrapes:?}"
+    );
     assert_eq!(scrapes[0].outcome, "OK");
     assert!(scrapes[0].org.is_empty(), "a scraper has no identity");
 }
