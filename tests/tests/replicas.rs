@@ -218,7 +218,8 @@ async fn the_audit_chain_verifies_after_mixed_traffic_on_two_replicas() {
             for round in 0..15 {
                 let mut incident = [community_incident()];
                 submit_stored(&mut reporter, &mut incident).await;
-                analyst.get(&incident[0].id).await.expect("read");
+                let [incident] = incident;
+                analyst.get(&incident.id).await.expect("read");
                 // A refused call is audited too.
                 analyst
                     .submit(vec![community_incident()])
