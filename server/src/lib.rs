@@ -60,7 +60,7 @@ use crate::identity::OrgRegistry;
 use crate::store::Store;
 
 /// Largest gRPC message accepted or sent (security.md: 4 MiB; batches stream).
-pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+pub use api::MAX_MESSAGE_BYTES;
 
 /// Why the hub could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -295,9 +295,9 @@ impl Hub {
                 tracing::info!(%address, "metrics endpoint serving (GET /metrics, plain HTTP)");
             }
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = tokio::spawn(metrics::listener::serve(
+            let task = tokio::spawn(api::metrics_endpoint::serve(
                 listener,
-                metrics::listener::ScrapeContext {
+                api::metrics_endpoint::ScrapeContext {
                     metrics: self.metrics.clone(),
                     scrapes: scrapes.clone(),
                     hub_id: config.hub_id.clone(),

@@ -23,7 +23,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Read models and the access log over the store, within the policy.
     ("views", &["feed", "picture", "audit"]),
     // proto <-> domain, and the proto-free use cases the edges call.
-    ("services", &["wire", "ingest"]),
+    ("services", &["wire", "ingest", "release"]),
     // The edges: gRPC services and the federation pull worker.
     ("edges", &["api", "federation"]),
     // The config file and operator tooling: they name every layer's settings.

@@ -293,7 +293,7 @@ async fn metrics_count_real_calls_and_name_no_org_country_or_incident() {
         scrapes.extend(
             page.records
                 .into_iter()
-                .filter(|record| record.method == slt_hub::metrics::listener::SCRAPE_METHOD),
+                .filter(|record| record.method == slt_hub::api::metrics_endpoint::SCRAPE_METHOD),
         );
     }
     assert_eq!(scrapes.len(), 1, "{scrapes:?}");

@@ -255,7 +255,7 @@ impl ThreatService for ThreatApi {
         .await
         .map_err(release_status)?;
         let rendered = release::files::render(&made).map_err(release_status)?;
-        if rendered.len() > crate::MAX_MESSAGE_BYTES - RELEASE_MESSAGE_MARGIN {
+        if rendered.len() > super::MAX_MESSAGE_BYTES - RELEASE_MESSAGE_MARGIN {
             return Err(Status::resource_exhausted(
                 "the release does not fit one message: narrow occurred_from/occurred_to, or \
                  use slt-hub release",

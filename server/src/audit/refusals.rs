@@ -4,7 +4,7 @@
 //! of them must not flood the log or starve the writes queued behind it. So, per source (the
 //! peer's address, or the org), the first refusal of a window is recorded as usual and the
 //! repeats are counted; when the window closes, one record says how many there were. The same
-//! coalescing records the scrapes of the metrics endpoint (`metrics::listener`), which a
+//! coalescing records the scrapes of the metrics endpoint (`api::metrics_endpoint`), which a
 //! scraper repeats every few seconds.
 
 use std::collections::HashMap;

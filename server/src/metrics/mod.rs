@@ -8,7 +8,6 @@
 //! ids appear only when the operator sets `metrics.peer_labels` (docs/observability.md).
 
 pub mod grpc;
-pub mod listener;
 pub mod sampled;
 
 use std::net::SocketAddr;

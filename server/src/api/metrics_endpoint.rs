@@ -1,4 +1,5 @@
-//! The metrics listener: plain HTTP, `GET /metrics` only, on an address of its own so the
+//! The metrics endpoint (an edge, like the gRPC services: it serves what `metrics` counts and
+//! records each scrape in the access log): plain HTTP, `GET /metrics` only, on an address of its own so the
 //! gRPC port's mutual TLS is not loosened for scrapers. It serves numbers only (see the
 //! module above), and should stay on loopback or a management network. Like every way data
 //! leaves the hub, a scrape leaves an access-log record: per scraper address, the first scrape
@@ -16,9 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use super::HubMetrics;
 use crate::audit::refusals::{RefusalLog, RefusalSource};
 use crate::audit::{AuditEntry, bounds, now_text};
+use crate::metrics::HubMetrics;
 
 /// The method an access-log record of a scrape names.
 pub const SCRAPE_METHOD: &str = "GET /metrics";
