@@ -15,7 +15,6 @@ use slt_hub::identity::keys;
 use slt_hub::identity::token::TokenIssuer;
 use slt_hub::pki::{self, IssuedCert, LeafSpec};
 use slt_tests::{DEV_HUB_ID, DEV_TRUST_DOMAIN, TestHub, new_id, sample_incident};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
@@ -54,19 +53,7 @@ fn serial_bytes(cert: &IssuedCert) -> Vec<u8> {
 }
 
 async fn identity_health(hub: &TestHub) -> ServingStatus {
-    let cert = hub.org_cert("ngo-alpha");
-    let ca = std::fs::read_to_string(hub.ca_path()).expect("ca");
-    let channel = Channel::from_shared(hub.endpoint())
-        .expect("endpoint")
-        .tls_config(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(ca))
-                .identity(Identity::from_pem(&cert.cert_pem, &cert.key_pem)),
-        )
-        .expect("tls")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = hub.raw_channel("ngo-alpha").await;
     let response = HealthClient::new(channel)
         .check(tonic_health::pb::HealthCheckRequest {
             service: slt_hub::identity::reload::IDENTITY_HEALTH_SERVICE.into(),
