@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 mod audit;
 mod forecast;
+mod records;
 
 use clap::{Parser, Subcommand};
 use slt_client::awsd;
@@ -95,6 +96,20 @@ enum Scenario {
         /// The country of the picture.
         #[arg(long, default_value = "AFG")]
         country: String,
+    },
+    /// The record rule's cost (issue 18): list, pull and picture for a T1 analyst over N
+    /// synthetic incidents (as `picture` makes them), with the rule off and on, in one run.
+    Records {
+        #[arg(long, default_value_t = 100_000)]
+        incidents: usize,
+        #[arg(
+            long,
+            default_value = "../shared/data/awsd/security_incidents_1997_2021.csv"
+        )]
+        csv: PathBuf,
+        /// Calls per measure.
+        #[arg(long, default_value_t = 20)]
+        calls: usize,
     },
     /// Federation over a chain A -> B -> C of three hub processes (own PKI and database
     /// each, transitive T1 agreements): lag from submit at A to visible at C, then the
@@ -215,6 +230,11 @@ async fn main() -> anyhow::Result<()> {
             calls,
             country,
         } => picture_scenario(incidents, &csv, calls, &country).await,
+        Scenario::Records {
+            incidents,
+            csv,
+            calls,
+        } => records::records_scenario(incidents, &csv, calls).await,
         Scenario::PgScale {
             incidents,
             csv,
@@ -592,7 +612,7 @@ where
 /// is stopped): dates moved into 2012-2021, origin spread over four organisations, one in ten
 /// ORG_ONLY. The store API, not gRPC, because 1M incidents through SubmitIncidents would take
 /// most of the run; the picture never depends on how incidents arrived.
-async fn bulk_insert(data: &Path, csv: &Path, total: usize) -> anyhow::Result<()> {
+pub(crate) async fn bulk_insert(data: &Path, csv: &Path, total: usize) -> anyhow::Result<()> {
     use slt_hub::domain::{Distribution, OrgType, StoredIncident, Violations};
     use slt_hub::store::{NewIncident, Store};
     let config = slt_hub::config::HubConfig::load(&data.join("hub.toml"))?;

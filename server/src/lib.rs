@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod picture;
 pub mod pki;
 pub mod policy;
+pub mod record_classes;
 pub mod release;
 pub mod sealed;
 pub mod store;
@@ -429,8 +430,13 @@ impl Services {
                 config.hub_id.clone(),
                 reloader.peers.clone(),
             )),
-            sync: SyncServiceServer::new(SyncApi::new(feed, horizon, stopping, origin_signer))
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            sync: SyncServiceServer::new(SyncApi::new(
+                feed.clone(),
+                horizon,
+                stopping,
+                origin_signer,
+            ))
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
             threat: ThreatServiceServer::new(ThreatApi::new(
                 (store.clone(), cpu.clone(), sealer.clone()),
                 config.hub_id.clone(),
@@ -444,7 +450,7 @@ impl Services {
                 reloader.orgs.clone(),
                 policy.clone(),
                 secrets,
-                sealer,
+                (sealer, feed.classes()),
             ))
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES),

@@ -21,7 +21,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Who is calling, what may be seen, anonymising, and what exists.
     ("rules", &["identity", "policy", "anonymise", "store"]),
     // Read models and the access log over the store, within the policy.
-    ("views", &["feed", "picture", "audit"]),
+    ("views", &["feed", "picture", "audit", "record_classes"]),
     // proto <-> domain, and the proto-free use cases the edges call.
     ("services", &["wire", "ingest", "release"]),
     // The edges: gRPC services and the federation pull worker.

@@ -594,6 +594,33 @@ pub fn write_policy(dir: &Path, batch_seconds: u64) -> PathBuf {
     path
 }
 
+/// The built-in policy with the record rule off (`[records] k = 0`).
+pub fn policy_without_record_rule() -> String {
+    let on = "[records]\nk = 3\n";
+    let policy = slt_hub::policy::rules::DEFAULT_POLICY_TOML;
+    assert!(
+        policy.contains(on),
+        "the built-in policy's [records] section moved"
+    );
+    policy.replace(on, "[records]\nk = 0\n")
+}
+
+/// For `TestHub::start_with`: the hub runs the built-in policy with the record rule off. For
+/// suites that follow single incidents through a read path whose subject is not the rule:
+/// under it, a lone incident never reaches another organisation's analyst at all. The rule has
+/// its own suite (`record_rule.rs`), and the canary and most suites run with it on.
+pub fn without_record_rule(config: &mut HubConfig, dir: &Path) {
+    let path = dir.join("policy-no-record-rule.toml");
+    std::fs::write(&path, policy_without_record_rule()).expect("write policy");
+    config.policy = Some(path);
+}
+
+/// `n` incidents alike in everything an analyst of another org is shown (the sample incident
+/// under fresh ids): a class the record rule releases whole once `n` reaches its k.
+pub fn sample_class(n: usize) -> Vec<pb::Incident> {
+    (0..n).map(|_| sample_incident(new_id())).collect()
+}
+
 /// A realistic incident with every section filled, including a T3 annex.
 pub fn sample_incident(id: uuid::Uuid) -> pb::Incident {
     use pb::*;

@@ -274,10 +274,19 @@ async fn no_viewer_receives_anything_above_its_tier_on_any_read_path() {
     let mut community = canary_incident(pb::Distribution::Community, "");
     let mut group = canary_incident(pb::Distribution::SharingGroup, "ssd-ngo-forum");
     let mut org_only = canary_incident(pb::Distribution::OrgOnly, "");
-    let results = origin
-        .submit(vec![community.clone(), group.clone(), org_only.clone()])
-        .await
-        .expect("submit");
+    // Two twins each of the shared ones (the same values under other ids), so that the record
+    // rule releases them to other orgs' analysts as they are (a class of three at T1).
+    let twins: Vec<pb::Incident> = (0..2)
+        .flat_map(|_| {
+            [
+                canary_incident(pb::Distribution::Community, ""),
+                canary_incident(pb::Distribution::SharingGroup, "ssd-ngo-forum"),
+            ]
+        })
+        .collect();
+    let mut batch = vec![community.clone(), group.clone(), org_only.clone()];
+    batch.extend(twins);
+    let results = origin.submit(batch).await.expect("submit");
     // Every reader names them by the hub's ids.
     for (incident, result) in [&mut community, &mut group, &mut org_only]
         .into_iter()

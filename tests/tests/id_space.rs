@@ -9,7 +9,6 @@ use slt_hub::identity::Role;
 use slt_tests::{TestHub, new_id, sample_incident, workspace_root};
 
 const REPORTER: &[Role] = &[Role::Reporter];
-const ANALYST: &[Role] = &[Role::Analyst];
 
 fn outcome(result: &pb::SubmitResult) -> pb::SubmitOutcome {
     pb::SubmitOutcome::try_from(result.outcome).expect("outcome")
@@ -219,9 +218,10 @@ async fn two_organisations_import_the_same_public_records_and_both_succeed() {
         "still idempotent"
     );
 
-    // A third organisation's analyst sees both records of each event, under distinct ids,
-    // linked by the same AWSD reference.
-    let mut unhcr = hub.client("unhcr", ANALYST).await;
+    // A third organisation's focal point sees both records of each event, under distinct ids,
+    // linked by the same AWSD reference (a focal point: its analyst would get only those the
+    // record rule releases).
+    let mut unhcr = hub.client("unhcr", &[Role::FocalPoint]).await;
     let seen = unhcr.list_all(Default::default()).await.expect("list");
     assert_eq!(seen.len(), 80);
     let mut by_ref: std::collections::BTreeMap<String, Vec<&pb::Incident>> = Default::default();

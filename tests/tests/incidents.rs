@@ -431,13 +431,15 @@ async fn org_only_incidents_and_the_private_annex_stay_with_the_origin_org() {
     let mut private = sample_incident(new_id());
     private.distribution = pb::Distribution::OrgOnly as i32;
     let mut shared = sample_incident(new_id());
-    let results = alpha_reporter
-        .submit(vec![private.clone(), shared.clone()])
-        .await
-        .expect("submit");
+    // Two twins of the shared one, so that the record rule releases it to other orgs' analysts.
+    let mut batch = vec![private.clone(), shared.clone()];
+    batch.extend(slt_tests::sample_class(2));
+    let results = alpha_reporter.submit(batch).await.expect("submit");
     // Others can only know them by the hub's ids.
     private.id = results[0].id.clone();
     shared.id = results[1].id.clone();
+    let mut community: Vec<&str> = results[1..].iter().map(|r| r.id.as_str()).collect();
+    community.sort_unstable();
 
     // Every other org and role: the ORG_ONLY incident does not exist for them, on any read.
     for (org, roles) in [
@@ -450,11 +452,9 @@ async fn org_only_incidents_and_the_private_annex_stay_with_the_origin_org() {
         let error = other.get(&private.id).await.expect_err("invisible");
         assert!(matches!(error, ClientError::NotFound(_)), "{org}: {error}");
         let listed = other.list_all(Default::default()).await.expect("list");
-        assert_eq!(
-            listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
-            [shared.id.as_str()],
-            "{org} sees only the COMMUNITY incident"
-        );
+        let mut listed: Vec<&str> = listed.iter().map(|i| i.id.as_str()).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, community, "{org} sees only the COMMUNITY incidents");
         // Nor can they filter their way to it.
         let by_origin = other
             .list_all(pb::IncidentFilter {
@@ -645,8 +645,12 @@ async fn narratives_are_scrubbed_at_ingest_and_victims_get_pseudonymous_keys() {
 async fn filters_cannot_reveal_more_than_the_viewer_is_shown() {
     let hub = TestHub::start().await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
-    let incident = sample_incident(new_id()); // occurred Thursday 2024-05-16
-    alpha.submit(vec![incident.clone()]).await.expect("submit");
+    // Three alike (occurred Thursday 2024-05-16), a class the record rule releases to another
+    // org's analyst as the tier shows it.
+    alpha
+        .submit(slt_tests::sample_class(3))
+        .await
+        .expect("submit");
     let day = |day| {
         Some(slt_proto::google::r#type::Date {
             year: 2024,
@@ -664,11 +668,11 @@ async fn filters_cannot_reveal_more_than_the_viewer_is_shown() {
     // must not find it, filtering on the shown date must.
     let mut beta = hub.client("ngo-beta", ANALYST).await;
     assert!(beta.list_all(on(16)).await.expect("list").is_empty());
-    assert_eq!(beta.list_all(on(13)).await.expect("list").len(), 1);
+    assert_eq!(beta.list_all(on(13)).await.expect("list").len(), 3);
     // The origin org and another org's focal point (T2) filter on the exact date.
-    assert_eq!(alpha.list_all(on(16)).await.expect("list").len(), 1);
+    assert_eq!(alpha.list_all(on(16)).await.expect("list").len(), 3);
     let mut undss = hub.client("undss", FOCAL_POINT).await;
-    assert_eq!(undss.list_all(on(16)).await.expect("list").len(), 1);
+    assert_eq!(undss.list_all(on(16)).await.expect("list").len(), 3);
 
     // Filtering on the origin org, which a T1 viewer is not shown, finds nothing and gives no
     // page token to count with.
@@ -682,7 +686,7 @@ async fn filters_cannot_reveal_more_than_the_viewer_is_shown() {
         .expect("list");
     assert!(page.incidents.is_empty());
     assert!(page.next_page_token.is_empty());
-    assert_eq!(undss.list_all(by_origin).await.expect("list").len(), 1);
+    assert_eq!(undss.list_all(by_origin).await.expect("list").len(), 3);
 }
 
 /// The violations' field paths of an INVALID_ARGUMENT, or a panic naming what came instead.

@@ -234,9 +234,15 @@ async fn a_python_grpcio_client_lists_incidents_with_the_dev_credentials() {
     let mut alpha = HubClient::connect(&reporter).await.expect("connect");
     let mut hidden = sample_incident(new_id());
     hidden.distribution = slt_client::proto::Distribution::OrgOnly as i32;
-    let mut both = [sample_incident(new_id()), hidden];
-    slt_tests::submit_stored(&mut alpha, &mut both).await;
-    let [shared, _hidden] = both;
+    // The shared one with two twins: the record rule releases a class of three to ngo-beta.
+    let mut batch = vec![sample_incident(new_id()), hidden];
+    batch.extend(slt_tests::sample_class(2));
+    slt_tests::submit_stored(&mut alpha, &mut batch).await;
+    let mut shared_ids: Vec<String> = [&batch[0], &batch[2], &batch[3]]
+        .iter()
+        .map(|incident| incident.id.clone())
+        .collect();
+    shared_ids.sort();
 
     let script = workspace_root().join("tests/interop/python_client.py");
     let dir_path = dir.path().to_path_buf();
@@ -271,8 +277,15 @@ async fn a_python_grpcio_client_lists_incidents_with_the_dev_credentials() {
         services.iter().any(|s| s == "slt.v1.IncidentService"),
         "{services:?}"
     );
-    // ngo-beta's analyst sees the COMMUNITY incident only, redacted to T1.
-    assert_eq!(seen["incident_ids"], serde_json::json!([shared.id]));
+    // ngo-beta's analyst sees the COMMUNITY incidents only, redacted to T1.
+    let mut listed: Vec<String> = seen["incident_ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|id| id.as_str().expect("id").to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, shared_ids);
     let redacted = seen["redacted_fields"][0].as_array().expect("fields");
     assert!(redacted.iter().any(|f| f == "private"), "{redacted:?}");
     assert!(redacted.iter().any(|f| f == "narrative"), "{redacted:?}");

@@ -485,7 +485,9 @@ async fn an_org_only_incident_of_another_org_never_counts_for_a_viewer() {
 /// INTERNATIONAL, which the picture suppresses and the record withholds).
 #[tokio::test]
 async fn a_t1_picture_never_splits_victims_the_t1_record_shows_merged() {
-    let hub = TestHub::start().await;
+    // One incident read as a record: without the record rule, which would withhold a lone
+    // incident (the picture's own protection is what this test is about).
+    let hub = TestHub::start_with(slt_tests::without_record_rule).await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let mut incident = incident("SSD", 2023, 5, pb::Distribution::Community, 5);
     incident.victims.push(pb::VictimCount {

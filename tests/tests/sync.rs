@@ -1,12 +1,14 @@
 //! The change feed and partner mirrors end to end: pull, resume, retract, revoke, filters,
 //! refused cursors, mirror binding, live subscribe across a hub restart, a randomized
-//! convergence test, and a real `slt sync` killed with SIGKILL and restarted.
+//! convergence test, and a real `slt sync` killed with SIGKILL and restarted. The hubs run
+//! without the record rule: these tests follow single incidents through the feed, which the
+//! rule would withhold from another org's analyst (its own convergence: `record_rule.rs`).
 
 use std::time::Duration;
 
 use slt_client::{ClientError, HubClient, Mirror, MirrorError, SyncOptions, proto as pb};
 use slt_hub::identity::Role;
-use slt_tests::{TestHub, new_id, sample_incident, slt_binary, submit_stored};
+use slt_tests::{TestHub, new_id, sample_incident, slt_binary, submit_stored, without_record_rule};
 
 const REPORTER: &[Role] = &[Role::Reporter];
 const ANALYST: &[Role] = &[Role::Analyst];
@@ -42,7 +44,7 @@ fn incident(distribution: pb::Distribution) -> pb::Incident {
 
 #[tokio::test]
 async fn a_mirror_follows_creates_amends_retracts_and_revokes() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(without_record_rule).await;
     let dir = tempfile::tempdir().expect("dir");
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     let mut beta = hub.client("ngo-beta", ANALYST).await;
@@ -101,7 +103,7 @@ async fn a_mirror_follows_creates_amends_retracts_and_revokes() {
 
 #[tokio::test]
 async fn the_feed_never_mentions_what_the_caller_could_never_see() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(without_record_rule).await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     let mut both = [
         incident(pb::Distribution::OrgOnly),
@@ -145,7 +147,7 @@ async fn the_feed_never_mentions_what_the_caller_could_never_see() {
 
 #[tokio::test]
 async fn filters_apply_on_the_server_and_revoke_what_stops_matching() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(without_record_rule).await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     let mut afg = incident(pb::Distribution::Community);
     afg.country = "AFG".into();
@@ -185,8 +187,8 @@ async fn filters_apply_on_the_server_and_revoke_what_stops_matching() {
 
 #[tokio::test]
 async fn cursors_the_hub_cannot_serve_require_a_resync() {
-    let hub = TestHub::start().await;
-    let other = TestHub::start().await;
+    let hub = TestHub::start_with(without_record_rule).await;
+    let other = TestHub::start_with(without_record_rule).await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     alpha
         .submit(vec![incident(pb::Distribution::Community)])
@@ -212,7 +214,7 @@ async fn cursors_the_hub_cannot_serve_require_a_resync() {
 
 #[tokio::test]
 async fn a_mirror_refuses_another_principal() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(without_record_rule).await;
     hub.client("ngo-alpha", REPORTER)
         .await
         .submit(vec![incident(pb::Distribution::Community)])
@@ -251,7 +253,7 @@ impl Lcg {
 
 #[tokio::test]
 async fn mirrors_converge_to_what_each_principal_may_see() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(without_record_rule).await;
     let writers = ["ngo-alpha", "ngo-beta", "unhcr"];
     let readers: [(&str, &[Role]); 5] = [
         ("ngo-alpha", ANALYST),
@@ -374,7 +376,7 @@ async fn wait_for(seen: &mut tokio::sync::mpsc::UnboundedReceiver<String>, id: S
 
 #[tokio::test]
 async fn a_live_subscription_survives_a_hub_restart_and_misses_nothing() {
-    let mut hub = TestHub::start().await;
+    let mut hub = TestHub::start_with(without_record_rule).await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     let mut before = [incident(pb::Distribution::Community)];
     submit_stored(&mut alpha, &mut before).await;
@@ -430,7 +432,7 @@ async fn a_live_subscription_survives_a_hub_restart_and_misses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slt_sync_killed_mid_stream_resumes_from_its_checkpoint() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(without_record_rule).await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     const TOTAL: usize = 3_000;
     for _ in 0..(TOTAL / 500) {
@@ -510,7 +512,7 @@ async fn slt_sync_killed_mid_stream_resumes_from_its_checkpoint() {
 
 #[tokio::test]
 async fn a_subscription_ends_when_its_token_expires() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(without_record_rule).await;
     let short = hub
         .issuer
         .issue("ngo-beta", "short-lived", &[Role::Analyst], 2)
@@ -538,7 +540,7 @@ async fn a_subscription_ends_when_its_token_expires() {
 
 #[tokio::test]
 async fn pages_of_large_incidents_stay_under_the_message_limit() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(without_record_rule).await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     // 300 incidents with 16 KiB narratives: ~4.9 MB for a T2 viewer in one 500-entry page.
     for _ in 0..3 {
@@ -585,7 +587,7 @@ async fn pages_of_large_incidents_stay_under_the_message_limit() {
 
 #[tokio::test]
 async fn an_org_removed_from_a_sharing_group_is_told_to_delete_its_copies() {
-    let mut hub = TestHub::start().await;
+    let mut hub = TestHub::start_with(without_record_rule).await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     let shared = incident(pb::Distribution::SharingGroup);
     alpha.submit(vec![shared.clone()]).await.expect("submit");

@@ -19,6 +19,7 @@ use crate::identity::{Principal, SharedOrgRegistry};
 use crate::ingest::{Ingest, IngestError, Submitter};
 use crate::limits::cpu::{CpuError, CpuPool};
 use crate::policy::{PolicyEngine, Tier};
+use crate::record_classes::RecordClasses;
 use crate::sealed::Sealer;
 use crate::store::{ChangeKind, ListPage, ListQuery, Store};
 use crate::wire::{self, incident_to_proto};
@@ -39,6 +40,8 @@ pub struct IncidentApi {
     secrets: OrgSecrets,
     sealer: Arc<Sealer>,
     ingest: Ingest,
+    /// The record rule (`record_classes`), shared with the feed.
+    classes: Arc<RecordClasses>,
 }
 
 impl IncidentApi {
@@ -48,7 +51,7 @@ impl IncidentApi {
         orgs: SharedOrgRegistry,
         policy: Arc<PolicyEngine>,
         secrets: OrgSecrets,
-        sealer: Arc<Sealer>,
+        (sealer, classes): (Arc<Sealer>, Arc<RecordClasses>),
     ) -> Self {
         Self {
             ingest: Ingest::new(
@@ -62,6 +65,7 @@ impl IncidentApi {
             policy,
             secrets,
             sealer,
+            classes,
         }
     }
 
@@ -69,24 +73,38 @@ impl IncidentApi {
         self.policy.version().to_string()
     }
 
-    /// Redacts and encodes a store page up to the message budget; what does not fit starts the
-    /// next page.
-    fn fill_page(&self, principal: &Principal, filter: &IncidentFilter, page: ListPage) -> Filled {
+    /// Redacts (record rule included) and encodes a store page up to the message budget; what
+    /// does not fit starts the next page. The store applied the filter's parts the rule cannot
+    /// generalise; the rest is matched here on what the caller receives.
+    async fn fill_page(
+        &self,
+        principal: &Principal,
+        filter: &IncidentFilter,
+        page: ListPage,
+    ) -> Result<Filled, Status> {
         let mut filled = Filled {
             incidents: Vec::new(),
             fields_redacted: 0,
             last_row: None,
             more: page.more,
         };
+        let (rows, stored): (Vec<i64>, Vec<_>) = page.rows.into_iter().unzip();
+        let redacted = self
+            .classes
+            .redact(principal, stored)
+            .await
+            .map_err(store_status)?;
         let mut size = 0;
-        for (row, stored) in page.rows {
-            let Some(redacted) = self.policy.redact(stored, principal) else {
+        for (row, redacted) in rows.into_iter().zip(redacted) {
+            let Some(redacted) = redacted else {
                 filled.last_row = Some(row);
                 continue;
             };
             // The origin org is a T2 field: filtering on it must not reveal it below T2 (the
             // store already restricts the filter; this keeps the rule where it is decided).
-            if !filter.origin_orgs.is_empty() && redacted.tier < Tier::T2 {
+            if (!filter.origin_orgs.is_empty() && redacted.tier < Tier::T2)
+                || !filter.matches_shown(&redacted.incident.content)
+            {
                 filled.last_row = Some(row);
                 continue;
             }
@@ -102,7 +120,7 @@ impl IncidentApi {
             filled.incidents.push(incident);
             filled.last_row = Some(row);
         }
-        filled
+        Ok(filled)
     }
 
     /// The incident if it exists and the caller may see it; NOT_FOUND alike otherwise, so that
@@ -324,8 +342,12 @@ impl IncidentService for IncidentApi {
         let stored = self.visible(&principal, id).await?;
         audit.note(|entry| entry.incident_ids = vec![stored.id.to_string()]);
         let redacted = self
-            .policy
-            .redact(stored, &principal)
+            .classes
+            .redact(&principal, vec![stored])
+            .await
+            .map_err(store_status)?
+            .pop()
+            .flatten()
             .ok_or_else(|| Status::not_found(format!("incident {id} not found")))?;
         audit.note(|entry| {
             entry.records_returned = 1;
@@ -374,11 +396,12 @@ impl IncidentService for IncidentApi {
                 policy_version: self.policy_version(),
             }));
         };
+        let store_filter = filter.without_generalisable();
         let page = self
             .store
             .list(&ListQuery {
                 scope: &scope,
-                filter: &filter,
+                filter: &store_filter,
                 after,
                 limit: page_size,
             })
@@ -389,7 +412,7 @@ impl IncidentService for IncidentApi {
             fields_redacted,
             last_row,
             more,
-        } = self.fill_page(&principal, &filter, page);
+        } = self.fill_page(&principal, &filter, page).await?;
         let next_page_token = match (more, last_row) {
             (true, Some(row)) => page_token::encode(&self.sealer, LIST_PAGES, row, &fingerprint)?,
             _ => String::new(),

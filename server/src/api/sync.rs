@@ -169,6 +169,12 @@ impl SyncService for SyncApi {
             .await
             .map_err(feed_status)?;
         // "To the present": the log as it stands now; later writes are the next pull's.
+        // The record rule's changed decisions go into the log before its head is read.
+        self.feed
+            .classes()
+            .refresh_for(&principal)
+            .await
+            .map_err(store_status)?;
         let up_to = self.feed.store().max_seq().await.map_err(store_status)?;
 
         let (sender, receiver) = mpsc::channel(2);

@@ -45,6 +45,41 @@ pub struct IncidentFilter {
     pub origin_orgs: Vec<String>,
 }
 
+impl IncidentFilter {
+    /// The filter without its parts on values the record rule may generalise (admin1, date,
+    /// incident types): the store applies this part, [`Self::matches_shown`] the rest on what
+    /// the viewer receives, so a filter never selects on a value the viewer was not given.
+    pub fn without_generalisable(&self) -> IncidentFilter {
+        IncidentFilter {
+            admin1: Vec::new(),
+            occurred_from: None,
+            occurred_to: None,
+            incident_types: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether an incident as shown matches the admin1, date and incident-type parts (a
+    /// withheld value matches no filter on it; a generalised date is compared as shown).
+    pub fn matches_shown(&self, content: &super::IncidentContent) -> bool {
+        let admin1_ok = self.admin1.is_empty()
+            || content.admin1.as_ref().is_some_and(|area| {
+                let key = area.name.trim().to_lowercase();
+                self.admin1.contains(&key)
+            });
+        let from_ok = self
+            .occurred_from
+            .is_none_or(|from| content.occurred_on >= from);
+        let to_ok = self.occurred_to.is_none_or(|to| content.occurred_on <= to);
+        let types_ok = self.incident_types.is_empty()
+            || content
+                .incident_types
+                .iter()
+                .any(|kind| self.incident_types.contains(kind));
+        admin1_ok && from_ok && to_ok && types_ok
+    }
+}
+
 /// The width of one period of the threat picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Granularity {

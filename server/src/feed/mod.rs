@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::domain::{IncidentType, StoredAdvisory, StoredIncident};
 use crate::identity::Principal;
 use crate::policy::{PolicyEngine, RedactedAdvisory, RedactedIncident, SharingState};
+use crate::record_classes::{Outcome, RecordClasses};
 use crate::sealed::{SealError, Sealer};
 use crate::store::{ChangeRow, Entity, Store, StoreError};
 
@@ -127,6 +128,7 @@ pub struct FeedPage {
 pub struct Feed {
     store: Store,
     policy: Arc<PolicyEngine>,
+    classes: Arc<RecordClasses>,
     hub_id: String,
     sealer: Arc<Sealer>,
 }
@@ -139,11 +141,18 @@ impl Feed {
         sealer: Arc<Sealer>,
     ) -> Self {
         Self {
+            classes: Arc::new(RecordClasses::new(store.clone(), policy.clone())),
             store,
             policy,
             hub_id,
             sealer,
         }
+    }
+
+    /// The record rule over this hub's store (shared with the other read paths, so a
+    /// population is computed once per change of the log).
+    pub fn classes(&self) -> Arc<RecordClasses> {
+        self.classes.clone()
     }
 
     pub fn hub_id(&self) -> &str {
@@ -212,6 +221,9 @@ impl Feed {
         limit: u32,
         up_to: Option<i64>,
     ) -> Result<FeedPage, FeedError> {
+        // Decisions of the record rule that changed since the log last moved are appended to
+        // it first, so this page (or the next) carries them.
+        self.classes.refresh_for(principal).await?;
         let mut rows = self.store.changes_after(after, limit).await?;
         if let Some(up_to) = up_to {
             rows.retain(|row| row.seq <= up_to);
@@ -229,13 +241,35 @@ impl Feed {
 
         let mut changes: Vec<(i64, FeedChange)> = Vec::new();
         let mut not_visible: Vec<(i64, Entity, Uuid)> = Vec::new();
+        // Incidents go through the record rule together (one look at its classes per page);
+        // the filter then sees what the principal would receive, never a withheld value.
+        let incident_order: Vec<Uuid> = order
+            .iter()
+            .filter(|(_, entity, _)| *entity == Entity::Incident)
+            .filter_map(|(_, _, id)| current.contains_key(id).then_some(*id))
+            .collect();
+        let stored: Vec<StoredIncident> = incident_order
+            .iter()
+            .filter_map(|id| current.remove(id))
+            .collect();
+        let mut rendered: HashMap<Uuid, Outcome> = incident_order
+            .into_iter()
+            .zip(self.classes.decide(principal, stored).await?)
+            .collect();
+        let mut withheld = 0;
         for (seq, entity, id) in order {
             match entity {
                 Entity::Incident => {
-                    let redacted = current
-                        .remove(&id)
-                        .filter(|incident| filter.matches(incident))
-                        .and_then(|incident| self.policy.redact(incident, principal));
+                    let redacted = match rendered.remove(&id) {
+                        Some(Outcome::Released(redacted)) => Some(*redacted),
+                        // Never released to anyone: nothing to drop, nothing to say.
+                        Some(Outcome::Withheld { maybe_held: false }) => {
+                            withheld += 1;
+                            continue;
+                        }
+                        _ => None,
+                    }
+                    .filter(|redacted| filter.matches(&redacted.incident));
                     match redacted {
                         Some(redacted) if redacted.incident.is_retracted() => {
                             changes.push((seq, FeedChange::Retract(redacted)))
@@ -256,9 +290,8 @@ impl Feed {
                 }
             }
         }
-        let mut withheld = 0;
         if !not_visible.is_empty() {
-            withheld = self
+            withheld += self
                 .revocations(principal, &not_visible, last_seq, &mut changes)
                 .await?;
             changes.sort_by_key(|(seq, _)| *seq);

@@ -13,6 +13,7 @@ pub mod advisory;
 pub mod aggregate;
 pub mod cell_key;
 pub mod groups;
+pub mod record_rule;
 mod redact;
 pub mod rules;
 mod timing;
@@ -54,6 +55,8 @@ pub struct RedactedIncident {
     pub incident: StoredIncident,
     pub tier: Tier,
     pub redactions: Vec<Redaction>,
+    /// How many steps of the record rule's ladder were applied (0: as the tier gives it).
+    pub record_level: usize,
     /// Private: no code outside this module can build one, so nothing reaches the encoder
     /// without having been through the policy engine.
     made_by_policy: MadeByPolicy,
@@ -123,6 +126,79 @@ fn in_peer_filters(
     let category_ok = terms.categories.is_empty()
         || category.is_none_or(|category| terms.categories.contains(&category));
     country_ok && category_ok
+}
+
+/// Which incidents are shared alike, for the record rule: a viewer below T2 receives the
+/// union of whole populations, each minus its own organisation's incidents, so each
+/// population's classes are computed once for every viewer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Population {
+    pub shared: Shared,
+    /// Incidents received from a peer below T2 (see `PolicyEngine::record_population`).
+    pub capped: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Shared {
+    /// COMMUNITY and FEDERATION incidents, as local partners see them; owned by their origin
+    /// org (a foreign one by its origin hub, which no local org is).
+    Community,
+    /// One sharing group's incidents; owned by their origin org.
+    Group(String),
+    /// What peer hubs may receive (FEDERATION, TLP allowed to leave); owned by origin hub.
+    Federation,
+}
+
+impl Population {
+    /// A stable name (the store keys what mirrors were told by it).
+    pub fn name(&self) -> String {
+        let shared = match &self.shared {
+            Shared::Community => "community".to_string(),
+            Shared::Group(group) => format!("group:{group}"),
+            Shared::Federation => "federation".to_string(),
+        };
+        if self.capped {
+            format!("{shared}/capped")
+        } else {
+            shared
+        }
+    }
+
+    /// Whether `incident` belongs to this population.
+    pub fn contains(&self, incident: &StoredIncident) -> bool {
+        let capped = incident
+            .received
+            .as_ref()
+            .is_some_and(|received| received.tier < Tier::T2);
+        if capped != self.capped {
+            return false;
+        }
+        let content = &incident.content;
+        match &self.shared {
+            Shared::Community => matches!(
+                content.distribution,
+                Distribution::Community | Distribution::Federation
+            ),
+            Shared::Group(group) => {
+                content.distribution == Distribution::SharingGroup
+                    && content.sharing_group.as_deref() == Some(group.as_str())
+            }
+            Shared::Federation => {
+                egress_allowed(content.tlp, content.distribution, Egress::Federation)
+            }
+        }
+    }
+
+    /// Who owns `incident` here: a viewer with this name never counts it.
+    pub fn owner_of<'a>(&self, incident: &'a StoredIncident) -> std::borrow::Cow<'a, str> {
+        match self.shared {
+            Shared::Federation => std::borrow::Cow::Borrowed(incident.origin_hub.as_str()),
+            _ if incident.is_foreign() => {
+                std::borrow::Cow::Owned(format!("@{}", incident.origin_hub))
+            }
+            _ => std::borrow::Cow::Borrowed(incident.origin_org.as_str()),
+        }
+    }
 }
 
 /// Where data is going when it leaves the hub as a whole record set rather than to a partner.
@@ -360,6 +436,71 @@ impl PolicyEngine {
             });
         }
         Some(redacted)
+    }
+
+    /// The population whose classes decide whether and how `principal` receives `incident`
+    /// at `tier` under the record rule, or `None` when the rule does not apply (off, T2 and
+    /// above, the viewer's own organisation's incident, or not visible at all).
+    pub fn record_population(
+        &self,
+        principal: &Principal,
+        incident: &StoredIncident,
+        tier: Tier,
+    ) -> Option<Population> {
+        if !self.rules.record_rule.is_on() || tier >= Tier::T2 {
+            return None;
+        }
+        // Incidents received from a peer at a tier below T2 reach even T2 viewers at that tier;
+        // they form populations of their own, so a T2 viewer's T1 records are whole classes.
+        let capped = incident
+            .received
+            .as_ref()
+            .is_some_and(|received| received.tier < Tier::T2);
+        let content = &incident.content;
+        if Self::peer_terms(principal).is_some() {
+            return Some(Population {
+                shared: Shared::Federation,
+                capped,
+            });
+        }
+        if incident.origin_org == principal.org && !incident.is_foreign() {
+            return None;
+        }
+        let shared = match content.distribution {
+            Distribution::Community | Distribution::Federation => Shared::Community,
+            Distribution::SharingGroup => Shared::Group(content.sharing_group.clone()?),
+            Distribution::OrgOnly => return None,
+        };
+        Some(Population { shared, capped })
+    }
+
+    /// Every population `principal` may receive incidents from under the record rule (none
+    /// when the rule is off or it receives nothing below T2).
+    pub fn record_populations(&self, principal: &Principal) -> Vec<Population> {
+        if !self.rules.record_rule.is_on() {
+            return Vec::new();
+        }
+        let shared: Vec<Shared> = if Self::peer_terms(principal).is_some() {
+            vec![Shared::Federation]
+        } else if let Some(scope) = self.visibility_scope(principal) {
+            let mut shared = Vec::new();
+            if !scope.shared_distributions.is_empty() {
+                shared.push(Shared::Community);
+            }
+            shared.extend(scope.sharing_groups.into_iter().map(Shared::Group));
+            shared
+        } else {
+            Vec::new()
+        };
+        shared
+            .into_iter()
+            .flat_map(|shared| {
+                [false, true].map(|capped| Population {
+                    shared: shared.clone(),
+                    capped,
+                })
+            })
+            .collect()
     }
 
     /// Reduces an incident to `tier` (for paths whose recipient is a tier, not a principal:

@@ -51,6 +51,7 @@ pub(super) fn to_tier(
         incident,
         tier,
         redactions,
+        record_level: 0,
         made_by_policy: super::MadeByPolicy,
     }
 }
@@ -230,7 +231,7 @@ fn outcome_by_staff(victims: &[VictimCount], small_cell: u32) -> Vec<VictimCount
 }
 
 /// Sums cells by (outcome, staff as chosen), sex UNKNOWN, in first-seen order.
-fn merge(
+pub(super) fn merge(
     victims: &[VictimCount],
     staff_of: impl Fn(&VictimCount) -> StaffCategory,
 ) -> Vec<VictimCount> {

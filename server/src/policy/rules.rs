@@ -92,6 +92,8 @@ pub struct PolicyRules {
     /// Seconds of the live feed's batches for viewers below the timestamps' tier (0: no
     /// batching); see `policy::timing`.
     pub live_batch_seconds: u64,
+    /// k-anonymity of the records viewers receive below T2 (`policy::record_rule`).
+    pub record_rule: super::record_rule::RecordRule,
 }
 
 impl PolicyRules {
@@ -207,6 +209,7 @@ impl PolicyRules {
                 "victims.small_cell and aggregate.k must be at least 1".into(),
             ));
         }
+        let record_rule = file.records.check().map_err(invalid)?;
         Ok(PolicyRules {
             version: file.version.trim().to_string(),
             field_tiers,
@@ -235,6 +238,7 @@ impl PolicyRules {
             aggregate_exact_tier: file.aggregate.exact_tier,
             aggregate_method: file.aggregate.method,
             live_batch_seconds,
+            record_rule,
         })
     }
 
@@ -269,6 +273,9 @@ struct PolicyFile {
     /// protection rather than silently losing it).
     #[serde(default)]
     live_feed: LiveFeedRules,
+    /// Absent: the built-in default (k = 3), for the same reason.
+    #[serde(default)]
+    records: super::record_rule::RecordRules,
 }
 
 #[derive(Deserialize)]

@@ -19,6 +19,7 @@ mod incidents;
 mod migrations;
 mod picture;
 mod postgres;
+mod renderings;
 mod scope;
 mod sqlite;
 

@@ -174,6 +174,7 @@ pub fn incident_for_peer(
     signer: &OriginSigner,
 ) -> Option<pb::Incident> {
     let received = redacted.incident.received.clone();
+    let record_level = redacted.record_level;
     let mut message = incident_to_proto(redacted);
     let Some(received) = received else {
         if message.origin_hub != signer.hub_id {
@@ -183,7 +184,8 @@ pub fn incident_for_peer(
         return Some(message);
     };
     let seal = received.seal?;
-    if message.viewer_tier != tier_to_proto(received.tier) {
+    // The origin signed a finer rendering than the record rule lets this peer have.
+    if record_level > 0 || message.viewer_tier != tier_to_proto(received.tier) {
         return None;
     }
     let mut forwarded = pb::Incident::decode(seal.rendering.as_slice()).ok()?;

@@ -42,6 +42,13 @@ impl Hub {
         let domain = format!("{id}.slt.test");
         let listen = SocketAddr::from(([127, 0, 0, 1], free_port()));
         dev::create_hub(&dir, id, &domain, listen, true).expect("create hub");
+        // These suites follow single incidents from hub to hub; the record rule, which would
+        // keep a lone incident from a T1 peer, is tested on its own (record_rule.rs).
+        std::fs::write(
+            dir.join("policy.toml"),
+            slt_tests::policy_without_record_rule(),
+        )
+        .expect("write policy");
         let database = match postgres_admin_url() {
             Some(admin_url) => Some(TestDatabase::create(&admin_url).await),
             None => None,
