@@ -100,8 +100,11 @@ impl RecordClasses {
     /// that the ACCESS changes of decisions that changed are in the log before the caller
     /// reads it.
     pub async fn refresh_for(&self, principal: &Principal) -> Result<(), StoreError> {
-        let populations: HashSet<Population> =
-            self.policy.record_populations(principal).into_iter().collect();
+        let populations: HashSet<Population> = self
+            .policy
+            .record_populations(principal)
+            .into_iter()
+            .collect();
         if !populations.is_empty() {
             self.current(populations).await?;
         }

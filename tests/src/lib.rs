@@ -596,8 +596,12 @@ pub fn write_policy(dir: &Path, batch_seconds: u64) -> PathBuf {
 
 /// The built-in policy with the record rule off (`[records] k = 0`).
 pub fn policy_without_record_rule() -> String {
+    record_rule_off(slt_hub::policy::rules::DEFAULT_POLICY_TOML)
+}
+
+/// `policy` (the built-in policy's text, perhaps edited) with the record rule off.
+pub fn record_rule_off(policy: &str) -> String {
     let on = "[records]\nk = 3\n";
-    let policy = slt_hub::policy::rules::DEFAULT_POLICY_TOML;
     assert!(
         policy.contains(on),
         "the built-in policy's [records] section moved"
@@ -610,8 +614,13 @@ pub fn policy_without_record_rule() -> String {
 /// under it, a lone incident never reaches another organisation's analyst at all. The rule has
 /// its own suite (`record_rule.rs`), and the canary and most suites run with it on.
 pub fn without_record_rule(config: &mut HubConfig, dir: &Path) {
+    // The policy the hub would run (the harness's, with its short live batches), rule off.
+    let text = match &config.policy {
+        Some(path) => std::fs::read_to_string(path).expect("read policy"),
+        None => slt_hub::policy::rules::DEFAULT_POLICY_TOML.to_string(),
+    };
     let path = dir.join("policy-no-record-rule.toml");
-    std::fs::write(&path, policy_without_record_rule()).expect("write policy");
+    std::fs::write(&path, record_rule_off(&text)).expect("write policy");
     config.policy = Some(path);
 }
 

@@ -53,7 +53,8 @@ async fn pull(client: &mut HubClient, cursor: &str) -> (Vec<Observed>, String) {
 /// One round of the attack: beta pulls to the end, alpha writes one COMMUNITY incident and
 /// `private` ORG_ONLY ones (each its own write), beta pulls again. What beta saw the second time.
 async fn round(private: usize) -> Vec<Observed> {
-    let hub = TestHub::start().await;
+    // Without the record rule, which would withhold the lone COMMUNITY incident this follows.
+    let hub = TestHub::start_with(slt_tests::without_record_rule).await;
     let mut alpha = hub.client("ngo-alpha", REPORTER).await;
     let mut beta = hub.client("ngo-beta", ANALYST).await;
     // Some history, so that the cursor is not at the very start.

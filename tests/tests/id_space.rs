@@ -221,7 +221,7 @@ async fn two_organisations_import_the_same_public_records_and_both_succeed() {
     // A third organisation's focal point sees both records of each event, under distinct ids,
     // linked by the same AWSD reference (a focal point: its analyst would get only those the
     // record rule releases).
-    let mut unhcr = hub.client("unhcr", &[Role::FocalPoint]).await;
+    let mut unhcr = hub.client("undss", &[Role::FocalPoint]).await;
     let seen = unhcr.list_all(Default::default()).await.expect("list");
     assert_eq!(seen.len(), 80);
     let mut by_ref: std::collections::BTreeMap<String, Vec<&pb::Incident>> = Default::default();
