@@ -212,6 +212,14 @@ impl Hub {
         if filled > 0 {
             tracing::info!(filled, "record keys filled");
         }
+        if policy.rules().record_rule.is_on() {
+            // The first start under the record rule: mirrors and peers may hold every shared
+            // incident in full; each is sent again under the rule (or revoked).
+            let touched = store.begin_record_rule(record_classes::LEGACY).await?;
+            if touched > 0 {
+                tracing::info!(touched, "record rule applied to incidents shared before it");
+            }
+        }
         let secrets = anonymise::OrgSecrets::new(&master);
         let sealer = Arc::new(sealed::Sealer::new(&master)?);
         check_id_space(&store, &secrets, &config.hub_id).await?;

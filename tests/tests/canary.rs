@@ -21,9 +21,9 @@ const MARKERS: &[(u8, &str, &str)] = &[
     (2, "locality", "CANARY-T2-LOCALITY"),
     (2, "perpetrator_name", "CANARY-T2-PERPETRATOR"),
     (2, "narrative", "kestrel marker for the second tier"),
-    (1, "external_refs", "CANARY-T1-AWSD"),
-    (1, "external_refs", "CANARY-T1-SIND"),
-    (1, "external_refs", "CANARY-T1-ACLED"),
+    (2, "external_refs", "CANARY-T1-AWSD"),
+    (2, "external_refs", "CANARY-T1-SIND"),
+    (2, "external_refs", "CANARY-T1-ACLED"),
 ];
 
 /// Every field above T1 in the policy, which a T1 viewer must find in `redacted_fields`.
@@ -40,6 +40,7 @@ const T2_FIELDS: &[&str] = &[
     "victims",
     "narrative",
     "private",
+    "external_refs",
 ];
 
 fn canary_incident(distribution: pb::Distribution, group: &str) -> pb::Incident {

@@ -330,3 +330,72 @@ async fn mirrors_converge_when_a_class_crosses_k_in_either_direction() {
     );
     assert!(smallest_class(&copy) >= K);
 }
+
+/// The prober pages one record at a time: rows it does not receive are skipped inside the
+/// call, so no page comes back empty with a token to say "one withheld here".
+#[tokio::test]
+async fn paging_one_by_one_says_nothing_of_what_is_withheld() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", REPORTER).await;
+    // Lone incidents (each withheld) around a class of three (released).
+    let lone = |country: &str| {
+        let mut incident = sample_incident(new_id());
+        incident.country = country.into();
+        incident.admin1 = None;
+        incident
+    };
+    let mut batch = vec![lone("SOM"), lone("AFG")];
+    batch.extend(slt_tests::sample_class(3));
+    batch.push(lone("MLI"));
+    batch.push(lone("NER"));
+    submit_stored(&mut reporter, &mut batch).await;
+
+    let mut analyst = hub.client("ngo-beta", ANALYST).await;
+    let mut token = String::new();
+    let mut received = 0;
+    loop {
+        let page = analyst
+            .list(pb::IncidentFilter::default(), 1, token)
+            .await
+            .expect("list");
+        assert!(
+            !page.incidents.is_empty() || page.next_page_token.is_empty(),
+            "an empty page with a token counts a withheld incident"
+        );
+        received += page.incidents.len();
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(received, 3);
+}
+
+/// Retracted incidents count in no class (a retraction's reason, "duplicate of ...", would
+/// turn a class of duplicates into one event) and leave a T1 viewer's mirror.
+#[tokio::test]
+async fn a_retraction_shrinks_the_class_and_mirrors_follow() {
+    let hub = TestHub::start().await;
+    let mut reporter = hub.client("ngo-alpha", REPORTER).await;
+    let mut analyst = hub.client("ngo-beta", ANALYST).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mirror = Mirror::open(dir.path().join("beta.db"))
+        .await
+        .expect("mirror");
+    let mut class = slt_tests::sample_class(3);
+    submit_stored(&mut reporter, &mut class).await;
+    let copy = mirrored(&mirror, &mut analyst).await;
+    assert_eq!(copy.len(), 3);
+    // Under the rule, T1 records carry no external references (public event ids).
+    assert!(
+        copy.iter()
+            .all(|i| i.external_refs.as_ref().is_none_or(|r| r.awsd.is_empty()))
+    );
+
+    reporter
+        .retract(&class[0].id, "duplicate of another report", 1)
+        .await
+        .expect("retract");
+    assert!(mirrored(&mirror, &mut analyst).await.is_empty());
+    assert!(listed(&mut analyst, Default::default()).await.is_empty());
+}

@@ -73,29 +73,28 @@ impl IncidentApi {
         self.policy.version().to_string()
     }
 
-    /// Redacts (record rule included) and encodes a store page up to the message budget; what
-    /// does not fit starts the next page. The store applied the filter's parts the rule cannot
-    /// generalise; the rest is matched here on what the caller receives.
+    /// Redacts (record rule included) and encodes a store page into `filled`, until it holds
+    /// `wanted` incidents or the message budget is spent; what is not taken starts the next
+    /// page. The store applied the filter's parts the rule cannot generalise; the rest is
+    /// matched here on what the caller receives. Returns whether `filled` is complete.
     async fn fill_page(
         &self,
         principal: &Principal,
         filter: &IncidentFilter,
         page: ListPage,
-    ) -> Result<Filled, Status> {
-        let mut filled = Filled {
-            incidents: Vec::new(),
-            fields_redacted: 0,
-            last_row: None,
-            more: page.more,
-        };
+        (filled, size, wanted): (&mut Filled, &mut usize, usize),
+    ) -> Result<bool, Status> {
         let (rows, stored): (Vec<i64>, Vec<_>) = page.rows.into_iter().unzip();
         let redacted = self
             .classes
             .redact(principal, stored)
             .await
             .map_err(store_status)?;
-        let mut size = 0;
         for (row, redacted) in rows.into_iter().zip(redacted) {
+            if filled.incidents.len() >= wanted {
+                filled.more = true;
+                return Ok(true);
+            }
             let Some(redacted) = redacted else {
                 filled.last_row = Some(row);
                 continue;
@@ -111,16 +110,16 @@ impl IncidentApi {
             let withheld = redacted.redactions.len() as u64;
             let incident = incident_to_proto(redacted);
             let length = incident.encoded_len();
-            if size + length > MAX_RESPONSE_BYTES && !filled.incidents.is_empty() {
+            if *size + length > MAX_RESPONSE_BYTES && !filled.incidents.is_empty() {
                 filled.more = true;
-                break;
+                return Ok(true);
             }
-            size += length;
+            *size += length;
             filled.fields_redacted += withheld;
             filled.incidents.push(incident);
             filled.last_row = Some(row);
         }
-        Ok(filled)
+        Ok(filled.incidents.len() >= wanted)
     }
 
     /// The incident if it exists and the caller may see it; NOT_FOUND alike otherwise, so that
@@ -229,6 +228,10 @@ fn filter_summary(filter: &pb::IncidentFilter) -> serde_json::Value {
         "origin_orgs": filter.origin_orgs,
     })
 }
+
+/// Store pages one ListIncidents call reads at most, and rows per store page at least.
+const LIST_SCAN_PAGES: usize = 8;
+const LIST_SCAN_ROWS: u32 = 256;
 
 /// A ListIncidents page as it will be sent.
 struct Filled {
@@ -397,22 +400,55 @@ impl IncidentService for IncidentApi {
             }));
         };
         let store_filter = filter.without_generalisable();
-        let page = self
-            .store
-            .list(&ListQuery {
-                scope: &scope,
-                filter: &store_filter,
-                after,
-                limit: page_size,
-            })
-            .await
-            .map_err(store_status)?;
+        // Rows the caller does not receive (withheld, or not matching as shown) are skipped
+        // within the call, store page after store page, so that neither a short page nor the
+        // token's position tells it how many there were (up to the scan budget).
+        let mut filled = Filled {
+            incidents: Vec::new(),
+            fields_redacted: 0,
+            last_row: None,
+            more: false,
+        };
+        let mut size = 0;
+        let mut position = after;
+        for _ in 0..LIST_SCAN_PAGES {
+            let page = self
+                .store
+                .list(&ListQuery {
+                    scope: &scope,
+                    filter: &store_filter,
+                    after: position,
+                    limit: page_size.max(LIST_SCAN_ROWS),
+                })
+                .await
+                .map_err(store_status)?;
+            let store_more = page.more;
+            filled.more = false;
+            let complete = self
+                .fill_page(
+                    &principal,
+                    &filter,
+                    page,
+                    (&mut filled, &mut size, page_size as usize),
+                )
+                .await?;
+            if complete {
+                // Rows left in this store page already set `more`; else the store says.
+                filled.more |= store_more;
+                break;
+            }
+            filled.more = store_more;
+            if !store_more {
+                break;
+            }
+            position = filled.last_row.or(position);
+        }
         let Filled {
             incidents,
             fields_redacted,
             last_row,
             more,
-        } = self.fill_page(&principal, &filter, page).await?;
+        } = filled;
         let next_page_token = match (more, last_row) {
             (true, Some(row)) => page_token::encode(&self.sealer, LIST_PAGES, row, &fingerprint)?,
             _ => String::new(),

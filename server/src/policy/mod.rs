@@ -183,9 +183,25 @@ impl Population {
                 content.distribution == Distribution::SharingGroup
                     && content.sharing_group.as_deref() == Some(group.as_str())
             }
+            // Only this hub's own incidents: a foreign copy goes to peers as its origin signed
+            // it, which the rule cannot generalise, so below T2 it is not forwarded at all.
             Shared::Federation => {
-                egress_allowed(content.tlp, content.distribution, Egress::Federation)
+                !incident.is_foreign()
+                    && egress_allowed(content.tlp, content.distribution, Egress::Federation)
             }
+        }
+    }
+
+    /// What every viewer of this population is shown of an incident's origin, which its
+    /// class key includes: the origin org type, and for peers the origin hub.
+    pub fn context_of(&self, incident: &StoredIncident) -> String {
+        match self.shared {
+            Shared::Federation => format!(
+                "{}|{}",
+                incident.origin_org_type.as_str(),
+                incident.origin_hub
+            ),
+            _ => incident.origin_org_type.as_str().to_string(),
         }
     }
 
@@ -468,7 +484,10 @@ impl PolicyEngine {
         }
         let shared = match content.distribution {
             Distribution::Community | Distribution::Federation => Shared::Community,
-            Distribution::SharingGroup => Shared::Group(content.sharing_group.clone()?),
+            // No group named: a population no incident is in, so it is withheld (fail closed).
+            Distribution::SharingGroup => {
+                Shared::Group(content.sharing_group.clone().unwrap_or_default())
+            }
             Distribution::OrgOnly => return None,
         };
         Some(Population { shared, capped })
@@ -480,24 +499,44 @@ impl PolicyEngine {
         if !self.rules.record_rule.is_on() {
             return Vec::new();
         }
-        let shared: Vec<Shared> = if Self::peer_terms(principal).is_some() {
-            vec![Shared::Federation]
-        } else if let Some(scope) = self.visibility_scope(principal) {
-            let mut shared = Vec::new();
-            if !scope.shared_distributions.is_empty() {
-                shared.push(Shared::Community);
-            }
-            shared.extend(scope.sharing_groups.into_iter().map(Shared::Group));
-            shared
+        if let Some(terms) = Self::peer_terms(principal) {
+            // Peers get only this hub's own incidents under the rule (never capped ones).
+            return if self.peer_tier(terms) < Tier::T2 {
+                vec![Population {
+                    shared: Shared::Federation,
+                    capped: false,
+                }]
+            } else {
+                Vec::new()
+            };
+        }
+        let Some(scope) = self.visibility_scope(principal) else {
+            return Vec::new();
+        };
+        let mut shared = Vec::new();
+        if !scope.shared_distributions.is_empty() {
+            shared.push(Shared::Community);
+        }
+        shared.extend(scope.sharing_groups.into_iter().map(Shared::Group));
+        // A viewer at T2 over other orgs' incidents meets the rule only in foreign copies
+        // received below T2.
+        let others_below_t2 = principal
+            .roles
+            .iter()
+            .filter_map(|role| self.rules.other_tier(*role))
+            .max()
+            .is_some_and(|tier| tier < Tier::T2);
+        let capped: &[bool] = if others_below_t2 {
+            &[false, true]
         } else {
-            Vec::new()
+            &[true]
         };
         shared
             .into_iter()
             .flat_map(|shared| {
-                [false, true].map(|capped| Population {
+                capped.iter().map(move |capped| Population {
                     shared: shared.clone(),
-                    capped,
+                    capped: *capped,
                 })
             })
             .collect()

@@ -26,7 +26,6 @@ pub enum QuasiIdentifier {
     IncidentTypes,
     Victims,
     AffectedOrgTypes,
-    OriginOrgType,
     LocationType,
     MeansOfAttack,
 }
@@ -161,14 +160,42 @@ impl Step {
     }
 }
 
-/// Renders `redacted` at `level`: the first `level` steps of the ladder, each listed among
-/// the incident's redactions (replacing what tier redaction said of the same field).
+/// Puts a rendering in the rule's normal form, so that incidents of one class look alike in
+/// every byte the key covers: incident types sorted without repeats, empty victim cells
+/// dropped and the rest sorted. Also withholds the external references: public event ids
+/// (ACLED, AWSD, SIND) would give back every value the ladder generalises.
+pub fn normalise(redacted: &mut RedactedIncident) {
+    let content = &mut redacted.incident.content;
+    content
+        .incident_types
+        .sort_unstable_by_key(|kind| kind.as_str());
+    content.incident_types.dedup();
+    content.victims.retain(|cell| cell.count > 0);
+    content
+        .victims
+        .sort_by_key(|c| (c.outcome.as_str(), c.staff.as_str(), c.sex.as_str()));
+    content.external_refs = Default::default();
+    redacted
+        .redactions
+        .retain(|redaction| redaction.field != "external_refs");
+    redacted.redactions.push(Redaction {
+        field: "external_refs",
+        action: RedactionAction::Removed,
+        detail: "withheld below T2 under the record rule: public event ids would give back the \
+                 exact date, place and victims"
+            .to_string(),
+    });
+}
+
+/// Renders `redacted` at `level`: normalised, then the first `level` steps of the ladder,
+/// each listed among the incident's redactions whether or not it changed this incident's
+/// value (so the list does not tell class members apart), replacing what tier redaction said
+/// of the same field.
 pub fn generalise(rule: &RecordRule, redacted: &mut RedactedIncident, level: usize) {
+    normalise(redacted);
     redacted.record_level = level;
     for step in rule.ladder.iter().take(level) {
-        if !step.apply(&mut redacted.incident.content) {
-            continue;
-        }
+        step.apply(&mut redacted.incident.content);
         let field = step.field();
         redacted
             .redactions
@@ -209,9 +236,10 @@ impl KeyHasher {
         }
     }
 
-    /// The class key of a rendering: country, threat category and the policy's
-    /// quasi-identifiers, as shown.
-    pub fn key(&self, rule: &RecordRule, content: &IncidentContent, org_type: &str) -> ClassKey {
+    /// The class key of a normalised rendering: country, threat category, `context` (what
+    /// else every viewer of the population is shown about the incident's origin) and the
+    /// policy's quasi-identifiers, as shown.
+    pub fn key(&self, rule: &RecordRule, content: &IncidentContent, context: &str) -> ClassKey {
         let mut first = self.first.build_hasher();
         let mut second = self.second.build_hasher();
         let mut feed = |value: &dyn Fn(&mut dyn Hasher)| {
@@ -220,12 +248,14 @@ impl KeyHasher {
         };
         feed(&|h| h.write(content.country.as_bytes()));
         feed(&|h| h.write(content.threat_category.as_str().as_bytes()));
+        feed(&|h| h.write(context.as_bytes()));
         for qi in &rule.quasi_identifiers {
             feed(&|h| h.write_u8(*qi as u8 + 1));
             match qi {
                 QuasiIdentifier::Admin1 => feed(&|h| {
                     let area = content.admin1.as_ref();
-                    area.map(|a| a.name.to_lowercase()).hash(&mut HashTo(h));
+                    area.map(|a| (a.name.as_str(), a.pcode.as_deref()))
+                        .hash(&mut HashTo(h));
                 }),
                 QuasiIdentifier::Location => feed(&|h| {
                     content
@@ -237,10 +267,8 @@ impl KeyHasher {
                     feed(&|h| (content.occurred_on, content.date_precision).hash(&mut HashTo(h)))
                 }
                 QuasiIdentifier::IncidentTypes => feed(&|h| {
-                    let mut kinds: Vec<&str> =
+                    let kinds: Vec<&str> =
                         content.incident_types.iter().map(|k| k.as_str()).collect();
-                    kinds.sort_unstable();
-                    kinds.dedup();
                     kinds.hash(&mut HashTo(h))
                 }),
                 QuasiIdentifier::Victims => feed(&|h| {
@@ -264,7 +292,6 @@ impl KeyHasher {
                     let o = &content.affected_org_types;
                     (o.un, o.ingo, o.nngo, o.icrc, o.ifrc_nrcs, o.other).hash(&mut HashTo(h))
                 }),
-                QuasiIdentifier::OriginOrgType => feed(&|h| h.write(org_type.as_bytes())),
                 QuasiIdentifier::LocationType => feed(&|h| {
                     content
                         .location_type
@@ -283,19 +310,21 @@ impl KeyHasher {
     }
 }
 
-/// The class keys of one rendering at every level of the ladder (index 0: as given; index i:
-/// after the first i steps).
+/// The class keys of one rendering (normalised here) at every level of the ladder (index 0:
+/// as the tier gives it; index i: after the first i steps).
 pub fn level_keys(
     rule: &RecordRule,
     hasher: &KeyHasher,
-    mut content: IncidentContent,
-    org_type: &str,
+    mut redacted: RedactedIncident,
+    context: &str,
 ) -> Vec<ClassKey> {
+    normalise(&mut redacted);
+    let mut content = redacted.incident.content;
     let mut keys = Vec::with_capacity(rule.ladder.len() + 1);
-    keys.push(hasher.key(rule, &content, org_type));
+    keys.push(hasher.key(rule, &content, context));
     for step in &rule.ladder {
         step.apply(&mut content);
-        keys.push(hasher.key(rule, &content, org_type));
+        keys.push(hasher.key(rule, &content, context));
     }
     keys
 }
@@ -313,113 +342,80 @@ impl Hasher for HashTo<'_> {
 }
 
 /// One incident of a population: its class key at every level (index 0: the tier's
-/// rendering; index i: after the first i steps) and who may not count it (its owner: a viewer
-/// never counts its own organisation's incidents, which it knows).
+/// rendering; index i: after the first i steps; empty: no longer in the population) and its
+/// owner (a viewer never counts its own organisation's incidents, which it knows).
 #[derive(Debug, Clone)]
 pub struct Member {
     pub keys: Vec<ClassKey>,
     pub owner: u32,
 }
 
-/// A class at its final level: its size and how many of it each owner holds.
-#[derive(Debug, Clone, Default)]
-struct Class {
-    size: u32,
-    by_owner: Vec<(u32, u32)>,
-}
-
-/// The level of every member of a population, and its classes.
+/// The level of every member of a population as one viewer receives it.
 #[derive(Debug, Default)]
 pub struct Assignment {
-    /// Per member: its level, or `None` when no level hides it (withheld).
+    /// Per member: its level, or `None` when withheld (or absent, or the viewer's own).
     levels: Vec<Option<u8>>,
-    classes: HashMap<ClassKey, Class>,
-    keys: Vec<ClassKey>,
-    k: u32,
 }
 
 impl Assignment {
-    /// Local recoding then local suppression: every member of a class smaller than `k` takes
-    /// the next step; classes are counted again after each step (a class that reached `k`
-    /// only grows); what is still in a class under `k` after the last step is withheld.
-    pub fn compute(members: &[Member], k: usize, steps: usize) -> Assignment {
+    /// Local recoding then local suppression, for a viewer that owns the members of
+    /// `viewer` (left out before anything is counted, so that its own incidents can neither
+    /// fill another incident's class nor steer its level): every member of a class smaller
+    /// than `k` takes the next step; classes are counted again after each step (a class that
+    /// reached `k` only grows); what is still in a class under `k` after the last step is
+    /// withheld.
+    pub fn compute(members: &[Member], k: usize, steps: usize, viewer: Option<u32>) -> Assignment {
+        let counted: Vec<usize> = (0..members.len())
+            .filter(|index| {
+                let member = &members[*index];
+                member.keys.len() > steps && Some(member.owner) != viewer
+            })
+            .collect();
         let mut levels: Vec<usize> = vec![0; members.len()];
         let key_at = |index: usize, level: usize| members[index].keys[level.min(steps)];
+        let mut sizes: HashMap<ClassKey, usize> = HashMap::with_capacity(counted.len());
         for step in 1..=steps {
-            let mut sizes: HashMap<ClassKey, usize> = HashMap::new();
-            for (index, level) in levels.iter().enumerate() {
-                *sizes.entry(key_at(index, *level)).or_default() += 1;
+            sizes.clear();
+            for index in &counted {
+                *sizes.entry(key_at(*index, levels[*index])).or_default() += 1;
             }
-            for (index, level) in levels.iter_mut().enumerate() {
-                if sizes.get(&key_at(index, *level)).copied().unwrap_or(0) < k {
-                    *level = step;
+            for index in &counted {
+                if sizes
+                    .get(&key_at(*index, levels[*index]))
+                    .copied()
+                    .unwrap_or(0)
+                    < k
+                {
+                    levels[*index] = step;
                 }
             }
         }
-        let mut classes: HashMap<ClassKey, Class> = HashMap::new();
-        let keys: Vec<ClassKey> = (0..members.len())
-            .map(|index| key_at(index, levels[index]))
-            .collect();
-        for (index, key) in keys.iter().enumerate() {
-            let class = classes.entry(*key).or_default();
-            class.size += 1;
-            let owner = members[index].owner;
-            match class.by_owner.iter_mut().find(|(who, _)| *who == owner) {
-                Some((_, count)) => *count += 1,
-                None => class.by_owner.push((owner, 1)),
+        sizes.clear();
+        for index in &counted {
+            *sizes.entry(key_at(*index, levels[*index])).or_default() += 1;
+        }
+        let mut out = vec![None; members.len()];
+        for index in counted {
+            let size = sizes
+                .get(&key_at(index, levels[index]))
+                .copied()
+                .unwrap_or(0);
+            if size >= k {
+                out[index] = Some(u8::try_from(levels[index]).unwrap_or(u8::MAX));
             }
         }
-        let k = u32::try_from(k).unwrap_or(u32::MAX);
-        let levels = levels
-            .iter()
-            .zip(&keys)
-            .map(|(level, key)| {
-                let size = classes.get(key).map_or(0, |class| class.size);
-                (size >= k).then(|| u8::try_from(*level).unwrap_or(u8::MAX))
-            })
-            .collect();
-        Assignment {
-            levels,
-            classes,
-            keys,
-            k,
-        }
+        Assignment { levels: out }
     }
 
-    /// The level member `index` is shown at to a viewer that owns the incidents of `viewer`
-    /// (`None`: owns none here), or `None` when it is withheld from that viewer: its class
-    /// without the viewer's own incidents is smaller than `k`.
-    pub fn level_for(&self, index: usize, viewer: Option<u32>) -> Option<u8> {
-        let level = (*self.levels.get(index)?)?;
-        let class = self.classes.get(self.keys.get(index)?)?;
-        let own = viewer
-            .and_then(|viewer| class.by_owner.iter().find(|(who, _)| *who == viewer))
-            .map_or(0, |(_, count)| *count);
-        (class.size - own >= self.k).then_some(level)
+    /// The level member `index` is shown at, or `None` when it is withheld.
+    pub fn level(&self, index: usize) -> Option<u8> {
+        self.levels.get(index).copied().flatten()
     }
 
-    /// What a mirror must be told about when it changes: the level, and the owners the member
-    /// is withheld from although its class reaches `k` ("-" when withheld from everyone).
+    /// What a mirror must be told about when it changes: the level, or "-" when withheld.
     pub fn rendering_state(&self, index: usize) -> String {
-        let Some(Some(level)) = self.levels.get(index) else {
-            return "-".to_string();
-        };
-        let Some(class) = self.keys.get(index).and_then(|key| self.classes.get(key)) else {
-            return "-".to_string();
-        };
-        let mut excluded: Vec<u32> = class
-            .by_owner
-            .iter()
-            .filter(|(_, own)| class.size - own < self.k)
-            .map(|(owner, _)| *owner)
-            .collect();
-        excluded.sort_unstable();
-        if excluded.is_empty() {
-            level.to_string()
-        } else {
-            let owners: Vec<String> = excluded.iter().map(u32::to_string).collect();
-            format!("{level}!{}", owners.join(","))
-        }
+        self.level(index)
+            .map_or_else(|| "-".to_string(), |level| level.to_string())
     }
 }
 
@@ -498,21 +494,21 @@ mod tests {
             member(&[3, 20], 1),
             member(&[4, 40], 2),
         ];
-        let assignment = Assignment::compute(&members, 3, 1);
-        assert_eq!(assignment.level_for(0, None), Some(0));
+        let assignment = Assignment::compute(&members, 3, 1, None);
+        assert_eq!(assignment.level(0), Some(0));
         // Class {3, 4} at level 1 has two members: withheld.
-        assert_eq!(assignment.level_for(3, None), None);
-        assert_eq!(assignment.level_for(5, None), None);
+        assert_eq!(assignment.level(3), None);
+        assert_eq!(assignment.level(5), None);
         let members = vec![
             member(&[1, 10], 0),
             member(&[2, 10], 1),
             member(&[3, 10], 2),
             member(&[4, 40], 3),
         ];
-        let assignment = Assignment::compute(&members, 3, 1);
-        assert_eq!(assignment.level_for(0, None), Some(1));
-        assert_eq!(assignment.level_for(2, None), Some(1));
-        assert_eq!(assignment.level_for(3, None), None);
+        let assignment = Assignment::compute(&members, 3, 1, None);
+        assert_eq!(assignment.level(0), Some(1));
+        assert_eq!(assignment.level(2), Some(1));
+        assert_eq!(assignment.level(3), None);
         assert_eq!(assignment.rendering_state(3), "-");
     }
 
@@ -524,13 +520,41 @@ mod tests {
             member(&[1], 8),
             member(&[1], 9),
         ];
-        let assignment = Assignment::compute(&members, 3, 0);
-        // Org 7 would see two others' incidents: withheld from it; released to 8, 9 and
-        // viewers that own none of them.
-        assert_eq!(assignment.level_for(2, Some(7)), None);
-        assert_eq!(assignment.level_for(2, Some(8)), Some(0));
-        assert_eq!(assignment.level_for(2, None), Some(0));
-        assert_eq!(assignment.rendering_state(2), "0!7");
+        // Org 7 would see two others' incidents: withheld from it; released to 8 (which sees
+        // 7, 7 and 9) and to viewers that own none of them.
+        let for_7 = Assignment::compute(&members, 3, 0, Some(7));
+        assert_eq!(for_7.level(2), None);
+        assert_eq!(for_7.level(0), None, "its own are not its to receive here");
+        let for_8 = Assignment::compute(&members, 3, 0, Some(8));
+        assert_eq!((for_8.level(0), for_8.level(3)), (Some(0), Some(0)));
+        assert_eq!(Assignment::compute(&members, 3, 0, None).level(2), Some(0));
+    }
+
+    #[test]
+    fn a_viewers_own_incidents_cannot_steer_another_incidents_level() {
+        // X (owner 1) alone at level 0 with a location only the viewer (owner 9) can guess:
+        // the viewer's copies of X at level 0 must not change what it is shown of X.
+        let x = member(&[1, 100], 1);
+        let others = [member(&[2, 100], 2), member(&[3, 100], 3)];
+        let guess_right = [member(&[1, 100], 9), member(&[1, 100], 9)];
+        let guess_wrong = [member(&[5, 100], 9), member(&[5, 100], 9)];
+        let level_of_x = |guesses: &[Member]| {
+            let mut members = vec![x.clone()];
+            members.extend(others.iter().cloned());
+            members.extend(guesses.iter().cloned());
+            Assignment::compute(&members, 3, 1, Some(9)).level(0)
+        };
+        assert_eq!(level_of_x(&guess_right), level_of_x(&guess_wrong));
+        assert_eq!(level_of_x(&guess_right), Some(1));
+    }
+
+    #[test]
+    fn absent_members_count_for_nothing() {
+        let mut members = vec![member(&[1], 0), member(&[1], 1), member(&[1], 2)];
+        members[2].keys.clear();
+        let assignment = Assignment::compute(&members, 3, 0, None);
+        assert_eq!(assignment.level(0), None);
+        assert_eq!(assignment.level(2), None);
     }
 
     #[test]
@@ -538,14 +562,14 @@ mod tests {
         let members: Vec<Member> = (0..60u64)
             .map(|i| member(&[i % 7, i % 3, 0], (i % 4) as u32))
             .collect();
-        let forward = Assignment::compute(&members, 3, 2);
+        let forward = Assignment::compute(&members, 3, 2, Some(1));
         let mut reversed = members.clone();
         reversed.reverse();
-        let backward = Assignment::compute(&reversed, 3, 2);
+        let backward = Assignment::compute(&reversed, 3, 2, Some(1));
         for index in 0..members.len() {
             assert_eq!(
-                forward.level_for(index, None),
-                backward.level_for(members.len() - 1 - index, None)
+                forward.level(index),
+                backward.level(members.len() - 1 - index)
             );
         }
     }

@@ -9,6 +9,9 @@ use super::incidents::{IncidentRow, SELECT_INCIDENT};
 use super::{Store, StoreError};
 use crate::domain::{Distribution, StoredIncident};
 
+/// The hub_meta key that says when the record rule first ran on this database.
+const RULE_STARTED_KEY: &str = "record-rule-started";
+
 /// How many decisions one statement writes.
 const RENDERINGS_PER_STATEMENT: usize = 500;
 
@@ -100,6 +103,50 @@ impl Store {
             sql.push(" ORDER BY row_id");
             appended += tx.run().execute(sql).await?;
         }
+        if appended > 0 {
+            tx.notify_changes().await?;
+        }
+        tx.commit().await?;
+        if appended > 0 {
+            self.notify_change();
+        }
+        Ok(appended)
+    }
+
+    /// Once per database: records every incident shared beyond its org under `legacy` and
+    /// appends an ACCESS change for each, in one transaction; nothing when done before.
+    /// Returns the ACCESS changes appended.
+    pub async fn begin_record_rule(&self, legacy: &str) -> Result<u64, StoreError> {
+        self.retrying(|| self.begin_record_rule_once(legacy)).await
+    }
+
+    async fn begin_record_rule_once(&self, legacy: &str) -> Result<u64, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let claim = tx
+            .sql("INSERT INTO hub_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .arg(RULE_STARTED_KEY.to_string())
+            .arg(now_text()?);
+        if tx.run().execute(claim).await? == 0 {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let shared = "FROM incidents WHERE distribution <> 'ORG_ONLY'";
+        let record = tx
+            .sql(&format!(
+                "INSERT INTO record_renderings (population, incident_id, rendering) \
+                 SELECT $1, id, 'r' {shared} ON CONFLICT (population, incident_id) DO NOTHING"
+            ))
+            .arg(legacy.to_string());
+        tx.run().execute(record).await?;
+        let mut touch = tx.sql(&format!(
+            "INSERT INTO change_log ({CHANGE_COLUMNS}) \
+             SELECT id, version, 'ACCESS', origin_org, origin_hub, distribution, \
+             sharing_group, NULL, tlp, FALSE, "
+        ));
+        touch.bind(now_text()?).push(&format!(
+            ", 'INCIDENT', country, threat_category {shared} ORDER BY row_id"
+        ));
+        let appended = tx.run().execute(touch).await?;
         if appended > 0 {
             tx.notify_changes().await?;
         }
