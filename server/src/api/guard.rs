@@ -246,9 +246,15 @@ fn refusal_source(entry: &AuditEntry, code: Code) -> Option<RefusalSource> {
 /// the writer's queue has room (no task to spawn, the common case), else from a task of its own.
 async fn record_detached(writer: &AuditWriter, entry: AuditEntry) -> Result<(), String> {
     let entry = match writer.try_queue(entry) {
-        Ok(queued) => return queued.durable().await.map(|_| ()).map_err(|e| e.to_string()),
+        Ok(queued) => {
+            return queued
+                .durable()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+        }
         Err(NotQueued::Stopped) => return Err(AuditWriteError::Stopped.to_string()),
-        Err(NotQueued::Full(entry)) => entry,
+        Err(NotQueued::Full(entry)) => *entry,
     };
     let writer = writer.clone();
     match tokio::spawn(async move { writer.record(entry).await }).await {

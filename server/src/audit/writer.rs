@@ -97,7 +97,7 @@ impl AuditWriter {
         let (done, reply) = oneshot::channel();
         match self.queue.try_send(Pending { entry, done }) {
             Ok(()) => Ok(Queued(reply)),
-            Err(mpsc::error::TrySendError::Full(pending)) => Err(NotQueued::Full(pending.entry)),
+            Err(mpsc::error::TrySendError::Full(pending)) => Err(NotQueued::Full(Box::new(pending.entry))),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(NotQueued::Stopped),
         }
     }
@@ -122,7 +122,7 @@ impl Queued {
 #[derive(Debug)]
 pub enum NotQueued {
     /// The queue is full: the record, to send when there is room.
-    Full(AuditEntry),
+    Full(Box<AuditEntry>),
     Stopped,
 }
 

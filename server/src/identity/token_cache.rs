@@ -74,7 +74,10 @@ impl VerifiedTokens {
 
     /// Tokens remembered now.
     pub fn len(&self) -> usize {
-        self.entries.lock().map(|entries| entries.len()).unwrap_or(0)
+        self.entries
+            .lock()
+            .map(|entries| entries.len())
+            .unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -130,7 +133,11 @@ mod tests {
     fn it_stays_bounded() {
         let cache = VerifiedTokens::with_capacity(3);
         for n in 0..3 {
-            cache.insert(&format!("t{n}"), &verified(if n == 0 { 10 } else { 1_000 }), 5);
+            cache.insert(
+                &format!("t{n}"),
+                &verified(if n == 0 { 10 } else { 1_000 }),
+                5,
+            );
         }
         // Full: the expired one goes first.
         cache.insert("t3", &verified(1_000), 100);
