@@ -97,7 +97,9 @@ impl AuditWriter {
         let (done, reply) = oneshot::channel();
         match self.queue.try_send(Pending { entry, done }) {
             Ok(()) => Ok(Queued(reply)),
-            Err(mpsc::error::TrySendError::Full(pending)) => Err(NotQueued::Full(Box::new(pending.entry))),
+            Err(mpsc::error::TrySendError::Full(pending)) => {
+                Err(NotQueued::Full(Box::new(pending.entry)))
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(NotQueued::Stopped),
         }
     }
