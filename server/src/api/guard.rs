@@ -22,7 +22,7 @@ use tracing::Instrument;
 use super::capabilities::{Capability, capability_for, is_streaming, known_method};
 use super::status::{audit_unavailable, auth_status};
 use crate::audit::refusals::{RefusalLog, RefusalSource};
-use crate::audit::writer::AuditWriter;
+use crate::audit::writer::{AuditWriteError, AuditWriter, NotQueued};
 use crate::audit::{self, AuditContext, AuditEntry};
 use crate::identity::rate::RateLimiter;
 use crate::identity::{Authenticator, Principal, SharedAuthenticator};
@@ -241,9 +241,21 @@ fn refusal_source(entry: &AuditEntry, code: Code) -> Option<RefusalSource> {
     (code == Code::ResourceExhausted).then(|| RefusalSource::Org(entry.org.clone()))
 }
 
-/// Writes an audit record in its own task, so that it is queued even if the caller's request
-/// future is dropped (the client reset the stream, or its deadline passed) while it waits.
+/// Writes an audit record so that it is queued even if the caller's request future is dropped
+/// (the client reset the stream, or its deadline passed) while it waits: queued at once when
+/// the writer's queue has room (no task to spawn, the common case), else from a task of its own.
 async fn record_detached(writer: &AuditWriter, entry: AuditEntry) -> Result<(), String> {
+    let entry = match writer.try_queue(entry) {
+        Ok(queued) => {
+            return queued
+                .durable()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+        }
+        Err(NotQueued::Stopped) => return Err(AuditWriteError::Stopped.to_string()),
+        Err(NotQueued::Full(entry)) => *entry,
+    };
     let writer = writer.clone();
     match tokio::spawn(async move { writer.record(entry).await }).await {
         Ok(Ok(_)) => Ok(()),

@@ -88,12 +88,44 @@ impl AuditWriter {
             .send(Pending { entry, done })
             .await
             .map_err(|_| AuditWriteError::Stopped)?;
-        match reply.await {
+        Queued(reply).durable().await
+    }
+
+    /// Queues `entry` now if the queue has room, without waiting: once this returns `Ok` the
+    /// record will be written whatever becomes of the caller.
+    pub fn try_queue(&self, entry: AuditEntry) -> Result<Queued, NotQueued> {
+        let (done, reply) = oneshot::channel();
+        match self.queue.try_send(Pending { entry, done }) {
+            Ok(()) => Ok(Queued(reply)),
+            Err(mpsc::error::TrySendError::Full(pending)) => {
+                Err(NotQueued::Full(Box::new(pending.entry)))
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(NotQueued::Stopped),
+        }
+    }
+}
+
+/// A record in the writer's queue.
+#[derive(Debug)]
+pub struct Queued(oneshot::Receiver<Result<u64, String>>);
+
+impl Queued {
+    /// Its seq, once it is durable.
+    pub async fn durable(self) -> Result<u64, AuditWriteError> {
+        match self.0.await {
             Ok(Ok(seq)) => Ok(seq),
             Ok(Err(error)) => Err(AuditWriteError::Store(error)),
             Err(_) => Err(AuditWriteError::Stopped),
         }
     }
+}
+
+/// Why [`AuditWriter::try_queue`] did not queue a record.
+#[derive(Debug)]
+pub enum NotQueued {
+    /// The queue is full: the record, to send when there is room.
+    Full(Box<AuditEntry>),
+    Stopped,
 }
 
 async fn write_loop(

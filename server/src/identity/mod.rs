@@ -15,6 +15,7 @@ pub mod rate;
 pub mod reload;
 pub mod tls;
 pub mod token;
+pub mod token_cache;
 pub mod validity;
 
 use std::collections::{BTreeSet, HashMap};

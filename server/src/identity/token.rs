@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::jwks::Jwk;
 use super::keys::{self, KeyError};
+use super::token_cache::VerifiedTokens;
 use super::{AuthError, Role};
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
@@ -183,6 +184,9 @@ pub struct TokenVerifier {
     hub_id: String,
     issuers: HashMap<String, IssuerKeys>,
     max_ttl_seconds: u64,
+    /// Tokens that passed [`TokenVerifier::verify`], until they expire (`token_cache`); new and
+    /// empty with every verifier, so a reload forgets them all.
+    verified: VerifiedTokens,
 }
 
 /// The parts of a token read before its signature is checked, only to choose the key.
@@ -214,12 +218,15 @@ impl TokenVerifier {
             hub_id: hub_id.to_string(),
             issuers,
             max_ttl_seconds: DEFAULT_MAX_TOKEN_TTL_SECONDS,
+            verified: VerifiedTokens::default(),
         })
     }
 
     /// Tokens may be valid for at most this long from now.
     pub fn with_max_ttl(mut self, seconds: u64) -> Self {
         self.max_ttl_seconds = seconds;
+        // A shorter limit may refuse what passed under the old one.
+        self.verified = VerifiedTokens::default();
         self
     }
 
@@ -285,11 +292,23 @@ impl TokenVerifier {
         Ok(())
     }
 
+    /// Checks algorithm, issuer, key id, signature, audience, expiry and lifetime; parses the
+    /// roles (an unknown role refuses the token). A token that verified before is answered
+    /// from memory until it expires (`token_cache` says why that is the same answer).
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+        let now = unix_now();
+        if let Some(verified) = self.verified.get(token, now) {
+            return Ok(verified);
+        }
+        let verified = self.verify_uncached(token)?;
+        self.verified.insert(token, &verified, now);
+        Ok(verified)
+    }
+
     // Long by design: every token check in one place and in the order they must run (security
     // review reads it top to bottom).
-    /// Checks algorithm, issuer, key id, signature, audience, expiry and lifetime; parses the
-    /// roles (an unknown role refuses the token).
-    pub fn verify(&self, token: &str) -> Result<VerifiedToken, AuthError> {
+    /// Every check, on the token's text.
+    fn verify_uncached(&self, token: &str) -> Result<VerifiedToken, AuthError> {
         let invalid = |reason: &str| AuthError::InvalidToken(reason.to_string());
         let parts: Vec<&str> = token.split('.').collect();
         let [header_part, claims_part, _signature] = parts.as_slice() else {
@@ -482,6 +501,21 @@ mod tests {
             verifier.verify("garbage"),
             Err(AuthError::InvalidToken(_))
         ));
+    }
+
+    #[test]
+    fn a_remembered_token_answers_alike_until_the_rules_change() {
+        let (issuer, verifier) = pair();
+        let token = issuer
+            .issue("ngo-alpha", "amina", &[Role::Analyst], 7200)
+            .expect("issue");
+        let first = verifier.verify(&token).expect("verify");
+        assert_eq!(verifier.verify(&token), Ok(first));
+        // A shorter lifetime limit forgets it: the fresh check refuses it.
+        let verifier = verifier.with_max_ttl(3600);
+        assert!(
+            matches!(verifier.verify(&token), Err(AuthError::InvalidToken(m)) if m.contains("lives too long"))
+        );
     }
 
     /// A very large configured maximum lifetime must not overflow (a panic in debug, a wrap
