@@ -624,6 +624,24 @@ pub fn without_record_rule(config: &mut HubConfig, dir: &Path) {
     config.policy = Some(path);
 }
 
+/// For `TestHub::start_with`: the picture protects counts below T2 by k-suppression (the
+/// policy's `method = "suppress"`) instead of the built-in cell-key perturbation; for suites
+/// about what suppression shows and withholds.
+pub fn with_suppression(config: &mut HubConfig, dir: &Path) {
+    let text = match &config.policy {
+        Some(path) => std::fs::read_to_string(path).expect("read policy"),
+        None => slt_hub::policy::rules::DEFAULT_POLICY_TOML.to_string(),
+    };
+    let cell_key = "method = \"cell_key\"";
+    assert!(
+        text.contains(cell_key),
+        "the built-in policy's [aggregate] method moved"
+    );
+    let path = dir.join("policy-suppression.toml");
+    std::fs::write(&path, text.replace(cell_key, "method = \"suppress\"")).expect("write");
+    config.policy = Some(path);
+}
+
 /// `n` incidents alike in everything an analyst of another org is shown (the sample incident
 /// under fresh ids): a class the record rule releases whole once `n` reaches its k.
 pub fn sample_class(n: usize) -> Vec<pb::Incident> {

@@ -1,6 +1,7 @@
 //! ThreatService.GetForecast end to end: a T1 viewer's forecast is withheld wherever its own
 //! picture suppresses a count of the history, and is given where the picture is whole; a T2
-//! viewer gets the same row forecast.
+//! viewer gets the same row forecast. The hubs protect T1 counts by k-suppression (`method =
+//! "suppress"`, not the built-in cell-key method), which is what the forecast follows here.
 
 use slt_client::proto as pb;
 use slt_hub::identity::Role;
@@ -50,7 +51,7 @@ fn withheld(response: &pb::GetForecastResponse, country: &str) -> bool {
 
 #[tokio::test]
 async fn a_t1_forecast_is_withheld_where_its_picture_suppresses_and_given_where_it_is_whole() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(slt_tests::with_suppression).await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     // 12 complete quarters: MLI 8 and BFA 9 a quarter, NER 6 except 2 in one quarter.
     let mut batch = Vec::new();
@@ -118,7 +119,7 @@ async fn a_t1_forecast_is_withheld_where_its_picture_suppresses_and_given_where_
 /// outcome and staff of the same rows.
 #[tokio::test]
 async fn victims_by_sex_are_forecast_at_t2_and_never_given_to_a_t1_viewer() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(slt_tests::with_suppression).await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     // 12 complete quarters of MLI, 8 incidents each, every one with 2 men and 1 woman injured
     // (the harness's sample victims): every count is well above k.
@@ -170,7 +171,7 @@ async fn victims_by_sex_are_forecast_at_t2_and_never_given_to_a_t1_viewer() {
 /// picture that runs to today draws the forecast band and the expected vs observed view.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slt_forecast_prints_the_intervals_and_the_report_shows_the_band() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(slt_tests::with_suppression).await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let mut batch = Vec::new();
     for back in 0..=12 {

@@ -1,7 +1,8 @@
 //! The threat picture end to end (ThreatService through the SDK against a real hub): counts
 //! against the AWSD sample computed by the test from the CSV, k-suppression for T1 viewers,
 //! the Poisson alert on a synthetic spike, visibility of ORG_ONLY incidents, advisories in the
-//! picture and in the change feed.
+//! picture and in the change feed. The hubs protect T1 counts by k-suppression (`method =
+//! "suppress"`); the built-in cell-key perturbation is tested in `picture_perturbation.rs`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -104,7 +105,7 @@ async fn yearly_counts(
 
 #[tokio::test]
 async fn awsd_picture_matches_the_csv_exactly_at_t2_and_is_suppressed_safely_at_t1() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(slt_tests::with_suppression).await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let csv_path = workspace_root().join("../shared/data/awsd/security_incidents_1997_2021.csv");
     let report = import_awsd(&mut reporter, &csv_path, 500, |_| {})
@@ -299,7 +300,7 @@ async fn awsd_picture_matches_the_csv_exactly_at_t2_and_is_suppressed_safely_at_
 
 #[tokio::test]
 async fn a_jump_is_elevated_at_the_jump_and_not_before_and_a_flat_series_never() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(slt_tests::with_suppression).await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let mut batch = Vec::new();
     // NER: 3 a month for 24 months (2021-01 .. 2022-12), then 12 in 2023-01.
@@ -402,7 +403,7 @@ async fn a_jump_is_elevated_at_the_jump_and_not_before_and_a_flat_series_never()
 
 #[tokio::test]
 async fn an_org_only_incident_of_another_org_never_counts_for_a_viewer() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(slt_tests::with_suppression).await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let mut batch = Vec::new();
     for _ in 0..6 {
@@ -487,7 +488,11 @@ async fn an_org_only_incident_of_another_org_never_counts_for_a_viewer() {
 async fn a_t1_picture_never_splits_victims_the_t1_record_shows_merged() {
     // One incident read as a record: without the record rule, which would withhold a lone
     // incident (the picture's own protection is what this test is about).
-    let hub = TestHub::start_with(slt_tests::without_record_rule).await;
+    let hub = TestHub::start_with(|config, dir| {
+        slt_tests::without_record_rule(config, dir);
+        slt_tests::with_suppression(config, dir);
+    })
+    .await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let mut incident = incident("SSD", 2023, 5, pb::Distribution::Community, 5);
     incident.victims.push(pb::VictimCount {
@@ -554,7 +559,7 @@ async fn a_t1_picture_never_splits_victims_the_t1_record_shows_merged() {
 /// as bad input naming the field, instead of tying up the hub's memory and CPU.
 #[tokio::test]
 async fn an_oversized_picture_is_refused_naming_the_field() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(slt_tests::with_suppression).await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let batch: Vec<pb::Incident> = (0..60)
         .map(|area| {
@@ -612,7 +617,7 @@ fn advisory(level: pb::SecurityLevel, distribution: pb::Distribution) -> pb::Adv
 
 #[tokio::test]
 async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(slt_tests::with_suppression).await;
     let mut issuer = hub.client("ngo-alpha", &[Role::FocalPoint]).await;
     let first = issuer
         .issue_advisory(
@@ -869,7 +874,7 @@ async fn advisories_are_issued_superseded_synced_and_set_the_security_level() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slt_picture_prints_a_table_and_writes_a_self_contained_html_report() {
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(slt_tests::with_suppression).await;
     let mut reporter = hub.client("ngo-alpha", &[Role::Reporter]).await;
     let mut batch = Vec::new();
     for index in 0..18 {
