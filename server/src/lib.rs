@@ -34,6 +34,7 @@ pub mod policy;
 pub mod release;
 pub mod sealed;
 pub mod store;
+pub mod taxii;
 pub mod telemetry;
 pub mod wire;
 
@@ -167,6 +168,8 @@ pub struct Hub {
     /// The live feed's batch boundaries (sampled by a task `run` spawns).
     horizon: Arc<feed::Horizon>,
     metrics: Arc<metrics::HubMetrics>,
+    /// The feed and sealer the TAXII server reads with (used only when `[taxii] listen` is set).
+    taxii: (feed::Feed, Arc<sealed::Sealer>),
 }
 
 impl Hub {
@@ -223,6 +226,15 @@ impl Hub {
         let origin_signer = load_origin_signer(&config)?;
         let (stopping, stopping_receiver) = tokio::sync::watch::channel(false);
         let horizon = feed::Horizon::new(policy.rules().live_batch_seconds);
+        let taxii = (
+            feed::Feed::new(
+                store.clone(),
+                policy.clone(),
+                config.hub_id.clone(),
+                sealer.clone(),
+            ),
+            sealer.clone(),
+        );
         let services = Services::new(
             &config,
             &store,
@@ -252,6 +264,7 @@ impl Hub {
             services,
             stopping,
             horizon,
+            taxii,
         })
     }
 
@@ -266,6 +279,13 @@ impl Hub {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), HubError> {
         let config = &self.config;
+        let taxii_listener =
+            match config.taxii.listen {
+                Some(address) => Some(TcpListener::bind(address).await.map_err(|error| {
+                    HubError::Config(format!("taxii.listen {address}: {error}"))
+                })?),
+                None => None,
+            };
         let (reflection_v1, reflection_v1alpha) = reflection()?;
         let reload_signal = Arc::new(tokio::sync::Notify::new());
         let sighup_task = identity::reload::forward_sighup(reload_signal.clone());
@@ -307,6 +327,36 @@ impl Hub {
                 },
             ));
             (stop, task)
+        });
+        let taxii_refusals = audit::refusals::RefusalLog::new(writer.clone(), coalesce);
+        let taxii_tasks = taxii_listener.map(|listener| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "TAXII 2.1 serving (mutual TLS, read-only)");
+            }
+            let (feed, sealer) = self.taxii.clone();
+            let marks = tokio::spawn(feed::run_marks(
+                self.store.clone(),
+                feed.policy().rules().live_batch_seconds,
+            ));
+            let refusals = tokio::spawn(taxii_refusals.clone().run());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(taxii::serve(
+                listener,
+                self.reloader.tls.clone(),
+                config.max_connection_age() + config.max_connection_age_grace(),
+                taxii::TaxiiContext::new(
+                    self.reloader.authenticator.clone(),
+                    feed,
+                    sealer,
+                    (writer.clone(), taxii_refusals.clone()),
+                    config.hub_id.clone(),
+                    self.policy_version.clone(),
+                ),
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            (stop, server, marks, refusals)
         });
         // Federation: a pull worker per agreement; the admin API reports their status.
         let federation_task = federation::worker::start(federation::worker::FederationContext {
@@ -378,6 +428,19 @@ impl Hub {
                 Ok(Err(error)) => tracing::error!(%error, "metrics endpoint failed"),
                 Err(error) => tracing::error!(%error, "metrics endpoint task failed"),
                 Ok(Ok(())) => {}
+            }
+        }
+        if let Some((stop, server, marks, refusals)) = taxii_tasks {
+            let _ = stop.send(());
+            match server.await {
+                Ok(Err(error)) => tracing::error!(%error, "TAXII server failed"),
+                Err(error) => tracing::error!(%error, "TAXII server task failed"),
+                Ok(Ok(())) => {}
+            }
+            marks.abort();
+            refusals.abort();
+            if let Err(error) = taxii_refusals.flush(true).await {
+                tracing::error!(%error, "summary of coalesced TAXII refusals not written");
             }
         }
         scrapes_task.abort();

@@ -276,6 +276,7 @@ impl TestHub {
             peers: Vec::new(),
             peer_registry: None,
             metrics: Default::default(),
+            taxii: Default::default(),
         };
         let mut config = config;
         configure(&mut config, dir.path());
