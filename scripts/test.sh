@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv=target/interop-venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import grpc, grpc_tools, grpc_health, grpc_reflection" 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import grpc, grpc_tools, grpc_health, grpc_reflection, taxii2client, stix2validator" 2>/dev/null; then
   echo "== setting up $venv (grpcio for the interop test)"
   mkdir -p target
   python3 -m venv "$venv"

@@ -138,8 +138,22 @@ pub async fn serve_with_metrics(
     store: Store,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
+    serve_with_taxii(listener, metrics_listener, None, config, store, shutdown).await
+}
+
+/// [`serve_with_metrics`] with the TAXII server on a listener the caller bound (tests); none:
+/// on `taxii.listen` when the config sets it.
+pub async fn serve_with_taxii(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    taxii_listener: Option<TcpListener>,
+    config: HubConfig,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), HubError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    let hub = Hub::build(config, store, health).await?;
+    let mut hub = Hub::build(config, store, health).await?;
+    hub.taxii_listener = taxii_listener;
     hub.run(listener, metrics_listener, health_service, shutdown)
         .await
 }
@@ -170,6 +184,8 @@ pub struct Hub {
     metrics: Arc<metrics::HubMetrics>,
     /// The feed and sealer the TAXII server reads with (used only when `[taxii] listen` is set).
     taxii: (feed::Feed, Arc<sealed::Sealer>),
+    /// A TAXII listener the caller bound (else `taxii.listen` is bound by `run`).
+    taxii_listener: Option<TcpListener>,
 }
 
 impl Hub {
@@ -265,6 +281,7 @@ impl Hub {
             stopping,
             horizon,
             taxii,
+            taxii_listener: None,
         })
     }
 
@@ -272,20 +289,22 @@ impl Hub {
     /// serves on `listener` until `shutdown` completes; then stops them and signs a last
     /// checkpoint.
     pub async fn run(
-        self,
+        mut self,
         listener: TcpListener,
         metrics_listener: Option<TcpListener>,
         health_service: HealthServer<impl Health>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), HubError> {
         let config = &self.config;
-        let taxii_listener =
-            match config.taxii.listen {
-                Some(address) => Some(TcpListener::bind(address).await.map_err(|error| {
+        let taxii_listener = match (self.taxii_listener.take(), config.taxii.listen) {
+            (Some(listener), _) => Some(listener),
+            (None, Some(address)) => {
+                Some(TcpListener::bind(address).await.map_err(|error| {
                     HubError::Config(format!("taxii.listen {address}: {error}"))
-                })?),
-                None => None,
-            };
+                })?)
+            }
+            (None, None) => None,
+        };
         let (reflection_v1, reflection_v1alpha) = reflection()?;
         let reload_signal = Arc::new(tokio::sync::Notify::new());
         let sighup_task = identity::reload::forward_sighup(reload_signal.clone());

@@ -4,6 +4,11 @@
 //! date maps back to an exact log position. Kept in `hub_meta` under `feed_mark:<unix>` with the
 //! seq as value, both zero-padded so that text order is numeric order; both only ever grow.
 
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::common::parse_uuid;
 use super::{Store, StoreError};
 
 const PREFIX: &str = "feed_mark:";
@@ -98,5 +103,25 @@ impl Store {
             .arg(END.to_string())
             .arg(value(seq));
         decode(self.db.run().fetch_optional(sql).await?)
+    }
+
+    /// The latest change-log position of each of `ids` (incidents): where the feed will show
+    /// its current state last.
+    pub async fn latest_incident_changes(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, i64>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut sql = self
+            .db
+            .sql("SELECT incident_id, max(seq) FROM change_log WHERE entity = 'INCIDENT' AND ");
+        sql.column_in_ids("incident_id", ids)?;
+        sql.push(" GROUP BY incident_id");
+        let rows: Vec<(String, i64)> = self.db.run().fetch_all(sql).await?;
+        rows.into_iter()
+            .map(|(id, seq)| Ok((parse_uuid(&id)?, seq)))
+            .collect()
     }
 }

@@ -165,7 +165,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
-    let (incoming, accept_task) = crate::identity::tls::incoming(listener, tls, lifetime);
+    let (incoming, accept_task) = crate::identity::tls::incoming_http1(listener, tls, lifetime);
     let collection = format!("/{API_ROOT}/collections/{{collection}}");
     let app = Router::new()
         .route("/taxii2/", get(discovery))
@@ -655,12 +655,14 @@ fn page_request(query: Option<&str>, object: Option<&str>) -> Result<PageRequest
         };
         match name.as_str() {
             "limit" => {
+                // 0 is the default (taxii2-client's `as_pages` can ask for it).
                 let limit = value
                     .parse::<usize>()
-                    .ok()
-                    .filter(|limit| *limit > 0)
-                    .ok_or("limit must be a positive integer")?;
-                request.limit = limit.min(MAX_LIMIT);
+                    .map_err(|_| "limit must be a non-negative integer")?;
+                request.limit = match limit {
+                    0 => DEFAULT_LIMIT,
+                    limit => limit.min(MAX_LIMIT),
+                };
             }
             "added_after" => {
                 request.added_after =
@@ -920,7 +922,11 @@ mod tests {
         assert_eq!(request.filters.types, vec!["incident", "location"]);
         assert_eq!(request.filters.versions, Versions::Current);
         assert_eq!(request.added_after, Some(1_704_067_200));
-        assert!(page_request(Some("limit=0"), None).is_err());
+        assert_eq!(
+            page_request(Some("limit=0"), None).map(|r| r.limit),
+            Ok(DEFAULT_LIMIT)
+        );
+        assert!(page_request(Some("limit=-1"), None).is_err());
         assert!(page_request(Some("match[foo]=x"), None).is_err());
         assert_eq!(
             page_request(Some("limit=999999"), None).map(|r| r.limit),

@@ -227,14 +227,29 @@ impl Pager<'_> {
                 .await?;
             scanned += page.scanned;
             let read_from = position.after;
-            let mut read: Vec<StixObject> = Vec::new();
+            let mut incidents = Vec::new();
             for change in page.changes {
-                let redacted = match change {
-                    FeedChange::Upsert(redacted) | FeedChange::Retract(redacted) => redacted,
+                match change {
+                    FeedChange::Upsert(redacted) | FeedChange::Retract(redacted) => {
+                        incidents.push(redacted)
+                    }
                     // A REVOKE has no STIX form a client would act on (docs/taxii.md);
                     // advisories are not served over TAXII yet.
-                    _ => continue,
-                };
+                    _ => {}
+                }
+            }
+            // The feed shows an incident's current state at each of its entries; TAXII shows
+            // it once, in the batch of its latest change (its date_added).
+            let ids: Vec<uuid::Uuid> = incidents.iter().map(|r| r.incident.id).collect();
+            let latest = store.latest_incident_changes(&ids).await?;
+            let mut read: Vec<StixObject> = Vec::new();
+            for redacted in incidents {
+                if latest
+                    .get(&redacted.incident.id)
+                    .is_some_and(|seq| *seq > mark.seq)
+                {
+                    continue;
+                }
                 let incident = incident_to_proto(redacted);
                 read.extend(
                     incident_objects(&incident, mark.at)
