@@ -36,9 +36,21 @@ class Bearer(AuthBase):
 MEDIA = "application/taxii+json;version=2.1"
 
 
+EXTENSION = "extension-definition--c0f5e3a2-6b1d-4e8f-9a27-5d4b3c2e1f60"
+SCHEMA = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    "..", "..", "docs", "stix", "slt-incident-extension.schema.json",
+)
+
+
 def validate(objects):
+    """Every object under the OASIS validator; every incident's extension under the schema
+    committed in docs/stix/."""
+    from jsonschema import Draft202012Validator
     from stix2validator import ValidationOptions, validate_instance
 
+    with open(SCHEMA) as f:
+        schema = Draft202012Validator(json.load(f))
     options = ValidationOptions(version="2.1", strict=False)
     invalid = []
     for obj in objects:
@@ -47,6 +59,14 @@ def validate(objects):
             invalid.append(
                 {"id": obj.get("id"), "errors": [str(e) for e in result.errors]}
             )
+        if obj.get("type") == "incident":
+            extension = obj.get("extensions", {}).get(EXTENSION)
+            if extension is None:
+                invalid.append({"id": obj.get("id"), "errors": ["no hub extension"]})
+            else:
+                errors = [e.message for e in schema.iter_errors(extension)]
+                if errors:
+                    invalid.append({"id": obj.get("id"), "errors": errors})
     return invalid
 
 
