@@ -370,6 +370,7 @@ impl Hub {
                     (writer.clone(), taxii_refusals.clone()),
                     config.hub_id.clone(),
                     self.policy_version.clone(),
+                    config.limits.clone(),
                 ),
                 async move {
                     let _ = stopped.await;

@@ -37,6 +37,8 @@ use crate::feed::Feed;
 use crate::identity::rate::RateLimiter;
 use crate::identity::tls::{AgedStream, SharedServerConfig};
 use crate::identity::{AuthError, Principal, SharedAuthenticator};
+use crate::limits::Limits;
+use crate::limits::occupancy::{Kind, Occupancy, Slot};
 use crate::sealed::Sealer;
 
 use pages::{DEFAULT_LIMIT, MAX_LIMIT, Match, PageError, Pager, Versions};
@@ -64,6 +66,10 @@ pub struct TaxiiContext {
 struct Inner {
     authenticator: SharedAuthenticator,
     limiter: RateLimiter,
+    /// The call deadline and the per-org cap on calls in flight (`[limits]`), TAXII's own
+    /// slots.
+    limits: Limits,
+    occupancy: Arc<Occupancy>,
     feed: Feed,
     sealer: Arc<Sealer>,
     writer: AuditWriter,
@@ -80,11 +86,14 @@ impl TaxiiContext {
         (writer, refusals): (AuditWriter, Arc<RefusalLog>),
         hub_id: String,
         policy_version: String,
+        limits: Limits,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 authenticator,
                 limiter: RateLimiter::new(),
+                limits,
+                occupancy: Occupancy::new(),
                 feed,
                 sealer,
                 writer,
@@ -236,6 +245,8 @@ fn outcome(status: StatusCode) -> String {
 struct Call {
     context: TaxiiContext,
     entry: AuditEntry,
+    /// The org's slot for a call in flight, held until the answer is recorded.
+    slot: Option<Slot>,
 }
 
 impl Call {
@@ -252,6 +263,7 @@ impl Call {
                 policy_version: context.inner.policy_version.clone(),
                 ..AuditEntry::default()
             },
+            slot: None,
         }
     }
 
@@ -322,6 +334,29 @@ impl Call {
                 }
                 Box::new(response)
             })?;
+        let slot = inner
+            .occupancy
+            .enter(
+                &identity.id,
+                Kind::Call,
+                inner.limits.calls_in_flight_per_org,
+            )
+            .map_err(|refused| {
+                let mut response = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many calls",
+                    &format!(
+                        "this organisation is at its limit {} = {}",
+                        refused.what, refused.limit
+                    ),
+                );
+                let seconds = refused.retry_after.as_secs().max(1);
+                if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                Box::new(response)
+            })?;
+        self.slot = Some(slot);
         let authorization = match headers.get(header::AUTHORIZATION) {
             None => None,
             Some(value) => Some(value.to_str().map_err(|_| {
@@ -809,15 +844,31 @@ async fn listing(
         sealer: &inner.sealer,
         principal: &principal,
     };
-    let page = match pager
-        .page(
+    let deadline = inner.limits.call_timeout();
+    let read = tokio::time::timeout(
+        deadline,
+        pager.page(
             request.next.as_deref(),
             request.added_after,
             &request.filters,
             request.limit,
-        )
-        .await
-    {
+        ),
+    )
+    .await;
+    let Ok(read) = read else {
+        return call
+            .finish(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Deadline exceeded",
+                &format!(
+                    "the page took longer than this hub's limit of {} ms \
+                     (limits.call_timeout_millis); ask for a smaller limit",
+                    deadline.as_millis()
+                ),
+            ))
+            .await;
+    };
+    let page = match read {
         Ok(page) => page,
         Err(PageError::BadNext) => {
             return call

@@ -126,7 +126,8 @@ pub struct Pager<'a> {
 impl Pager<'_> {
     fn seal(&self, position: &Position, filters: &Match) -> Option<String> {
         let plain = format!(
-            "t1:{}:{}:{}",
+            "t1:{}:{}:{}:{}",
+            self.feed.store().log_epoch(),
             position.after,
             filters.fingerprint(),
             position.resume.as_deref().unwrap_or("")
@@ -146,13 +147,18 @@ impl Pager<'_> {
             .open(NEXT_PURPOSE, token)
             .and_then(|plain| String::from_utf8(plain).ok())
             .ok_or(PageError::BadNext)?;
-        let mut parts = plain.splitn(4, ':');
-        let (Some("t1"), Some(after), Some(fingerprint), Some(resume)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let mut parts = plain.splitn(5, ':');
+        let (Some("t1"), Some(epoch), Some(after), Some(fingerprint), Some(resume)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(PageError::BadNext);
         };
-        if fingerprint != filters.fingerprint() {
+        // Another change log (the database replaced): its positions mean nothing here.
+        if epoch != self.feed.store().log_epoch() || fingerprint != filters.fingerprint() {
             return Err(PageError::BadNext);
         }
         let after = after.parse::<i64>().map_err(|_| PageError::BadNext)?;
