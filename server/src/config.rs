@@ -96,6 +96,18 @@ pub struct HubConfig {
     /// The metrics endpoint (off unless `listen` is set) and whether peers are labelled.
     #[serde(default, skip_serializing_if = "is_default")]
     pub metrics: MetricsSettings,
+    /// The read-only TAXII 2.1 endpoint (off unless `listen` is set; docs/taxii.md).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub taxii: TaxiiSettings,
+}
+
+/// `[taxii]`: the TAXII 2.1 listener, with the gRPC port's mutual TLS and bearer tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxiiSettings {
+    /// Where the TAXII server listens; none: no TAXII server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

@@ -336,6 +336,7 @@ fn dev_config(
         peer_registry: peer_registry.then(|| "peers.toml".into()),
         // Off in dev too: three demo hubs would contend for one port (`[metrics] listen`).
         metrics: Default::default(),
+        taxii: Default::default(),
     }
 }
 

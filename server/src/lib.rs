@@ -35,6 +35,7 @@ pub mod record_classes;
 pub mod release;
 pub mod sealed;
 pub mod store;
+pub mod taxii;
 pub mod telemetry;
 pub mod wire;
 
@@ -138,8 +139,22 @@ pub async fn serve_with_metrics(
     store: Store,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), HubError> {
+    serve_with_taxii(listener, metrics_listener, None, config, store, shutdown).await
+}
+
+/// [`serve_with_metrics`] with the TAXII server on a listener the caller bound (tests); none:
+/// on `taxii.listen` when the config sets it.
+pub async fn serve_with_taxii(
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    taxii_listener: Option<TcpListener>,
+    config: HubConfig,
+    store: Store,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), HubError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    let hub = Hub::build(config, store, health).await?;
+    let mut hub = Hub::build(config, store, health).await?;
+    hub.taxii_listener = taxii_listener;
     hub.run(listener, metrics_listener, health_service, shutdown)
         .await
 }
@@ -168,6 +183,10 @@ pub struct Hub {
     /// The live feed's batch boundaries (sampled by a task `run` spawns).
     horizon: Arc<feed::Horizon>,
     metrics: Arc<metrics::HubMetrics>,
+    /// The feed and sealer the TAXII server reads with (used only when `[taxii] listen` is set).
+    taxii: (feed::Feed, Arc<sealed::Sealer>),
+    /// A TAXII listener the caller bound (else `taxii.listen` is bound by `run`).
+    taxii_listener: Option<TcpListener>,
 }
 
 impl Hub {
@@ -232,6 +251,15 @@ impl Hub {
         let origin_signer = load_origin_signer(&config)?;
         let (stopping, stopping_receiver) = tokio::sync::watch::channel(false);
         let horizon = feed::Horizon::new(policy.rules().live_batch_seconds);
+        let taxii = (
+            feed::Feed::new(
+                store.clone(),
+                policy.clone(),
+                config.hub_id.clone(),
+                sealer.clone(),
+            ),
+            sealer.clone(),
+        );
         let services = Services::new(
             &config,
             &store,
@@ -261,6 +289,8 @@ impl Hub {
             services,
             stopping,
             horizon,
+            taxii,
+            taxii_listener: None,
         })
     }
 
@@ -268,13 +298,22 @@ impl Hub {
     /// serves on `listener` until `shutdown` completes; then stops them and signs a last
     /// checkpoint.
     pub async fn run(
-        self,
+        mut self,
         listener: TcpListener,
         metrics_listener: Option<TcpListener>,
         health_service: HealthServer<impl Health>,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), HubError> {
         let config = &self.config;
+        let taxii_listener = match (self.taxii_listener.take(), config.taxii.listen) {
+            (Some(listener), _) => Some(listener),
+            (None, Some(address)) => {
+                Some(TcpListener::bind(address).await.map_err(|error| {
+                    HubError::Config(format!("taxii.listen {address}: {error}"))
+                })?)
+            }
+            (None, None) => None,
+        };
         let (reflection_v1, reflection_v1alpha) = reflection()?;
         let reload_signal = Arc::new(tokio::sync::Notify::new());
         let sighup_task = identity::reload::forward_sighup(reload_signal.clone());
@@ -316,6 +355,37 @@ impl Hub {
                 },
             ));
             (stop, task)
+        });
+        let taxii_refusals = audit::refusals::RefusalLog::new(writer.clone(), coalesce);
+        let taxii_tasks = taxii_listener.map(|listener| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "TAXII 2.1 serving (mutual TLS, read-only)");
+            }
+            let (feed, sealer) = self.taxii.clone();
+            let marks = tokio::spawn(feed::run_marks(
+                self.store.clone(),
+                feed.policy().rules().live_batch_seconds,
+            ));
+            let refusals = tokio::spawn(taxii_refusals.clone().run());
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(taxii::serve(
+                listener,
+                self.reloader.tls.clone(),
+                config.max_connection_age() + config.max_connection_age_grace(),
+                taxii::TaxiiContext::new(
+                    self.reloader.authenticator.clone(),
+                    feed,
+                    sealer,
+                    (writer.clone(), taxii_refusals.clone()),
+                    config.hub_id.clone(),
+                    self.policy_version.clone(),
+                    config.limits.clone(),
+                ),
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            (stop, server, marks, refusals)
         });
         // Federation: a pull worker per agreement; the admin API reports their status.
         let federation_task = federation::worker::start(federation::worker::FederationContext {
@@ -387,6 +457,19 @@ impl Hub {
                 Ok(Err(error)) => tracing::error!(%error, "metrics endpoint failed"),
                 Err(error) => tracing::error!(%error, "metrics endpoint task failed"),
                 Ok(Ok(())) => {}
+            }
+        }
+        if let Some((stop, server, marks, refusals)) = taxii_tasks {
+            let _ = stop.send(());
+            match server.await {
+                Ok(Err(error)) => tracing::error!(%error, "TAXII server failed"),
+                Err(error) => tracing::error!(%error, "TAXII server task failed"),
+                Ok(Ok(())) => {}
+            }
+            marks.abort();
+            refusals.abort();
+            if let Err(error) = taxii_refusals.flush(true).await {
+                tracing::error!(%error, "summary of coalesced TAXII refusals not written");
             }
         }
         scrapes_task.abort();

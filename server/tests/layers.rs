@@ -24,8 +24,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("views", &["feed", "picture", "audit", "record_classes"]),
     // proto <-> domain, and the proto-free use cases the edges call.
     ("services", &["wire", "ingest", "release"]),
-    // The edges: gRPC services and the federation pull worker.
-    ("edges", &["api", "federation"]),
+    // The edges: gRPC services, the federation pull worker and the TAXII server.
+    ("edges", &["api", "federation", "taxii"]),
     // The config file and operator tooling: they name every layer's settings.
     ("assembly", &["config", "pki", "dev", "doctor"]),
     // The crate root (`serve`, `HubError`, `load_policy`) and the binary.

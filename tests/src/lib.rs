@@ -163,6 +163,8 @@ pub struct TestHub {
     database: Option<TestDatabase>,
     /// Where `GET /metrics` answers, when the config sets `metrics.listen`.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where the TAXII server answers, when the config sets `taxii.listen` (port 0: any).
+    pub taxii_addr: Option<SocketAddr>,
 }
 
 impl TestHub {
@@ -276,6 +278,7 @@ impl TestHub {
             peers: Vec::new(),
             peer_registry: None,
             metrics: Default::default(),
+            taxii: Default::default(),
         };
         let mut config = config;
         configure(&mut config, dir.path());
@@ -290,6 +293,7 @@ impl TestHub {
             task: None,
             database,
             metrics_addr: None,
+            taxii_addr: None,
         };
         hub.launch().await;
         hub
@@ -311,12 +315,21 @@ impl TestHub {
             }
             None => None,
         };
+        let taxii_listener = match self.taxii_addr.or(self.config.taxii.listen) {
+            Some(address) => {
+                let listener = TcpListener::bind(address).await.expect("bind taxii");
+                self.taxii_addr = Some(listener.local_addr().expect("addr"));
+                Some(listener)
+            }
+            None => None,
+        };
         let (sender, receiver) = oneshot::channel::<()>();
         let config = self.config.clone();
         self.task = Some(tokio::spawn(async move {
-            let result = slt_hub::serve_with_metrics(
+            let result = slt_hub::serve_with_taxii(
                 listener,
                 metrics_listener,
+                taxii_listener,
                 config,
                 store.clone(),
                 async {

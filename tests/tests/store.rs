@@ -784,3 +784,47 @@ async fn advisories_audit_and_picture_counts_agree_on_every_backend() {
         );
     }
 }
+
+/// Feed marks (the TAXII server's dates, `store::FeedMark`) only ever grow, in time and in
+/// position, and map a date or a position back to exactly one mark.
+#[tokio::test]
+async fn feed_marks_only_grow_on_every_backend() {
+    use slt_hub::store::FeedMark;
+    for backend in backends().await {
+        let store = &backend.store;
+        assert_eq!(store.last_feed_mark().await.expect("last"), None);
+        assert!(store.append_feed_mark(100, 5).await.expect("append"));
+        // The same boundary again (another replica), an earlier one, no progress: ignored.
+        assert!(!store.append_feed_mark(100, 6).await.expect("append"));
+        assert!(!store.append_feed_mark(99, 7).await.expect("append"));
+        assert!(!store.append_feed_mark(101, 5).await.expect("append"));
+        assert!(store.append_feed_mark(105, 9).await.expect("append"));
+        let mark = |at, seq| Some(FeedMark { at, seq });
+        assert_eq!(store.last_feed_mark().await.expect("last"), mark(105, 9));
+        assert_eq!(
+            store.feed_mark_at_or_before(104).await.expect("at"),
+            mark(100, 5)
+        );
+        assert_eq!(
+            store.feed_mark_at_or_before(105).await.expect("at"),
+            mark(105, 9)
+        );
+        assert_eq!(store.feed_mark_at_or_before(99).await.expect("at"), None);
+        assert_eq!(
+            store.feed_mark_covering(5).await.expect("covering"),
+            mark(100, 5)
+        );
+        assert_eq!(
+            store.feed_mark_covering(6).await.expect("covering"),
+            mark(105, 9)
+        );
+        assert_eq!(store.feed_mark_covering(10).await.expect("covering"), None);
+        assert!(
+            store
+                .latest_incident_changes(&[new_id()])
+                .await
+                .expect("latest")
+                .is_empty()
+        );
+    }
+}

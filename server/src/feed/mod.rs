@@ -8,8 +8,10 @@
 //! sharing history.
 
 mod horizon;
+mod marks;
 
 pub use horizon::{Horizon, until_next_boundary};
+pub use marks::run_marks;
 
 use std::collections::HashMap;
 use std::sync::Arc;

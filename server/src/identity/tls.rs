@@ -317,6 +317,31 @@ pub fn incoming(
     ReceiverStream<Result<AgedStream, io::Error>>,
     JoinHandle<()>,
 ) {
+    incoming_with(listener, config, lifetime, None)
+}
+
+/// [`incoming`] for an HTTP/1.1 listener (the TAXII server): the same certificates, CRLs and
+/// client verification in force, with `http/1.1` as the only application protocol.
+pub fn incoming_http1(
+    listener: TcpListener,
+    config: SharedServerConfig,
+    lifetime: Duration,
+) -> (
+    ReceiverStream<Result<AgedStream, io::Error>>,
+    JoinHandle<()>,
+) {
+    incoming_with(listener, config, lifetime, Some(b"http/1.1"))
+}
+
+fn incoming_with(
+    listener: TcpListener,
+    config: SharedServerConfig,
+    lifetime: Duration,
+    protocol: Option<&'static [u8]>,
+) -> (
+    ReceiverStream<Result<AgedStream, io::Error>>,
+    JoinHandle<()>,
+) {
     // A small buffer: finished handshakes wait here until tonic picks them up.
     let (sender, receiver) = mpsc::channel(64);
     // Bounds handshakes in progress, so a flood of slow clients cannot exhaust memory.
@@ -341,7 +366,14 @@ pub fn incoming(
                 tracing::warn!(%peer, "too many TLS handshakes in progress; connection dropped");
                 continue;
             };
-            let acceptor = TlsAcceptor::from(config.load_full());
+            let acceptor = match protocol {
+                None => TlsAcceptor::from(config.load_full()),
+                Some(protocol) => {
+                    let mut own = ServerConfig::clone(&config.load_full());
+                    own.alpn_protocols = vec![protocol.to_vec()];
+                    TlsAcceptor::from(Arc::new(own))
+                }
+            };
             let sender = sender.clone();
             tokio::spawn(async move {
                 let stream = handshake(acceptor, tcp, peer).await;

@@ -15,6 +15,7 @@ mod changes;
 mod common;
 mod db;
 mod federation;
+mod feed_marks;
 mod incidents;
 mod migrations;
 mod picture;
@@ -39,6 +40,7 @@ pub use federation::{
     ApplyStats, CopyDecision, CopyFacts, CopyRules, ExistingCopy, FederatedChange, FederatedPage,
     PeerState,
 };
+pub use feed_marks::FeedMark;
 pub use incidents::{ListPage, ListQuery, NewIncident, SubmitOutcome};
 pub use migrations::{MigrationStatus, migration_status};
 pub use picture::{PictureCountRow, PictureVictimRow};
