@@ -138,7 +138,14 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// A hub with its TAXII listener (bound by the harness on any port), once it accepts.
 async fn start() -> (TestHub, std::net::SocketAddr) {
     let any = "127.0.0.1:0".parse().expect("address");
-    let hub = TestHub::start_with(|config, _| config.taxii.listen = Some(any)).await;
+    // Without the record rule: these tests follow single incidents (one per country) to
+    // another org's analyst, which the rule would withhold; TAXII pages are `Feed::page`'s,
+    // where the rule applies (record_rule.rs).
+    let hub = TestHub::start_with(|config, dir| {
+        config.taxii.listen = Some(any);
+        slt_tests::without_record_rule(config, dir);
+    })
+    .await;
     let taxii = hub.taxii_addr.expect("the TAXII address");
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(taxii).await.is_ok() {
