@@ -42,12 +42,15 @@ check "the submitter may still use its submitted id" bash -c "'$slt_bin' ${repor
 check "resubmit is unchanged" bash -c "'$slt_bin' ${reporter[*]} submit '$example' | grep -q UNCHANGED"
 check "list shows it" bash -c "'$slt_bin' ${reporter[*]} list | grep -q '$id'"
 check "get (json) has the narrative" bash -c "'$slt_bin' ${reporter[*]} --format json get '$id' | grep -q '\"narrative\"'"
-check "another org's analyst gets it redacted" bash -c "'$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' --format json get '$id' | grep -q '\"redactedFields\"'"
+check "another org's focal point gets it redacted" bash -c "'$slt_bin' --profile '$profiles/undss.focal_point.toml' --format json get '$id' | grep -q '\"redactedFields\"'"
+# The record rule: a lone incident is in no class of 3, so another org's analyst (T1) is told
+# it does not exist.
+check "another org's analyst does not get a lone incident" bash -c "! '$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' get '$id' > '$data/lone.out' 2>&1 && grep -qi 'not found' '$data/lone.out'"
 check "an analyst cannot submit" bash -c "! '$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' submit '$example' 2>&1 | grep -q CREATED && '$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' submit '$example' 2>&1 | grep -q 'permission denied'"
 check "csv output" bash -c "'$slt_bin' ${reporter[*]} --format csv list | head -1 | grep -q '^id,version'"
-check "sync makes a mirror" bash -c "'$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' sync --mirror '$data/mirror.db' | grep -q '1 upserts'"
+check "sync makes a mirror" bash -c "'$slt_bin' --profile '$profiles/undss.focal_point.toml' sync --mirror '$data/mirror.db' | grep -q '1 upserts'"
 check "an auditor exports the access log" bash -c "'$slt_bin' --profile '$profiles/audit-office.auditor.toml' audit export --out '$data/audit.jsonl' | grep -q 'exported'"
-check "a second sync resumes" bash -c "'$slt_bin' --profile '$profiles/ngo-beta.analyst.toml' sync --mirror '$data/mirror.db' | grep -q 'resumed'"
+check "a second sync resumes" bash -c "'$slt_bin' --profile '$profiles/undss.focal_point.toml' sync --mirror '$data/mirror.db' | grep -q 'resumed'"
 
 echo "smoke: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

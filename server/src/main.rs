@@ -526,7 +526,8 @@ async fn federation_demo(dir: &Path, base_port: u16) -> anyhow::Result<()> {
         "\nThree hubs, each with its own CA, database and dev orgs, pull from each other.
 Submit at hub-a and read at hub-b (T1: one hop, FEDERATION arrives as COMMUNITY):
   slt --profile {a}/profiles/ngo-alpha.reporter.toml submit {a}/examples/incident.json
-    (set \"distribution\": \"DISTRIBUTION_FEDERATION\" first)
+    (first set \"distribution\": \"DISTRIBUTION_FEDERATION\", and make it three alike
+    under new ids: below T2 records travel only in classes of 3, docs/disclosure.md)
   slt --profile {b}/profiles/ngo-beta.analyst.toml list
 Peer status:  slt-hub peers --config {a}/hub.toml
 Agreements:   {a}/peers.toml (edit: reloaded while running)
@@ -678,7 +679,7 @@ fn print_dev_banner(dir: &Path, bound: SocketAddr) {
          \x20 cargo run -q -p slt-client -- --profile {dir}/profiles/ngo-alpha.reporter.toml submit {dir}/examples/incident.json\n\
          \x20 cargo run -q -p slt-client -- --profile {dir}/profiles/ngo-alpha.reporter.toml list\n\
          \x20 cargo run -q -p slt-client -- --profile {dir}/profiles/ngo-alpha.reporter.toml get <ID>\n\
-         \x20 cargo run -q -p slt-client -- --profile {dir}/profiles/ngo-beta.analyst.toml get <ID>   # another org: redacted\n\n\
+         \x20 cargo run -q -p slt-client -- --profile {dir}/profiles/undss.focal_point.toml get <ID>   # another org: redacted\n\n\
          Profiles for every dev org and role are in {dir}/profiles/. Stop with Ctrl-C.\n"
     );
 }
