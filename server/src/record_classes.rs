@@ -242,9 +242,14 @@ impl RecordClasses {
             let loaded = self.load(population).await?;
             state.populations.insert(population.clone(), loaded);
         }
+        let head = state.head;
         let Some(members) = state.populations.get_mut(population) else {
             return Ok(());
         };
+        // Up to date already: no read of the log at all (the common case on reads).
+        if head.is_some_and(|head| members.as_of >= head) {
+            return Ok(());
+        }
         loop {
             let rows = self.store.changes_after(members.as_of, PAGE).await?;
             let Some(last) = rows.last().map(|row| row.seq) else {

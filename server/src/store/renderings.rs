@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::changes::CHANGE_COLUMNS;
 use super::common::{now_text, parse_uuid};
+use super::db::{Sql, Tx};
 use super::incidents::{IncidentRow, SELECT_INCIDENT};
 use super::{Store, StoreError};
 use crate::domain::{Distribution, StoredIncident};
@@ -92,13 +93,7 @@ impl Store {
         let mut appended = 0;
         let now = now_text()?;
         for chunk in touched.chunks(RENDERINGS_PER_STATEMENT) {
-            let mut sql = tx.sql(&format!(
-                "INSERT INTO change_log ({CHANGE_COLUMNS}) \
-                 SELECT id, version, 'ACCESS', origin_org, origin_hub, distribution, \
-                 sharing_group, NULL, tlp, FALSE, "
-            ));
-            sql.bind(now.clone())
-                .push(", 'INCIDENT', country, threat_category FROM incidents WHERE ");
+            let mut sql = access_changes_where(&tx, now.clone());
             sql.column_in_ids("id", chunk)?;
             sql.push(" ORDER BY row_id");
             appended += tx.run().execute(sql).await?;
@@ -130,22 +125,15 @@ impl Store {
             tx.commit().await?;
             return Ok(0);
         }
-        let shared = "FROM incidents WHERE distribution <> 'ORG_ONLY'";
         let record = tx
             .sql(&format!(
                 "INSERT INTO record_renderings (population, incident_id, rendering) \
-                 SELECT $1, id, 'r' {shared} ON CONFLICT (population, incident_id) DO NOTHING"
+                 SELECT $1, id, 'r' FROM incidents WHERE {SHARED} ON CONFLICT (population, incident_id) DO NOTHING"
             ))
             .arg(legacy.to_string());
         tx.run().execute(record).await?;
-        let mut touch = tx.sql(&format!(
-            "INSERT INTO change_log ({CHANGE_COLUMNS}) \
-             SELECT id, version, 'ACCESS', origin_org, origin_hub, distribution, \
-             sharing_group, NULL, tlp, FALSE, "
-        ));
-        touch.bind(now_text()?).push(&format!(
-            ", 'INCIDENT', country, threat_category {shared} ORDER BY row_id"
-        ));
+        let mut touch = access_changes_where(&tx, now_text()?);
+        touch.push(&format!("{SHARED} ORDER BY row_id"));
         let appended = tx.run().execute(touch).await?;
         if appended > 0 {
             tx.notify_changes().await?;
@@ -156,4 +144,20 @@ impl Store {
         }
         Ok(appended)
     }
+}
+
+/// The incidents shared beyond their organisation (a WHERE condition on `incidents`).
+const SHARED: &str = "distribution <> 'ORG_ONLY'";
+
+/// An INSERT of an ACCESS change for each incident a condition appended to it selects (the
+/// incident as it stands, its sharing state now): the statement up to `FROM incidents WHERE `.
+fn access_changes_where(tx: &Tx, now: String) -> Sql {
+    let mut sql = tx.sql(&format!(
+        "INSERT INTO change_log ({CHANGE_COLUMNS}) \
+         SELECT id, version, 'ACCESS', origin_org, origin_hub, distribution, sharing_group, \
+         NULL, tlp, FALSE, "
+    ));
+    sql.bind(now)
+        .push(", 'INCIDENT', country, threat_category FROM incidents WHERE ");
+    sql
 }
